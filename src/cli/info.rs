@@ -1,0 +1,52 @@
+//! `duskmatch info`: the architecture of a preset, or what a checkpoint holds.
+
+use std::path::PathBuf;
+
+use burn::prelude::Device;
+use clap::Args;
+
+use crate::model::DoubleVae;
+use crate::model::summary::{layer_table, render_table, table_total, trainable_params};
+use crate::train::{Preset, checkpoint};
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    pub preset: Preset,
+    /// Describe this checkpoint (file or run folder) instead of a preset.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+}
+
+pub fn run(args: InfoArgs) -> Result<(), String> {
+    let (cfg, source) = match &args.checkpoint {
+        Some(p) => {
+            let ck = checkpoint::load(p)?;
+            let s = &ck.header.state;
+            println!("checkpoint {}", checkpoint::resolve(p)?.display());
+            println!(
+                "  epoch {} (step {} in it), {} steps in all, learning rate {:.3e}, optimiser state: {}",
+                s.epoch,
+                s.step_in_epoch,
+                s.step,
+                s.scheduler.lr,
+                if ck.optimizer.is_some() {
+                    "yes (resumable)"
+                } else {
+                    "no (weights only)"
+                }
+            );
+            println!("  data: {}", ck.header.config.data.describe());
+            (ck.header.config, "checkpoint")
+        }
+        None => (args.preset.config(), args.preset.name()),
+    };
+    let model = DoubleVae::new(&cfg.model, 0, &Device::flex());
+    let rows = layer_table(&model, &cfg.model);
+    println!("model ({source}): {}", cfg.model.describe());
+    print!("{}", render_table(&rows));
+    let n = trainable_params(&model);
+    debug_assert_eq!(n, table_total(&rows));
+    println!("trainable parameters: {n}");
+    Ok(())
+}

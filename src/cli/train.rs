@@ -1,0 +1,269 @@
+//! `duskmatch train`: the Trainer on a worker thread, a progress bar on this one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{DataArgs, default_preset, default_run_dir};
+use crate::data::DataSource;
+use crate::device::{self, BackendChoice};
+use crate::train::checkpoint;
+use crate::train::{Command, Preset, TrainEvent, Trainer, TrainingConfig};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// TOML file overriding fields of the preset (every field optional).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Starting point: paper (GPU) or compact (CPU); default follows the device.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Train this many epochs.
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    /// Stop after this many steps in total.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Run folder for checkpoints and logs (default runs/<timestamp>/, or the resumed folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from a run folder or checkpoint file.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, help = super::backend_help())]
+    pub backend: BackendChoice,
+    /// Seed for weights, data order, noise and the split.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Images per domain per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// No progress bar; one line per epoch.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The config a run will use: checkpoint or preset, then the TOML file, then flags.
+fn resolve_config(
+    args: &TrainArgs,
+    is_gpu: bool,
+    resumed: Option<&checkpoint::Checkpoint>,
+) -> Result<TrainingConfig, String> {
+    let mut cfg = match resumed {
+        Some(ck) => ck.header.config.clone(),
+        None => args.preset.unwrap_or(default_preset(is_gpu)).config(),
+    };
+    if let (Some(ck), Some(p)) = (resumed, args.preset) {
+        ck.check_architecture(&p.config().model)
+            .map_err(|e| format!("--preset {}: {e}", p.name()))?;
+    }
+    if let Some(path) = &args.config {
+        cfg = cfg.merge_file(path)?;
+        if let Some(ck) = resumed {
+            ck.check_architecture(&cfg.model)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    if let Some(spec) = &args.data.data {
+        let synth = match &cfg.data {
+            DataSource::Synth(s) => *s,
+            _ => Default::default(),
+        };
+        cfg.data = DataSource::parse(spec, args.data.synth(synth), args.data.robotcar())?;
+    } else if let DataSource::Synth(s) = &cfg.data {
+        cfg.data = DataSource::Synth(args.data.synth(*s));
+    }
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+        cfg.max_steps = 0;
+    }
+    if let Some(s) = args.steps {
+        cfg.max_steps = s;
+        cfg.epochs = cfg.epochs.max(1_000_000); // steps decide
+    }
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(b) = args.batch_size {
+        cfg.batch_size = b;
+    }
+    cfg.validate().map_err(|e| e.to_string())?;
+    Ok(cfg)
+}
+
+pub fn run(args: TrainArgs) -> Result<(), String> {
+    let dev = device::select(args.backend)?;
+    eprintln!("device: {}", dev.label);
+    if let Some(note) = &dev.note {
+        eprintln!("note: {note}");
+    }
+    let resumed = match &args.resume {
+        Some(p) => Some(checkpoint::load(p)?),
+        None => None,
+    };
+    let cfg = resolve_config(&args, dev.is_gpu, resumed.as_ref())?;
+    let out = match (&args.out, &args.resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) if r.is_dir() => r.clone(),
+        (None, Some(r)) => r
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(default_run_dir),
+        (None, None) => default_run_dir(),
+    };
+    eprintln!(
+        "data: {} at {} px",
+        cfg.data.describe(),
+        cfg.model.image_size
+    );
+    let (dataset, report) = cfg.data.load(cfg.model.image_size as u32)?;
+    for s in &report.skipped {
+        eprintln!("warning: {s}");
+    }
+    eprintln!("{}: {}", dataset.describe(), report.summary());
+
+    let (etx, erx) = mpsc::channel();
+    let (ctx, crx) = mpsc::channel();
+    let mut trainer = Trainer::new(cfg.clone(), Arc::new(dataset), dev, &out)?
+        .with_events(etx)
+        .with_commands(crx);
+    if let Some(ck) = resumed {
+        trainer = trainer.resume_from(ck)?;
+    }
+    eprintln!("run folder: {}", out.display());
+    let stop_tx = ctx.clone();
+    let _ = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(Command::Stop);
+    });
+    let worker = std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || trainer.train())
+        .map_err(|e| e.to_string())?;
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join("metrics.jsonl"))
+        .ok();
+    for event in erx {
+        log_metrics(&mut metrics, &event);
+        match event {
+            TrainEvent::Started {
+                progress, resumed, ..
+            } => {
+                bar.set_length(progress.total_steps);
+                bar.set_position(progress.step);
+                if resumed {
+                    bar.println(format!(
+                        "resumed at epoch {} step {}",
+                        progress.epoch + 1,
+                        progress.step
+                    ));
+                }
+            }
+            TrainEvent::Step(r) => {
+                bar.set_position(r.progress.step);
+                let l = r.losses;
+                bar.set_message(format!(
+                    "ep {}/{}  total {:.4}  rec {:.4}  kl {:.3}  cyc {:.4}  kl_cyc {:.3}  {:.2} steps/s  {:.1} img/s",
+                    r.progress.epoch + 1,
+                    r.progress.epochs,
+                    l.total,
+                    l.reconstruction,
+                    l.kl,
+                    l.cycle,
+                    l.cycle_kl,
+                    r.steps_per_sec,
+                    r.images_per_sec
+                ));
+            }
+            TrainEvent::Epoch(r) => {
+                let val = r
+                    .val
+                    .map(|v| {
+                        format!(
+                            "val total {:.4} rec {:.4} cyc {:.4}",
+                            v.total, v.reconstruction, v.cycle
+                        )
+                    })
+                    .unwrap_or_else(|| "no validation set".into());
+                bar.println(format!(
+                    "epoch {:>3}: train total {:.4}  {val}  lr {:.2e}{}",
+                    r.epoch + 1,
+                    r.train.total,
+                    r.lr,
+                    if r.lr_reduced {
+                        " (reduced on plateau)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            TrainEvent::CheckpointWritten { path, step } => {
+                bar.println(format!("checkpoint at step {step}: {}", path.display()))
+            }
+            TrainEvent::Warning(w) => bar.println(format!("warning: {w}")),
+            TrainEvent::Error(e) => bar.println(format!("error: {e}")),
+            TrainEvent::Finished {
+                reason, progress, ..
+            } => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "finished ({reason:?}) at epoch {} step {}",
+                    progress.epoch, progress.step
+                );
+            }
+            _ => {}
+        }
+    }
+    let summary = worker
+        .join()
+        .map_err(|_| "the training thread panicked".to_string())??;
+    let l = summary.last;
+    println!(
+        "final training losses: total {:.4}, reconstruction {:.4}, kl {:.4}, cycle {:.4}, cycle_kl {:.4}",
+        l.total, l.reconstruction, l.kl, l.cycle, l.cycle_kl
+    );
+    if let Some(v) = summary.val {
+        println!(
+            "final validation losses: total {:.4}, reconstruction {:.4}, kl {:.4}, cycle {:.4}, cycle_kl {:.4}",
+            v.total, v.reconstruction, v.kl, v.cycle, v.cycle_kl
+        );
+    }
+    if let Some(c) = summary.checkpoint {
+        println!("checkpoint: {}", c.display());
+    }
+    Ok(())
+}
+
+/// One JSON line per step and epoch, so curves can be replotted after the fact.
+fn log_metrics(file: &mut Option<std::fs::File>, event: &TrainEvent) {
+    use std::io::Write;
+    let Some(f) = file else { return };
+    let line = match event {
+        TrainEvent::Step(r) => {
+            serde_json::json!({"kind": "step", "step": r.progress.step, "epoch": r.progress.epoch, "lr": r.lr, "losses": r.losses, "steps_per_sec": r.steps_per_sec})
+        }
+        TrainEvent::Epoch(r) => {
+            serde_json::json!({"kind": "epoch", "epoch": r.epoch, "step": r.step, "train": r.train, "val": r.val, "lr": r.lr})
+        }
+        _ => return,
+    };
+    let _ = writeln!(f, "{line}");
+}

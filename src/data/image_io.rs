@@ -1,0 +1,127 @@
+//! Reading user images defensively: every file that cannot become a training image is skipped
+//! with a reason, never a panic, and a decoder is never allowed to allocate what a header claims.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{ImageReader, Limits, RgbImage};
+
+/// Largest width or height we agree to decode; a 60000×60000 header is refused before decoding.
+pub const MAX_SIDE: u32 = 16_384;
+/// Smallest usable side: anything smaller carries no scene.
+pub const MIN_SIDE: u32 = 8;
+/// Decoder allocation cap (bytes).
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// A file left out of a dataset, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped {}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// What a load kept and what it skipped.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    pub loaded: usize,
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl LoadReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} images loaded, {} files skipped",
+            self.loaded,
+            self.skipped.len()
+        )
+    }
+}
+
+/// File extensions we try to read as images.
+pub fn is_image_name(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
+        Some("png" | "jpg" | "jpeg")
+    )
+}
+
+/// Decode one image file into RGB, refusing empty, tiny, enormous and undecodable files.
+pub fn read_rgb(path: &Path) -> Result<RgbImage, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() == 0 {
+        return Err("empty file (0 bytes)".into());
+    }
+    // Judge the content, not the name: a text file called .png is not an image.
+    let mut magic = [0u8; 8];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?,
+        &mut magic,
+    )
+    .map_err(|e| format!("cannot read: {e}"))?;
+    let png = n >= 8 && magic == [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let jpeg = n >= 3 && magic[..3] == [0xff, 0xd8, 0xff];
+    if !png && !jpeg {
+        return Err("not a PNG or JPEG image (unrecognised content)".into());
+    }
+    let mut reader = ImageReader::open(path)
+        .map_err(|e| format!("cannot open: {e}"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    // Check the header before decoding, so the message names the claimed size.
+    let (w, h) = reader_dimensions(path)?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(format!(
+            "too large: header claims {w}×{h}, the limit is {MAX_SIDE} px a side"
+        ));
+    }
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Err(format!(
+            "too small: {w}×{h}, at least {MIN_SIDE}×{MIN_SIDE} is needed"
+        ));
+    }
+    let img = reader
+        .decode()
+        .map_err(|e| format!("cannot decode (corrupt or truncated?): {e}"))?;
+    Ok(img.to_rgb8())
+}
+
+fn reader_dimensions(path: &Path) -> Result<(u32, u32), String> {
+    ImageReader::open(path)
+        .map_err(|e| format!("cannot open: {e}"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .into_dimensions()
+        .map_err(|e| format!("unreadable header (corrupt or truncated?): {e}"))
+}
+
+/// The largest centred square, resized to `size`×`size`.
+pub fn center_square(img: &RgbImage, size: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let side = w.min(h);
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    let crop = image::imageops::crop_imm(img, x0, y0, side, side).to_image();
+    if side == size {
+        return crop;
+    }
+    // Triangle is a good balance of speed and aliasing when shrinking photographs.
+    image::imageops::resize(&crop, size, size, FilterType::Triangle)
+}
+
+/// Read, crop and resize, or say why not.
+pub fn load_square(path: &Path, size: u32) -> Result<RgbImage, String> {
+    read_rgb(path).map(|img| center_square(&img, size))
+}

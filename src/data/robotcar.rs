@@ -1,0 +1,148 @@
+//! The RobotCar Seasons layout: `DIR/images/<condition>/<camera>/<timestamp>.jpg`.
+//! The user says which conditions count as day and which as night; there is no place ground
+//! truth in this layout (poses live elsewhere), which is fine for the unsupervised stage.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::folder::{LAYOUT_HELP, list_images};
+use super::image_io::{LoadReport, SkippedFile};
+use super::{Dataset, Domain, Sample};
+
+/// Which RobotCar conditions and cameras to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RobotCarSelection {
+    pub day_conditions: Vec<String>,
+    pub night_conditions: Vec<String>,
+    /// Camera folders to read (`left`, `rear`, `right`); empty means all.
+    pub cameras: Vec<String>,
+}
+
+impl Default for RobotCarSelection {
+    fn default() -> Self {
+        Self {
+            day_conditions: vec!["overcast-reference".into()],
+            night_conditions: vec!["night".into(), "night-rain".into()],
+            cameras: Vec::new(),
+        }
+    }
+}
+
+pub fn is_robotcar_layout(dir: &Path) -> bool {
+    dir.join("images").is_dir()
+}
+
+/// Condition folders present under `DIR/images`, sorted.
+pub fn conditions(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("images"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+pub fn load_robotcar(
+    dir: &Path,
+    size: u32,
+    sel: &RobotCarSelection,
+) -> Result<(Dataset, LoadReport), String> {
+    if !is_robotcar_layout(dir) {
+        return Err(format!(
+            "{} is not a RobotCar Seasons folder: expected {LAYOUT_HELP}",
+            dir.display()
+        ));
+    }
+    let present = conditions(dir);
+    let mut files: Vec<(Domain, PathBuf)> = Vec::new();
+    for (domain, wanted) in [
+        (Domain::Day, &sel.day_conditions),
+        (Domain::Night, &sel.night_conditions),
+    ] {
+        if wanted.is_empty() {
+            return Err(format!(
+                "no {domain} conditions chosen; conditions present: {}",
+                present.join(", ")
+            ));
+        }
+        for cond in wanted {
+            let cdir = dir.join("images").join(cond);
+            if !cdir.is_dir() {
+                return Err(format!(
+                    "condition {cond:?} (chosen as {domain}) is not in {}; conditions present: {}",
+                    dir.join("images").display(),
+                    present.join(", ")
+                ));
+            }
+            let mut cams: Vec<PathBuf> = std::fs::read_dir(&cdir)
+                .map_err(|e| format!("{}: {e}", cdir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .filter(|p| {
+                    sel.cameras.is_empty()
+                        || sel
+                            .cameras
+                            .iter()
+                            .any(|c| p.file_name().is_some_and(|n| n == c.as_str()))
+                })
+                .collect();
+            cams.sort();
+            for cam in cams {
+                let listed = list_images(&cam).map_err(|e| format!("{}: {e}", cam.display()))?;
+                files.extend(listed.into_iter().map(|p| (domain, p)));
+            }
+        }
+    }
+    let loaded =
+        super::image_io_parallel::load_all(files.iter().map(|(_, p)| p.as_path()).collect(), size);
+    let mut report = LoadReport::default();
+    let mut dataset = Dataset {
+        name: format!("RobotCar Seasons ({})", dir.display()),
+        image_size: size,
+        ..Default::default()
+    };
+    for ((domain, path), result) in files.into_iter().zip(loaded) {
+        match result {
+            Ok(image) => {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                let sample = Sample {
+                    domain,
+                    place: None,
+                    group: format!("file:{rel}"),
+                    name: rel,
+                    image,
+                };
+                match domain {
+                    Domain::Day => dataset.day.push(sample),
+                    Domain::Night => dataset.night.push(sample),
+                }
+                report.loaded += 1;
+            }
+            Err(reason) => report.skipped.push(SkippedFile { path, reason }),
+        }
+    }
+    if dataset.day.is_empty() || dataset.night.is_empty() {
+        let which = if dataset.day.is_empty() {
+            "day"
+        } else {
+            "night"
+        };
+        return Err(format!(
+            "{}: no readable {which} images for the chosen conditions ({} files skipped); conditions present: {}",
+            dir.display(),
+            report.skipped.len(),
+            present.join(", ")
+        ));
+    }
+    Ok((dataset, report))
+}

@@ -1,0 +1,11 @@
+//! duskmatch: learn to recognise the same place by day and by night.
+//!
+//! Layers, lowest first; a lower one never imports a higher one:
+//! `data` → `model` → `train` / `retrieval` / `saliency` → `app` and the command line.
+
+pub mod cli;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod model;
+pub mod train;

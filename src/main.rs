@@ -1,0 +1,20 @@
+use clap::Parser;
+
+use duskmatch::cli::{Cli, Cmd};
+
+fn main() {
+    duskmatch::device::pin_default_device_to_cpu();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Cmd::Train(a)) => duskmatch::cli::train::run(a),
+        Some(Cmd::Synth(a)) => duskmatch::cli::synth::run(a),
+        Some(Cmd::Info(a)) => duskmatch::cli::info::run(a),
+        None => {
+            Err("the app is not built yet; see `duskmatch --help` for the subcommands".to_string())
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

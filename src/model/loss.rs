@@ -1,0 +1,198 @@
+//! The unsupervised objective of DESIGN.md §2: reconstruction, KL, cycle and cycle-KL terms.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::{Deserialize, Serialize};
+
+use super::vae::DoubleVae;
+use crate::data::Domain;
+use crate::error::ConfigError;
+
+/// The weight of each loss term in the total.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossWeights {
+    pub reconstruction: f64,
+    pub kl: f64,
+    pub cycle: f64,
+    pub cycle_kl: f64,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self {
+            reconstruction: 10.0,
+            kl: 0.01,
+            cycle: 10.0,
+            cycle_kl: 0.01,
+        }
+    }
+}
+
+impl LossWeights {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("reconstruction", self.reconstruction),
+            ("kl", self.kl),
+            ("cycle", self.cycle),
+            ("cycle_kl", self.cycle_kl),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(ConfigError::new(
+                    format!("loss_weights.{name}"),
+                    v,
+                    "a finite number ≥ 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The four unweighted terms and the weighted total, as tensors (for backward).
+pub struct LossTensors {
+    pub reconstruction: Tensor<1>,
+    pub kl: Tensor<1>,
+    pub cycle: Tensor<1>,
+    pub cycle_kl: Tensor<1>,
+    pub total: Tensor<1>,
+}
+
+/// The same terms read back as numbers, for curves and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossValues {
+    pub reconstruction: f32,
+    pub kl: f32,
+    pub cycle: f32,
+    pub cycle_kl: f32,
+    pub total: f32,
+}
+
+impl LossValues {
+    pub const NAMES: [&'static str; 5] = ["total", "reconstruction", "kl", "cycle", "cycle_kl"];
+
+    pub fn get(&self, name: &str) -> Option<f32> {
+        Some(match name {
+            "total" => self.total,
+            "reconstruction" => self.reconstruction,
+            "kl" => self.kl,
+            "cycle" => self.cycle,
+            "cycle_kl" => self.cycle_kl,
+            _ => return None,
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> + '_ {
+        Self::NAMES
+            .into_iter()
+            .map(|n| (n, self.get(n).unwrap_or(f32::NAN)))
+    }
+
+    /// Mean of several values, term by term.
+    pub fn mean(values: &[LossValues]) -> LossValues {
+        let n = values.len().max(1) as f32;
+        let mut m = LossValues::default();
+        for v in values {
+            m.reconstruction += v.reconstruction / n;
+            m.kl += v.kl / n;
+            m.cycle += v.cycle / n;
+            m.cycle_kl += v.cycle_kl / n;
+            m.total += v.total / n;
+        }
+        m
+    }
+
+    pub fn is_finite(&self) -> bool {
+        self.iter().all(|(_, v)| v.is_finite())
+    }
+}
+
+impl LossTensors {
+    /// Reads all five scalars in one transfer from the device.
+    pub fn values(&self) -> LossValues {
+        let all = Tensor::cat(
+            vec![
+                self.reconstruction.clone(),
+                self.kl.clone(),
+                self.cycle.clone(),
+                self.cycle_kl.clone(),
+                self.total.clone(),
+            ],
+            0,
+        )
+        .inner();
+        let v: Vec<f32> = all.into_data().try_to_vec::<f32>().unwrap_or_default();
+        if v.len() != 5 {
+            return LossValues {
+                total: f32::NAN,
+                ..Default::default()
+            };
+        }
+        LossValues {
+            reconstruction: v[0],
+            kl: v[1],
+            cycle: v[2],
+            cycle_kl: v[3],
+            total: v[4],
+        }
+    }
+}
+
+/// Mean absolute difference.
+pub fn l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (a - b).abs().mean()
+}
+
+/// Mean of squares: the KL term of a unit-variance Gaussian against N(0, 1), up to constants.
+pub fn mean_square(z: Tensor<4>) -> Tensor<1> {
+    z.square().mean()
+}
+
+/// Adds N(0, 1) noise of the latent's shape: the reparameterisation with σ fixed at 1.
+pub fn add_unit_noise(mu: Tensor<4>) -> Tensor<4> {
+    let noise = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
+    mu + noise
+}
+
+/// The full objective for a batch of day images `a` and night images `b` (both in [0, 1]).
+///
+/// Mirrors the research (and `shared/bench/torch_reference.py`): each noisy latent is decoded
+/// into both domains through one pass of the shared decoder blocks, giving the reconstruction
+/// and the translation together; translations are re-encoded for the cycle.
+pub fn unit_loss(model: &DoubleVae, a: Tensor<4>, b: Tensor<4>, w: &LossWeights) -> LossTensors {
+    unit_loss_with(model, a, b, w, add_unit_noise)
+}
+
+/// [`unit_loss`] with the noise source given, so tests can make it deterministic.
+pub fn unit_loss_with(
+    model: &DoubleVae,
+    a: Tensor<4>,
+    b: Tensor<4>,
+    w: &LossWeights,
+    mut noisy: impl FnMut(Tensor<4>) -> Tensor<4>,
+) -> LossTensors {
+    let mu_a = model.encode(a.clone(), Domain::Day);
+    let mu_b = model.encode(b.clone(), Domain::Night);
+    let (a_rec, a2b) = model.decode_both(noisy(mu_a.clone()));
+    let (b2a, b_rec) = model.decode_both(noisy(mu_b.clone()));
+    let mu_ab = model.encode(a2b, Domain::Night);
+    let mu_ba = model.encode(b2a, Domain::Day);
+    let a_cyc = model.decode(noisy(mu_ab.clone()), Domain::Day);
+    let b_cyc = model.decode(noisy(mu_ba.clone()), Domain::Night);
+
+    let reconstruction = l1(a_rec, a.clone()) + l1(b_rec, b.clone());
+    let kl = mean_square(mu_a) + mean_square(mu_b);
+    let cycle = l1(a_cyc, a) + l1(b_cyc, b);
+    let cycle_kl = mean_square(mu_ab) + mean_square(mu_ba);
+    let total = reconstruction.clone().mul_scalar(w.reconstruction)
+        + kl.clone().mul_scalar(w.kl)
+        + cycle.clone().mul_scalar(w.cycle)
+        + cycle_kl.clone().mul_scalar(w.cycle_kl);
+    LossTensors {
+        reconstruction,
+        kl,
+        cycle,
+        cycle_kl,
+        total,
+    }
+}

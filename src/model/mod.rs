@@ -1,0 +1,14 @@
+//! Networks and losses. One code for every burn device: nothing here names a backend.
+
+pub mod blocks;
+pub mod config;
+pub mod init;
+pub mod loss;
+pub mod summary;
+pub mod vae;
+pub mod views;
+
+pub use config::ModelConfig;
+pub use loss::{LossValues, LossWeights, unit_loss};
+pub use vae::DoubleVae;
+pub use views::Views;

@@ -1,0 +1,139 @@
+//! The UNIT-style double VAE of DESIGN.md §1: a day (A) and a night (B) autoencoder whose
+//! encoders end in, and whose decoders start with, the same shared residual blocks.
+
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+use super::blocks::{ResStack, UpBlock, conv};
+use super::config::ModelConfig;
+use super::init::Init;
+use crate::data::Domain;
+
+/// The domain-owned part of an encoder: conv1, conv2_1, conv2_2 and residual blocks 3–4.
+#[derive(Module, Debug)]
+pub struct PrivateEncoder {
+    pub conv1: Conv2d,
+    pub conv2_1: Conv2d,
+    pub conv2_2: Conv2d,
+    pub res: ResStack,
+}
+
+impl PrivateEncoder {
+    fn new(w: usize, device: &Device, init: &mut Init) -> Self {
+        Self {
+            conv1: conv(3, w, 7, 1, 3, device, init),
+            conv2_1: conv(w, 2 * w, 4, 2, 1, device, init),
+            conv2_2: conv(2 * w, 4 * w, 4, 2, 1, device, init),
+            res: ResStack::new(4 * w, 2, device, init),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>, taps: Option<&mut Vec<Tensor<4>>>) -> Tensor<4> {
+        let x1 = relu(self.conv1.forward(x));
+        let x2 = relu(self.conv2_1.forward(x1.clone()));
+        let x3 = relu(self.conv2_2.forward(x2.clone()));
+        match taps {
+            Some(taps) => {
+                taps.extend([x1, x2, x3.clone()]);
+                self.res.forward_all(x3, taps)
+            }
+            None => self.res.forward(x3),
+        }
+    }
+}
+
+/// The domain-owned part of a decoder: residual blocks 3–4, two up blocks, the output conv.
+#[derive(Module, Debug)]
+pub struct PrivateDecoder {
+    pub res: ResStack,
+    pub up1: UpBlock,
+    pub up2: UpBlock,
+    pub out: Conv2d,
+}
+
+impl PrivateDecoder {
+    fn new(w: usize, device: &Device, init: &mut Init) -> Self {
+        Self {
+            res: ResStack::new(4 * w, 2, device, init),
+            up1: UpBlock::new(4 * w, 2 * w, device, init),
+            up2: UpBlock::new(2 * w, w, device, init),
+            out: conv(w, 3, 7, 1, 3, device, init),
+        }
+    }
+
+    fn forward(&self, h: Tensor<4>) -> Tensor<4> {
+        let x = self.up2.forward(self.up1.forward(self.res.forward(h)));
+        sigmoid(self.out.forward(x))
+    }
+}
+
+/// Both autoencoders. Field names say who owns each part; `shared` parts serve both domains.
+#[derive(Module, Debug)]
+pub struct DoubleVae {
+    pub enc_day: PrivateEncoder,
+    pub enc_night: PrivateEncoder,
+    pub enc_shared: ResStack,
+    pub dec_shared: ResStack,
+    pub dec_day: PrivateDecoder,
+    pub dec_night: PrivateDecoder,
+}
+
+/// Number of encoder depths that can be tapped for deep feature matching: the outputs of
+/// conv1, conv2_1, conv2_2 and of each of the four residual blocks (the last one is `mu`).
+pub const ENCODER_TAPS: usize = 7;
+
+impl DoubleVae {
+    /// A freshly initialised model; the same seed gives the same weights on every device.
+    pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Self {
+        let w = config.base_width;
+        let init = &mut Init::new(seed);
+        Self {
+            enc_day: PrivateEncoder::new(w, device, init),
+            enc_night: PrivateEncoder::new(w, device, init),
+            enc_shared: ResStack::new(4 * w, 2, device, init),
+            dec_shared: ResStack::new(4 * w, 2, device, init),
+            dec_day: PrivateDecoder::new(w, device, init),
+            dec_night: PrivateDecoder::new(w, device, init),
+        }
+    }
+
+    /// `mu` of an image batch in its own domain: `[B, 4w, H/4, W/4]`, no activation.
+    pub fn encode(&self, x: Tensor<4>, domain: Domain) -> Tensor<4> {
+        let private = match domain {
+            Domain::Day => &self.enc_day,
+            Domain::Night => &self.enc_night,
+        };
+        self.enc_shared.forward(private.forward(x, None))
+    }
+
+    /// Every encoder activation from shallow to deep; the last element is `mu`.
+    pub fn encode_taps(&self, x: Tensor<4>, domain: Domain) -> Vec<Tensor<4>> {
+        let private = match domain {
+            Domain::Day => &self.enc_day,
+            Domain::Night => &self.enc_night,
+        };
+        let mut taps = Vec::with_capacity(ENCODER_TAPS);
+        let h = private.forward(x, Some(&mut taps));
+        self.enc_shared.forward_all(h, &mut taps);
+        taps
+    }
+
+    /// Decode a latent into one domain.
+    pub fn decode(&self, z: Tensor<4>, domain: Domain) -> Tensor<4> {
+        self.decode_private(self.dec_shared.forward(z), domain)
+    }
+
+    /// Decode a latent into both domains, running the shared blocks once: `(day, night)`.
+    pub fn decode_both(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let h = self.dec_shared.forward(z);
+        (self.dec_day.forward(h.clone()), self.dec_night.forward(h))
+    }
+
+    fn decode_private(&self, h: Tensor<4>, domain: Domain) -> Tensor<4> {
+        match domain {
+            Domain::Day => self.dec_day.forward(h),
+            Domain::Night => self.dec_night.forward(h),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! `TrainingConfig`: everything a run needs, serde/TOML, every field defaulted (DESIGN.md §2).
+//! Presets fill in model size and batch; a TOML file and command-line flags override them.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataSource;
+use crate::error::ConfigError;
+use crate::model::{LossWeights, ModelConfig};
+
+/// Reduce-on-plateau of the learning rate, on the mean training loss of each epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlateauConfig {
+    /// Epochs without improvement before the rate is cut.
+    pub patience: usize,
+    /// Multiplier applied at each cut.
+    pub factor: f64,
+    /// Relative improvement that counts as better (PyTorch's default "rel" mode).
+    pub threshold: f64,
+    pub min_lr: f64,
+}
+
+impl Default for PlateauConfig {
+    fn default() -> Self {
+        Self {
+            patience: 15,
+            factor: 0.1,
+            threshold: 1e-4,
+            min_lr: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    pub model: ModelConfig,
+    pub data: DataSource,
+    /// Images per domain per step (a step sees `batch_size` day and `batch_size` night images).
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Stop after this many steps in total, even mid-epoch (0 = no limit).
+    pub max_steps: u64,
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub adam_epsilon: f64,
+    pub loss_weights: LossWeights,
+    pub plateau: PlateauConfig,
+    /// Share of places held out for validation.
+    pub validation_fraction: f64,
+    /// Write a checkpoint every this many epochs (and always at the end).
+    pub save_every: usize,
+    /// Seeds weights, data order, noise and the validation split.
+    pub seed: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Preset::Paper.config()
+    }
+}
+
+/// Named starting points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// The research model: width 64, 256 px, batch 32. For a GPU.
+    Paper,
+    /// Width 16 at 64 px, batch 8: trains to recognisable reconstructions of the synthetic
+    /// town on a 2-core CPU in about ten minutes.
+    Compact,
+    /// Width 4 at 32 px: for tests and smoke runs.
+    Tiny,
+}
+
+impl Preset {
+    pub fn config(self) -> TrainingConfig {
+        let base = TrainingConfig {
+            model: ModelConfig::PAPER,
+            data: DataSource::default(),
+            batch_size: 32,
+            epochs: 100,
+            max_steps: 0,
+            learning_rate: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            adam_epsilon: 1e-8,
+            loss_weights: LossWeights::default(),
+            plateau: PlateauConfig::default(),
+            validation_fraction: 0.2,
+            save_every: 5,
+            seed: 0,
+        };
+        match self {
+            Preset::Paper => base,
+            Preset::Compact => TrainingConfig {
+                model: ModelConfig {
+                    base_width: 16,
+                    image_size: 64,
+                },
+                batch_size: 8,
+                epochs: 30,
+                learning_rate: 1e-3,
+                ..base
+            },
+            Preset::Tiny => TrainingConfig {
+                model: ModelConfig {
+                    base_width: 4,
+                    image_size: 32,
+                },
+                batch_size: 4,
+                epochs: 2,
+                learning_rate: 2e-3,
+                save_every: 1,
+                ..base
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Paper => "paper",
+            Preset::Compact => "compact",
+            Preset::Tiny => "tiny",
+        }
+    }
+}
+
+fn check(
+    ok: bool,
+    field: &str,
+    value: impl std::fmt::Display,
+    allowed: &str,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, value, allowed))
+    }
+}
+
+impl TrainingConfig {
+    /// Every range check, each naming the field, the value and what is allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.model.validate()?;
+        self.loss_weights.validate()?;
+        if let DataSource::Synth(s) = &self.data {
+            s.validate()?;
+        }
+        check(
+            self.batch_size >= 1 && self.batch_size <= 4096,
+            "batch_size",
+            self.batch_size,
+            "an integer from 1 to 4096",
+        )?;
+        check(self.epochs >= 1, "epochs", self.epochs, "an integer ≥ 1")?;
+        let lr = self.learning_rate;
+        check(
+            lr.is_finite() && lr > 0.0 && lr <= 1.0,
+            "learning_rate",
+            lr,
+            "a number in (0, 1]",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.beta1),
+            "beta1",
+            self.beta1,
+            "a number in [0, 1)",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.beta2),
+            "beta2",
+            self.beta2,
+            "a number in [0, 1)",
+        )?;
+        check(
+            self.adam_epsilon > 0.0 && self.adam_epsilon < 1.0,
+            "adam_epsilon",
+            self.adam_epsilon,
+            "a number in (0, 1)",
+        )?;
+        let p = &self.plateau;
+        check(
+            p.factor > 0.0 && p.factor < 1.0,
+            "plateau.factor",
+            p.factor,
+            "a number in (0, 1)",
+        )?;
+        check(
+            p.threshold >= 0.0 && p.threshold < 1.0,
+            "plateau.threshold",
+            p.threshold,
+            "a number in [0, 1)",
+        )?;
+        check(
+            p.min_lr >= 0.0 && p.min_lr < lr,
+            "plateau.min_lr",
+            p.min_lr,
+            "a number ≥ 0 and below learning_rate",
+        )?;
+        check(
+            (0.0..0.9).contains(&self.validation_fraction),
+            "validation_fraction",
+            self.validation_fraction,
+            "a number in [0, 0.9)",
+        )?;
+        check(
+            self.save_every >= 1,
+            "save_every",
+            self.save_every,
+            "an integer ≥ 1",
+        )?;
+        Ok(())
+    }
+
+    /// Overlay a TOML document on this config: fields it names replace ours, the rest stay.
+    /// Unknown fields and wrong types are errors naming the field.
+    pub fn merge_toml(&self, text: &str) -> Result<TrainingConfig, String> {
+        let overlay: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut base = toml::Table::try_from(self).map_err(|e| e.to_string())?;
+        merge_tables(&mut base, overlay);
+        let merged: TrainingConfig = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
+        merged.validate().map_err(|e| e.to_string())?;
+        Ok(merged)
+    }
+
+    /// [`merge_toml`](Self::merge_toml) from a file, with the file named in errors.
+    pub fn merge_file(&self, path: &Path) -> Result<TrainingConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.merge_toml(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (k, v) in overlay {
+        match (base.get_mut(&k), v) {
+            // A data source of another kind replaces ours whole: its kind decides its fields.
+            (Some(toml::Value::Table(b)), toml::Value::Table(o))
+                if o.get("kind").is_none() || o.get("kind") == b.get("kind") =>
+            {
+                merge_tables(b, o)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Training: config, the loop, checkpoints. Uses `data` and `model`; knows nothing of the GUI.
+
+pub mod checkpoint;
+pub mod config;
+pub mod events;
+pub mod noise;
+pub mod scheduler;
+pub mod trainer;
+
+pub use config::{Preset, TrainingConfig};
+pub use events::{Command, Progress, StopReason, TrainEvent};
+pub use trainer::{TrainSummary, Trainer};

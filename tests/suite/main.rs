@@ -1,0 +1,9 @@
+//! The whole integration suite in one binary (linking burn and egui is the slow part).
+
+mod common;
+mod config;
+mod data_bad_files;
+mod data_folder;
+mod model;
+mod synth;
+mod train;

@@ -1,0 +1,265 @@
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use burn::module::Module;
+use duskmatch::data::synth::SynthConfig;
+use duskmatch::data::{DataSource, Dataset};
+use duskmatch::device;
+use duskmatch::model::ModelConfig;
+use duskmatch::train::checkpoint::{self, LATEST, write_atomic};
+use duskmatch::train::{Command, Preset, StopReason, TrainEvent, Trainer, TrainingConfig};
+
+use crate::common::*;
+
+fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::Synth(SynthConfig { places, seed: 3 });
+    let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
+    (cfg, Arc::new(ds))
+}
+
+fn weights(model: &duskmatch::model::DoubleVae) -> Vec<f32> {
+    let mut all = Vec::new();
+    all.extend(vec4(model.enc_day.conv1.weight.val()));
+    all.extend(vec4(model.enc_night.conv2_2.weight.val()));
+    all.extend(vec4(model.enc_shared.blocks[1].conv_b.weight.val()));
+    all.extend(vec4(model.dec_shared.blocks[0].conv_a.weight.val()));
+    all.extend(vec4(model.dec_day.up1.conv.weight.val()));
+    all.extend(vec4(model.dec_night.out.weight.val()));
+    let rm: Vec<f32> = model
+        .dec_day
+        .up2
+        .norm
+        .running_mean
+        .value()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    all.extend(rm);
+    all
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let (mut cfg, ds) = tiny(24);
+    cfg.epochs = 100;
+    cfg.max_steps = 10;
+    let dir = tempdir();
+    let straight = Trainer::new(
+        cfg.clone(),
+        ds.clone(),
+        device::cpu(),
+        dir.path().join("straight"),
+    )
+    .unwrap()
+    .train()
+    .unwrap();
+    assert_eq!(straight.progress.step, 10);
+    assert_eq!(straight.reason, StopReason::MaxSteps);
+
+    let mut half = cfg.clone();
+    half.max_steps = 6; // crosses an epoch boundary (4 steps per epoch): validation, scheduler, save
+    let run = dir.path().join("halves");
+    let first = Trainer::new(half, ds.clone(), device::cpu(), &run).unwrap();
+    assert_eq!(first.steps_per_epoch(), 4);
+    let first = first.train().unwrap();
+    assert_eq!(first.progress.step, 6);
+    let ck = checkpoint::load(&run).unwrap();
+    assert_eq!(
+        (
+            ck.header.state.epoch,
+            ck.header.state.step_in_epoch,
+            ck.header.state.step
+        ),
+        (1, 2, 6)
+    );
+    let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
+        .unwrap()
+        .resume_from(ck)
+        .unwrap()
+        .train()
+        .unwrap();
+    assert_eq!(resumed.progress.step, 10);
+
+    let (a, b) = (weights(&straight.model), weights(&resumed.model));
+    let diff = max_abs_diff(&a, &b);
+    assert!(diff < 1e-5, "resumed weights differ by {diff}");
+    assert!(
+        (straight.last.total - resumed.last.total).abs() < 1e-4,
+        "{} vs {}",
+        straight.last.total,
+        resumed.last.total
+    );
+    // And the run really moved the weights.
+    let (mut cfg0, _) = tiny(24);
+    cfg0.max_steps = 1;
+    let init = duskmatch::model::DoubleVae::new(&cfg0.model, cfg0.seed, &cpu());
+    assert!(max_abs_diff(&weights(&init), &a) > 1e-4);
+}
+
+#[test]
+fn a_few_hundred_tiny_steps_lower_the_losses() {
+    let (mut cfg, ds) = tiny(64);
+    cfg.epochs = 1000;
+    cfg.max_steps = 300;
+    let dir = tempdir();
+    let (tx, rx) = mpsc::channel();
+    let summary = Trainer::new(cfg, ds, device::cpu(), dir.path())
+        .unwrap()
+        .with_events(tx)
+        .train()
+        .unwrap();
+    let steps: Vec<_> = rx
+        .try_iter()
+        .filter_map(|e| {
+            if let TrainEvent::Step(r) = e {
+                Some(r.losses)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(steps.len(), 300);
+    let mean = |s: &[duskmatch::model::LossValues]| duskmatch::model::LossValues::mean(s);
+    let (first, last) = (mean(&steps[..10]), mean(&steps[290..]));
+    eprintln!(
+        "first 10 steps: {first:?}\nlast 10 steps: {last:?}\nval: {:?}",
+        summary.val
+    );
+    assert!(
+        last.total < 0.6 * first.total,
+        "total {} -> {}",
+        first.total,
+        last.total
+    );
+    assert!(
+        last.reconstruction < 0.6 * first.reconstruction,
+        "rec {} -> {}",
+        first.reconstruction,
+        last.reconstruction
+    );
+}
+
+#[test]
+fn another_architecture_is_refused_naming_both_shapes() {
+    let (mut cfg, ds) = tiny(12);
+    cfg.max_steps = 1;
+    let dir = tempdir();
+    Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path())
+        .unwrap()
+        .train()
+        .unwrap();
+    let ck = checkpoint::load(dir.path()).unwrap();
+    let mut wider = cfg.clone();
+    wider.model = ModelConfig {
+        base_width: 8,
+        image_size: 32,
+    };
+    let e = Trainer::new(wider, ds, device::cpu(), dir.path())
+        .unwrap()
+        .resume_from(ck)
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("base width 4") && e.contains("base width 8"),
+        "{e}"
+    );
+    assert!(
+        e.contains("latent 16×8×8") && e.contains("latent 32×8×8"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pause_stops_steps_and_stop_saves() {
+    let (mut cfg, ds) = tiny(16);
+    cfg.epochs = 10_000;
+    let dir = tempdir();
+    let (etx, erx) = mpsc::channel();
+    let (ctx, crx) = mpsc::channel();
+    let trainer = Trainer::new(cfg, ds, device::cpu(), dir.path())
+        .unwrap()
+        .with_events(etx)
+        .with_commands(crx);
+    let worker = std::thread::spawn(move || trainer.train());
+    let next_step = |timeout| loop {
+        match erx.recv_timeout(timeout) {
+            Ok(TrainEvent::Step(r)) => return Some(r.progress.step),
+            Ok(TrainEvent::Paused { step }) => return Some(step + 1_000_000),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    };
+    assert!(next_step(Duration::from_secs(60)).is_some());
+    ctx.send(Command::Pause).unwrap();
+    // Drain until the pause is acknowledged, then nothing more may arrive.
+    let paused_at = loop {
+        let s = next_step(Duration::from_secs(60)).expect("pause acknowledged");
+        if s >= 1_000_000 {
+            break s - 1_000_000;
+        }
+    };
+    assert_eq!(
+        next_step(Duration::from_millis(700)),
+        None,
+        "a step ran while paused"
+    );
+    ctx.send(Command::SaveNow).unwrap();
+    ctx.send(Command::Resume).unwrap();
+    let after = next_step(Duration::from_secs(60)).unwrap();
+    assert_eq!(after, paused_at + 1);
+    ctx.send(Command::Stop).unwrap();
+    let summary = worker.join().unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::Stopped);
+    let ck = checkpoint::load(&dir.path().join(LATEST)).unwrap();
+    assert_eq!(ck.header.state.step, summary.progress.step);
+    assert!(ck.optimizer.is_some());
+}
+
+#[test]
+fn checkpoint_writes_are_atomic_and_bad_files_are_refused() {
+    let dir = tempdir();
+    let path = dir.path().join("latest.dmck");
+    write_atomic(&path, |f| std::io::Write::write_all(f, b"first")).unwrap();
+    let failed = write_atomic(&path, |f| {
+        std::io::Write::write_all(f, b"half of the seco")?;
+        Err(std::io::Error::other("disk full"))
+    });
+    assert!(failed.unwrap_err().contains("disk full"));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"first",
+        "the previous checkpoint survives"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "latest.dmck")
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left behind");
+
+    let e = checkpoint::load(&path).err().unwrap();
+    assert!(e.contains("not a usable duskmatch checkpoint"), "{e}");
+    let e = checkpoint::load(&dir.path().join("nope")).err().unwrap();
+    assert!(e.contains("does not exist"), "{e}");
+
+    // A real checkpoint cut short is refused, not half-loaded.
+    let (mut cfg, ds) = tiny(12);
+    cfg.max_steps = 1;
+    let run = dir.path().join("run");
+    Trainer::new(cfg, ds, device::cpu(), &run)
+        .unwrap()
+        .train()
+        .unwrap();
+    let bytes = std::fs::read(run.join(LATEST)).unwrap();
+    std::fs::write(run.join("cut.dmck"), &bytes[..bytes.len() - 100]).unwrap();
+    let e = checkpoint::load(&run.join("cut.dmck")).err().unwrap();
+    assert!(e.contains("truncated"), "{e}");
+    let ok = checkpoint::load(&run).unwrap();
+    let model = ok.build_model(&cpu()).unwrap();
+    assert_eq!(
+        model.num_params(),
+        duskmatch::model::DoubleVae::new(&ok.model_config(), 0, &cpu()).num_params()
+    );
+}
