@@ -3,6 +3,7 @@
 //! Layers, lowest first; a lower one never imports a higher one:
 //! `data` → `model` → `train` / `retrieval` / `saliency` → `app` and the command line.
 
+pub mod app;
 pub mod cli;
 pub mod data;
 pub mod device;

@@ -1,17 +1,18 @@
 //! The command line: with no subcommand the app opens; the subcommands serve servers and
 //! scripts with the same code the app uses.
 
+pub mod bench;
+pub mod figure;
 pub mod info;
 pub mod synth;
 pub mod train;
-
-use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::synth::SynthConfig;
 use crate::train::Preset;
+pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +34,10 @@ pub enum Cmd {
     Synth(synth::SynthArgs),
     /// Print the layer table and parameter count of a preset, or describe a checkpoint.
     Info(info::InfoArgs),
+    /// Render the four-column figure (original, reconstruction, cycle, translation) to a PNG.
+    Figure(figure::FigureArgs),
+    /// Measure training and encoding throughput (JSON lines, as the PyTorch reference).
+    Bench(bench::BenchArgs),
 }
 
 /// Where images come from, shared by every subcommand that reads a dataset.
@@ -86,36 +91,6 @@ pub fn default_preset(is_gpu: bool) -> Preset {
     } else {
         Preset::Compact
     }
-}
-
-pub fn default_run_dir() -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    PathBuf::from("runs").join(format_timestamp(secs))
-}
-
-/// `YYYYmmdd-HHMMSS` in UTC, without a date library.
-pub fn format_timestamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 pub fn backend_help() -> &'static str {

@@ -156,13 +156,16 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out.join("metrics.jsonl"))
-        .ok();
+    // A hidden bar swallows println, so quiet runs print lines directly.
+    let quiet = args.quiet;
+    let say = |line: String| {
+        if quiet {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     for event in erx {
-        log_metrics(&mut metrics, &event);
         match event {
             TrainEvent::Started {
                 progress, resumed, ..
@@ -170,7 +173,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 bar.set_length(progress.total_steps);
                 bar.set_position(progress.step);
                 if resumed {
-                    bar.println(format!(
+                    say(format!(
                         "resumed at epoch {} step {}",
                         progress.epoch + 1,
                         progress.step
@@ -203,7 +206,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                         )
                     })
                     .unwrap_or_else(|| "no validation set".into());
-                bar.println(format!(
+                say(format!(
                     "epoch {:>3}: train total {:.4}  {val}  lr {:.2e}{}",
                     r.epoch + 1,
                     r.train.total,
@@ -216,10 +219,10 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 ));
             }
             TrainEvent::CheckpointWritten { path, step } => {
-                bar.println(format!("checkpoint at step {step}: {}", path.display()))
+                say(format!("checkpoint at step {step}: {}", path.display()))
             }
-            TrainEvent::Warning(w) => bar.println(format!("warning: {w}")),
-            TrainEvent::Error(e) => bar.println(format!("error: {e}")),
+            TrainEvent::Warning(w) => say(format!("warning: {w}")),
+            TrainEvent::Error(e) => say(format!("error: {e}")),
             TrainEvent::Finished {
                 reason, progress, ..
             } => {
@@ -250,20 +253,4 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         println!("checkpoint: {}", c.display());
     }
     Ok(())
-}
-
-/// One JSON line per step and epoch, so curves can be replotted after the fact.
-fn log_metrics(file: &mut Option<std::fs::File>, event: &TrainEvent) {
-    use std::io::Write;
-    let Some(f) = file else { return };
-    let line = match event {
-        TrainEvent::Step(r) => {
-            serde_json::json!({"kind": "step", "step": r.progress.step, "epoch": r.progress.epoch, "lr": r.lr, "losses": r.losses, "steps_per_sec": r.steps_per_sec})
-        }
-        TrainEvent::Epoch(r) => {
-            serde_json::json!({"kind": "epoch", "epoch": r.epoch, "step": r.step, "train": r.train, "val": r.val, "lr": r.lr})
-        }
-        _ => return,
-    };
-    let _ = writeln!(f, "{line}");
 }

@@ -2,9 +2,11 @@
 //! research shows side by side.
 
 use burn::prelude::*;
+use image::RgbImage;
 
 use super::vae::DoubleVae;
-use crate::data::Domain;
+use crate::data::batch::to_images;
+use crate::data::{Domain, to_tensor};
 
 /// Original, reconstruction, cycle reconstruction and translation of one batch, all `[B,3,H,W]`.
 pub struct Views {
@@ -35,4 +37,126 @@ impl DoubleVae {
             translation,
         }
     }
+}
+
+/// One image of the display batch.
+#[derive(Clone)]
+pub struct DisplayItem {
+    pub domain: Domain,
+    pub name: String,
+    pub image: RgbImage,
+}
+
+/// The four columns of one row: original, reconstruction, cycle reconstruction, translation.
+#[derive(Clone)]
+pub struct GridRow {
+    pub domain: Domain,
+    pub name: String,
+    pub images: [RgbImage; 4],
+}
+
+#[derive(Clone)]
+pub struct GridSnapshot {
+    pub step: u64,
+    pub rows: Vec<GridRow>,
+}
+
+pub const COLUMNS: [&str; 4] = [
+    "original",
+    "reconstruction",
+    "cycle reconstruction",
+    "translation",
+];
+
+/// Run the model on the display batch: one batched pass per domain.
+pub fn decode_grid(
+    model: &DoubleVae,
+    items: &[DisplayItem],
+    device: &Device,
+    step: u64,
+) -> GridSnapshot {
+    let mut rows = Vec::with_capacity(items.len());
+    for domain in Domain::BOTH {
+        let group: Vec<&DisplayItem> = items.iter().filter(|i| i.domain == domain).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let imgs: Vec<&RgbImage> = group.iter().map(|i| &i.image).collect();
+        let views = model.views(to_tensor(&imgs, device), domain);
+        let rec = to_images(views.reconstruction);
+        let cyc = to_images(views.cycle);
+        let tra = to_images(views.translation);
+        for (k, item) in group.iter().enumerate() {
+            rows.push(GridRow {
+                domain,
+                name: item.name.clone(),
+                images: [
+                    item.image.clone(),
+                    rec[k].clone(),
+                    cyc[k].clone(),
+                    tra[k].clone(),
+                ],
+            });
+        }
+    }
+    GridSnapshot { step, rows }
+}
+
+/// The grid as one picture: rows as in [`GridSnapshot`], the four columns side by side,
+/// separated by `gap` pixels of dark grey.
+pub fn grid_picture(grid: &GridSnapshot, gap: u32) -> RgbImage {
+    let Some(first) = grid.rows.first() else {
+        return RgbImage::new(1, 1);
+    };
+    let (w, h) = first.images[0].dimensions();
+    let cols = 4u32;
+    let rows = grid.rows.len() as u32;
+    let mut out = RgbImage::from_pixel(
+        cols * w + (cols + 1) * gap,
+        rows * h + (rows + 1) * gap,
+        image::Rgb([40, 40, 40]),
+    );
+    for (r, row) in grid.rows.iter().enumerate() {
+        for (c, img) in row.images.iter().enumerate() {
+            let x = gap + c as u32 * (w + gap);
+            let y = gap + r as u32 * (h + gap);
+            image::imageops::replace(&mut out, img, x as i64, y as i64);
+        }
+    }
+    out
+}
+
+/// `per_domain` held-out images of each domain (validation split; all images when nothing is
+/// held out), resized to `size` px when the dataset is at another size.
+pub fn display_batch(
+    ds: &crate::data::Dataset,
+    split: &crate::data::Split,
+    per_domain: usize,
+    size: u32,
+) -> Vec<DisplayItem> {
+    let resize = |img: &RgbImage| {
+        if img.width() == size {
+            img.clone()
+        } else {
+            image::imageops::resize(img, size, size, image::imageops::FilterType::Triangle)
+        }
+    };
+    let mut items = Vec::new();
+    for domain in Domain::BOTH {
+        let held = split.val(domain);
+        let list: Vec<usize> = if held.is_empty() {
+            (0..ds.domain(domain).len()).collect()
+        } else {
+            held.to_vec()
+        };
+        items.extend(list.iter().take(per_domain).map(|&i| {
+            let s = &ds.domain(domain)[i];
+            DisplayItem {
+                domain,
+                name: s.name.clone(),
+                image: resize(&s.image),
+            }
+        }));
+    }
+    items
 }

@@ -50,6 +50,7 @@ pub struct Header {
 }
 
 /// A checkpoint read back from disk.
+#[derive(Clone)]
 pub struct Checkpoint {
     pub header: Header,
     pub model: ModuleRecord,

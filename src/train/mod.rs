@@ -1,10 +1,13 @@
 //! Training: config, the loop, checkpoints. Uses `data` and `model`; knows nothing of the GUI.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod events;
 pub mod noise;
+pub mod run_dir;
 pub mod scheduler;
+pub mod step;
 pub mod trainer;
 
 pub use config::{Preset, TrainingConfig};

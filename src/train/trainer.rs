@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -19,6 +19,7 @@ use super::config::TrainingConfig;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
 use super::noise::StepNoise;
 use super::scheduler::ReduceOnPlateau;
+use super::step::train_step;
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::loss::unit_loss_with;
@@ -47,6 +48,7 @@ pub struct Trainer {
     commands: Option<Receiver<Command>>,
     snapshot_every: u64,
     resume: Option<Checkpoint>,
+    metrics: std::cell::RefCell<Option<std::fs::File>>,
 }
 
 /// Seeded permutation of one domain's training indices for one epoch.
@@ -99,6 +101,7 @@ impl Trainer {
             commands: None,
             snapshot_every: 0,
             resume: None,
+            metrics: std::cell::RefCell::new(None),
         })
     }
 
@@ -138,9 +141,27 @@ impl Trainer {
     }
 
     fn emit(&self, e: TrainEvent) -> bool {
+        self.log_metrics(&e);
         match &self.events {
             Some(tx) => tx.send(e).is_ok(),
             None => true,
+        }
+    }
+
+    /// One JSON line per step and epoch in the run folder, so curves can be replotted later.
+    fn log_metrics(&self, event: &TrainEvent) {
+        use std::io::Write;
+        let line = match event {
+            TrainEvent::Step(r) => {
+                serde_json::json!({"kind": "step", "step": r.progress.step, "epoch": r.progress.epoch, "lr": r.lr, "losses": r.losses, "steps_per_sec": r.steps_per_sec})
+            }
+            TrainEvent::Epoch(r) => {
+                serde_json::json!({"kind": "epoch", "epoch": r.epoch, "step": r.step, "train": r.train, "val": r.val, "lr": r.lr})
+            }
+            _ => return,
+        };
+        if let Some(f) = self.metrics.borrow_mut().as_mut() {
+            let _ = writeln!(f, "{line}");
         }
     }
 
@@ -276,6 +297,11 @@ impl Trainer {
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| format!("cannot create {}: {e}", self.out_dir.display()))?;
         let _ = std::fs::write(self.out_dir.join("config.toml"), cfg.to_toml());
+        *self.metrics.borrow_mut() = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.out_dir.join("metrics.jsonl"))
+            .ok();
         self.emit(TrainEvent::Started {
             device: self.device.label.clone(),
             note: self.device.note.clone(),
@@ -315,9 +341,10 @@ impl Trainer {
                 let a = self.batch(Domain::Day, &take_wrapped(&day_order, i * b, b), &ad);
                 let bb = self.batch(Domain::Night, &take_wrapped(&night_order, i * b, b), &ad);
                 let mut noise = StepNoise::for_step(cfg.seed, state.step, &ad, host_noise);
-                let losses =
-                    unit_loss_with(&model, a, bb, &cfg.loss_weights, |mu| noise.add_to(mu));
-                let values = losses.values();
+                let lr = state.scheduler.lr;
+                let (next, values) =
+                    train_step(model, &mut optim, a, bb, &cfg.loss_weights, &mut noise, lr);
+                model = next;
                 if !values.is_finite() {
                     let msg = format!(
                         "the loss became non-finite at step {} ({values:?}); training stopped and the last checkpoint was kept. Try a lower learning_rate.",
@@ -326,8 +353,6 @@ impl Trainer {
                     self.emit(TrainEvent::Error(msg.clone()));
                     return Err(msg);
                 }
-                let grads = GradientsParams::from_grads(losses.total.backward(), &model);
-                model = optim.step(state.scheduler.lr, model, grads);
 
                 state.step += 1;
                 state.step_in_epoch += 1;

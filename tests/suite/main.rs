@@ -1,5 +1,6 @@
 //! The whole integration suite in one binary (linking burn and egui is the slow part).
 
+mod app;
 mod common;
 mod config;
 mod data_bad_files;

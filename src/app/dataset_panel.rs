@@ -1,0 +1,258 @@
+//! Choosing and loading the dataset: the synthetic town (places, seed), a folder picked with a
+//! dialog, or a folder dropped on the window. Loading runs on a worker thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
+
+use crate::data::robotcar::RobotCarSelection;
+use crate::data::synth::SynthConfig;
+use crate::data::{DataSource, Dataset, LoadReport};
+
+pub enum DatasetState {
+    Loading {
+        source: DataSource,
+        size: u32,
+        rx: Receiver<Result<(Dataset, LoadReport), String>>,
+        since: std::time::Instant,
+    },
+    Ready {
+        source: DataSource,
+        dataset: Arc<Dataset>,
+        report: LoadReport,
+    },
+    Failed {
+        source: DataSource,
+        error: String,
+    },
+}
+
+impl DatasetState {
+    /// Start loading `source` at `size` px on a worker thread.
+    pub fn load(source: DataSource, size: u32, wake: impl Fn() + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let s = source.clone();
+        std::thread::Builder::new()
+            .name("dataset-loader".into())
+            .spawn(move || {
+                let r = std::panic::catch_unwind(|| s.load(size)).unwrap_or_else(|p| {
+                    Err(format!(
+                        "loading crashed: {}",
+                        super::session::panic_message(&p)
+                    ))
+                });
+                let _ = tx.send(r);
+                wake();
+            })
+            .expect("spawn loader thread");
+        DatasetState::Loading {
+            source,
+            size,
+            rx,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Move a finished load into Ready/Failed; returns true when it just finished.
+    pub fn poll(&mut self) -> bool {
+        let DatasetState::Loading { source, rx, .. } = self else {
+            return false;
+        };
+        match rx.try_recv() {
+            Ok(Ok((dataset, report))) => {
+                *self = DatasetState::Ready {
+                    source: source.clone(),
+                    dataset: Arc::new(dataset),
+                    report,
+                };
+                true
+            }
+            Ok(Err(error)) => {
+                *self = DatasetState::Failed {
+                    source: source.clone(),
+                    error,
+                };
+                true
+            }
+            Err(mpsc::TryRecvError::Empty) => false,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                *self = DatasetState::Failed {
+                    source: source.clone(),
+                    error: "the loader stopped unexpectedly".into(),
+                };
+                true
+            }
+        }
+    }
+
+    pub fn dataset(&self) -> Option<&Arc<Dataset>> {
+        match self {
+            DatasetState::Ready { dataset, .. } => Some(dataset),
+            _ => None,
+        }
+    }
+
+    pub fn source(&self) -> &DataSource {
+        match self {
+            DatasetState::Loading { source, .. }
+            | DatasetState::Ready { source, .. }
+            | DatasetState::Failed { source, .. } => source,
+        }
+    }
+}
+
+/// What the user asked the dataset panel for.
+pub enum DatasetAction {
+    Load(DataSource),
+    PickFolder,
+    /// The typed folder is not a dataset: the message says why.
+    Invalid(String),
+}
+
+pub struct DatasetPanel {
+    pub synth: SynthConfig,
+    pub folder_text: String,
+    pub robotcar: RobotCarSelection,
+    picker: Option<Receiver<Option<PathBuf>>>,
+}
+
+impl DatasetPanel {
+    pub fn new(source: &DataSource) -> Self {
+        let (synth, folder_text, robotcar) = match source {
+            DataSource::Synth(s) => (*s, String::new(), RobotCarSelection::default()),
+            DataSource::Folder { path } => (
+                SynthConfig::default(),
+                path.display().to_string(),
+                RobotCarSelection::default(),
+            ),
+            DataSource::RobotCar { path, selection } => (
+                SynthConfig::default(),
+                path.display().to_string(),
+                selection.clone(),
+            ),
+        };
+        Self {
+            synth,
+            folder_text,
+            robotcar,
+            picker: None,
+        }
+    }
+
+    /// Open the system folder dialog on a thread (it blocks until the user answers).
+    pub fn pick_folder(&mut self, wake: impl Fn() + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                rfd::FileDialog::new()
+                    .set_title("Choose a dataset folder")
+                    .pick_folder(),
+            );
+            wake();
+        });
+        self.picker = Some(rx);
+    }
+
+    /// A folder chosen in the dialog, once it closes.
+    pub fn poll_picker(&mut self) -> Option<PathBuf> {
+        let rx = self.picker.as_ref()?;
+        match rx.try_recv() {
+            Ok(p) => {
+                self.picker = None;
+                p
+            }
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                self.picker = None;
+                None
+            }
+        }
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &DatasetState,
+        enabled: bool,
+    ) -> Option<DatasetAction> {
+        let mut action = None;
+        ui.add_enabled_ui(enabled, |ui| {
+            ui.horizontal(|ui| {
+                ui.label("Synthetic town:");
+                ui.add(
+                    egui::DragValue::new(&mut self.synth.places)
+                        .range(2..=100_000)
+                        .suffix(" places"),
+                );
+                ui.add(egui::DragValue::new(&mut self.synth.seed).prefix("seed "));
+                if ui.button("Use town").clicked() {
+                    action = Some(DatasetAction::Load(DataSource::Synth(self.synth)));
+                }
+            });
+            ui.horizontal(|ui| {
+                let label = ui.label("Folder:");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.folder_text)
+                        .hint_text("DIR with day/ and night/, or RobotCar")
+                        .desired_width(180.0),
+                )
+                .labelled_by(label.id);
+                if ui.button("Load").clicked() {
+                    action = Some(
+                        match DataSource::from_dir(
+                            std::path::Path::new(self.folder_text.trim()),
+                            self.robotcar.clone(),
+                        ) {
+                            Ok(s) => DatasetAction::Load(s),
+                            Err(e) => DatasetAction::Invalid(e),
+                        },
+                    );
+                }
+                if ui
+                    .add_enabled(self.picker.is_none(), egui::Button::new("Browse…"))
+                    .clicked()
+                {
+                    action = Some(DatasetAction::PickFolder);
+                }
+            });
+            ui.weak("…or drop a folder onto the window.");
+        });
+        match state {
+            DatasetState::Loading {
+                source,
+                size,
+                since,
+                ..
+            } => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!(
+                        "loading {} at {size} px… {:.0} s",
+                        source.describe(),
+                        since.elapsed().as_secs_f32()
+                    ));
+                });
+            }
+            DatasetState::Ready {
+                dataset, report, ..
+            } => {
+                ui.label(format!("Loaded: {}", dataset.describe()));
+                if !report.skipped.is_empty() {
+                    ui.collapsing(format!("{} files skipped", report.skipped.len()), |ui| {
+                        egui::ScrollArea::vertical()
+                            .max_height(120.0)
+                            .show(ui, |ui| {
+                                for s in &report.skipped {
+                                    ui.label(s.to_string());
+                                }
+                            });
+                    });
+                }
+            }
+            DatasetState::Failed { error, .. } => {
+                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {error}"));
+            }
+        }
+        action
+    }
+}

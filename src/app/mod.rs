@@ -1,0 +1,784 @@
+//! The desktop app. The GUI thread only draws: training, dataset loading, device probing and
+//! inference for the image grids run on their own threads and send results back; each panel
+//! is a struct with a `ui` method, fed one way from those results.
+
+pub mod compare;
+pub mod config_editor;
+pub mod dataset_panel;
+pub mod grid;
+pub mod history;
+pub mod inference;
+pub mod loss_plot;
+pub mod session;
+pub mod settings;
+pub mod snapshots;
+pub mod training_panel;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, OnceLock};
+
+use config_editor::ConfigEditor;
+use dataset_panel::{DatasetAction, DatasetPanel, DatasetState};
+use grid::GridPanel;
+use history::LossHistory;
+use inference::{DisplayItem, GridJob, InferenceWorker};
+use loss_plot::LossPlot;
+use session::TrainingSession;
+use settings::{Settings, Tab};
+use snapshots::Snapshots;
+use training_panel::TrainAction;
+
+use crate::data::robotcar::RobotCarSelection;
+use crate::data::{DataSource, Dataset, Split};
+use crate::device::{self, BackendChoice, ComputeDevice};
+use crate::train::checkpoint::{self, Checkpoint};
+use crate::train::{Command, TrainEvent, Trainer};
+
+/// Wakes the window from worker threads once the first frame has given us a context.
+#[derive(Clone, Default)]
+pub struct Waker(Arc<OnceLock<egui::Context>>);
+
+impl Waker {
+    pub fn wake(&self) {
+        if let Some(ctx) = self.0.get() {
+            ctx.request_repaint();
+        }
+    }
+
+    fn set(&self, ctx: &egui::Context) {
+        let _ = self.0.set(ctx.clone());
+    }
+
+    fn waker(&self) -> impl Fn() + Send + 'static {
+        let w = self.clone();
+        move || w.wake()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+/// How the app starts.
+#[derive(Clone)]
+pub struct AppOptions {
+    pub settings: Settings,
+    /// A checkpoint to show; None looks for the one shipped in `checkpoints/`.
+    pub checkpoint: Option<PathBuf>,
+    /// Skip the shipped checkpoint entirely (tests).
+    pub no_checkpoint: bool,
+    pub backend: BackendChoice,
+    /// Where new runs are written.
+    pub runs_dir: PathBuf,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            settings: Settings::default(),
+            checkpoint: None,
+            no_checkpoint: false,
+            backend: BackendChoice::Auto,
+            runs_dir: PathBuf::from("runs"),
+        }
+    }
+}
+
+/// The checkpoint whose model the panels show when no training snapshot is selected.
+pub struct LoadedCheckpoint {
+    pub path: PathBuf,
+    pub checkpoint: Checkpoint,
+}
+
+pub struct DuskApp {
+    pub settings: Settings,
+    options: AppOptions,
+    waker: Waker,
+    pub editor: ConfigEditor,
+    pub device: Option<ComputeDevice>,
+    device_rx: Option<Receiver<Result<ComputeDevice, String>>>,
+    pub dataset: DatasetState,
+    dataset_panel: DatasetPanel,
+    pub session: Option<TrainingSession>,
+    pub history: LossHistory,
+    pub loss_plot: LossPlot,
+    pub snapshots: Snapshots,
+    pub grid: GridPanel,
+    inference: Option<InferenceWorker>,
+    /// The display batch and the size it was made at.
+    display: Option<(u32, Arc<Vec<DisplayItem>>)>,
+    pending_decode: Option<u64>,
+    pub loaded: Option<LoadedCheckpoint>,
+    pub notices: Vec<Notice>,
+    /// Start training as soon as the dataset (re)load finishes.
+    start_when_ready: Option<TrainAction>,
+}
+
+impl DuskApp {
+    pub fn new(options: AppOptions) -> Self {
+        let settings = options.settings.clone();
+        let waker = Waker::default();
+        let mut notices = Vec::new();
+
+        // Device probing can take a moment (wgpu adapter discovery): do it off the GUI thread.
+        let (dtx, drx) = mpsc::channel();
+        let backend = options.backend;
+        let w = waker.waker();
+        std::thread::Builder::new()
+            .name("device-probe".into())
+            .spawn(move || {
+                let _ = dtx.send(device::select(backend));
+                w();
+            })
+            .expect("spawn device probe");
+
+        let loaded = if options.no_checkpoint {
+            None
+        } else {
+            Self::find_checkpoint(&options, &settings, &mut notices)
+        };
+        let mut config = settings.config.clone();
+        if let Some(l) = &loaded {
+            // Show the checkpoint's model on data at its size.
+            config.model = l.checkpoint.model_config();
+        }
+        let dataset = DatasetState::load(
+            config.data.clone(),
+            config.model.image_size as u32,
+            waker.waker(),
+        );
+        let mut editor = ConfigEditor::new(config.clone());
+        editor.revalidate();
+        let mut loss_plot = LossPlot {
+            ema: settings.ema,
+            log_y: settings.log_y,
+            x_in_epochs: settings.x_in_epochs,
+            show_val: true,
+        };
+        loss_plot.ema = loss_plot.ema.clamp(0.0, 0.99);
+        Self {
+            dataset_panel: DatasetPanel::new(&config.data),
+            settings,
+            options,
+            inference: Some(InferenceWorker::start(waker.waker())),
+            waker,
+            editor,
+            device: None,
+            device_rx: Some(drx),
+            dataset,
+            session: None,
+            history: LossHistory::default(),
+            loss_plot,
+            snapshots: Snapshots::default(),
+            grid: GridPanel::default(),
+            display: None,
+            pending_decode: None,
+            loaded,
+            notices,
+            start_when_ready: None,
+        }
+    }
+
+    fn find_checkpoint(
+        options: &AppOptions,
+        settings: &Settings,
+        notices: &mut Vec<Notice>,
+    ) -> Option<LoadedCheckpoint> {
+        let candidates: Vec<PathBuf> = match &options.checkpoint {
+            Some(p) => vec![p.clone()],
+            None => settings
+                .checkpoint
+                .iter()
+                .cloned()
+                .chain(settings::shipped_checkpoint_candidates())
+                .collect(),
+        };
+        for path in &candidates {
+            if !path.exists() {
+                continue;
+            }
+            match checkpoint::load(path) {
+                Ok(checkpoint) => {
+                    return Some(LoadedCheckpoint {
+                        path: path.clone(),
+                        checkpoint,
+                    });
+                }
+                Err(e) => notices.push(Notice {
+                    level: Level::Warning,
+                    text: e,
+                }),
+            }
+        }
+        notices.push(Notice {
+            level: Level::Warning,
+            text: format!(
+                "No checkpoint found (looked for checkpoints/{}): the image panels stay empty until you train. \
+                 `cargo run -- train --preset compact` makes one.",
+                settings::SHIPPED_NAME
+            ),
+        });
+        None
+    }
+
+    fn notify(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        // The same message twice in a row is noise.
+        if self.notices.last().is_some_and(|n| n.text == text) {
+            return;
+        }
+        self.notices.push(Notice { level, text });
+        if self.notices.len() > 6 {
+            self.notices.remove(0);
+        }
+    }
+
+    pub fn device_label(&self) -> String {
+        self.device
+            .as_ref()
+            .map(|d| d.label.clone())
+            .unwrap_or_else(|| "probing…".into())
+    }
+
+    /// The four validation places shown in the grids, by day and by night, at `size` px.
+    fn display_items(
+        ds: &Dataset,
+        config: &crate::train::TrainingConfig,
+        size: u32,
+    ) -> Vec<DisplayItem> {
+        let split = Split::new(ds, config.validation_fraction, config.seed);
+        crate::model::views::display_batch(ds, &split, 4, size)
+    }
+
+    /// Pull in everything the workers produced since the last frame. Never blocks.
+    pub fn pump(&mut self) {
+        if let Some(rx) = &self.device_rx
+            && let Ok(r) = rx.try_recv()
+        {
+            self.device_rx = None;
+            match r {
+                Ok(d) => {
+                    if let Some(n) = &d.note {
+                        self.notify(Level::Info, format!("{}: {n}", d.label));
+                    }
+                    self.device = Some(d);
+                }
+                Err(e) => {
+                    self.notify(Level::Error, format!("{e}; using the CPU"));
+                    self.device = Some(device::cpu());
+                }
+            }
+            self.show_checkpoint_model();
+        }
+
+        if self.dataset.poll() {
+            match &self.dataset {
+                DatasetState::Ready { report, .. } => {
+                    if !report.skipped.is_empty() {
+                        let n = report.skipped.len();
+                        self.notify(Level::Warning, format!("{n} files skipped while loading the dataset (see the dataset panel)"));
+                    }
+                    self.refresh_display();
+                    if let Some(a) = self.start_when_ready.take() {
+                        self.act(a);
+                    }
+                }
+                DatasetState::Failed { error, .. } => {
+                    let e = error.clone();
+                    self.start_when_ready = None;
+                    self.notify(Level::Error, e);
+                }
+                DatasetState::Loading { .. } => {}
+            }
+        }
+
+        if let Some(path) = self.dataset_panel.poll_picker() {
+            self.use_folder(path);
+        }
+
+        let events = self.session.as_mut().map(|s| s.drain()).unwrap_or_default();
+        for e in events {
+            self.on_train_event(e);
+        }
+        if let Some(s) = &mut self.session
+            && let Some(Err(e)) = s.take_result()
+        {
+            self.notify(Level::Error, e);
+        }
+
+        let results = self
+            .inference
+            .as_ref()
+            .map(|w| w.drain())
+            .unwrap_or_default();
+        for r in results {
+            match r {
+                Ok(grid) => {
+                    if self.pending_decode == Some(grid.step) {
+                        self.pending_decode = None;
+                    }
+                    self.snapshots.set_grid(grid);
+                }
+                Err(e) => {
+                    self.pending_decode = None;
+                    self.notify(Level::Error, e);
+                }
+            }
+        }
+        self.request_selected_grid();
+    }
+
+    fn on_train_event(&mut self, e: TrainEvent) {
+        match e {
+            TrainEvent::Started { note, .. } => {
+                if let Some(n) = note {
+                    self.notify(Level::Info, n);
+                }
+            }
+            TrainEvent::Step(r) => {
+                self.history
+                    .push_step(r.progress.step, r.progress.steps_per_epoch, r.losses)
+            }
+            TrainEvent::Epoch(r) => {
+                self.history.push_epoch(r.step, r.epoch, r.train, r.val);
+                if r.lr_reduced {
+                    self.notify(
+                        Level::Info,
+                        format!("learning rate reduced on plateau to {:.1e}", r.lr),
+                    );
+                }
+            }
+            TrainEvent::Snapshot { step, model } => {
+                let config = self.settings.config.model;
+                self.snapshots.push(step, config, Arc::new(*model));
+            }
+            TrainEvent::CheckpointWritten { path, .. } => self.settings.checkpoint = Some(path),
+            TrainEvent::Warning(w) => self.notify(Level::Warning, w),
+            TrainEvent::Error(e) => self.notify(Level::Error, e),
+            TrainEvent::Finished {
+                reason,
+                progress,
+                checkpoint,
+            } => self.notify(
+                Level::Info,
+                format!(
+                    "training ended ({reason:?}) at step {}{}",
+                    progress.step,
+                    checkpoint
+                        .map(|c| format!("; checkpoint {}", c.display()))
+                        .unwrap_or_default()
+                ),
+            ),
+            TrainEvent::Paused { .. } | TrainEvent::Resumed { .. } => {}
+        }
+    }
+
+    /// Put the loaded checkpoint's model in the history as the first snapshot.
+    fn show_checkpoint_model(&mut self) {
+        let (Some(dev), Some(l)) = (&self.device, &self.loaded) else {
+            return;
+        };
+        if !self.snapshots.is_empty() {
+            return;
+        }
+        match l.checkpoint.build_model(&dev.device) {
+            Ok(model) => {
+                let step = l.checkpoint.header.state.step;
+                self.snapshots
+                    .push(step, l.checkpoint.model_config(), Arc::new(model));
+            }
+            Err(e) => {
+                let text = format!("{}: {e}", l.path.display());
+                self.loaded = None;
+                self.notify(Level::Error, text);
+            }
+        }
+    }
+
+    /// The dataset changed: every grid was decoded from the old display batch.
+    fn refresh_display(&mut self) {
+        self.display = None;
+        self.pending_decode = None;
+        self.snapshots.clear_grids();
+    }
+
+    /// The display batch at `size` px, rebuilt when the dataset or the size changed.
+    fn display_at(&mut self, size: u32) -> Option<Arc<Vec<DisplayItem>>> {
+        if let Some((s, items)) = &self.display
+            && *s == size
+        {
+            return Some(items.clone());
+        }
+        let ds = self.dataset.dataset()?;
+        let items = Arc::new(Self::display_items(ds, &self.editor.draft, size));
+        self.display = Some((size, items.clone()));
+        Some(items)
+    }
+
+    /// Ask the worker to decode the selected snapshot if its grid is missing.
+    fn request_selected_grid(&mut self) {
+        let Some((step, size, has_grid, model)) = self.snapshots.selected().map(|s| {
+            (
+                s.step,
+                s.config.image_size as u32,
+                s.grid.is_some(),
+                s.model.clone(),
+            )
+        }) else {
+            return;
+        };
+        if has_grid || self.pending_decode == Some(step) || self.inference.is_none() {
+            return;
+        }
+        let (Some(items), Some(dev)) = (self.display_at(size), self.device.clone()) else {
+            return;
+        };
+        self.pending_decode = Some(step);
+        if let Some(worker) = &self.inference {
+            worker.request(GridJob {
+                step,
+                model: Box::new((*model).clone()),
+                items,
+                device: dev.device,
+            });
+        }
+    }
+
+    fn use_folder(&mut self, path: PathBuf) {
+        match DataSource::from_dir(&path, RobotCarSelection::default()) {
+            Ok(source) => {
+                self.dataset_panel.folder_text = path.display().to_string();
+                self.load_dataset(source);
+            }
+            Err(e) => self.notify(Level::Error, e),
+        }
+    }
+
+    fn load_dataset(&mut self, source: DataSource) {
+        if self.session.as_ref().is_some_and(|s| s.is_active()) {
+            self.notify(Level::Warning, "stop training before changing the dataset");
+            return;
+        }
+        self.editor.draft.data = source.clone();
+        self.editor.revalidate();
+        let size = self.editor.draft.model.image_size as u32;
+        self.dataset = DatasetState::load(source, size, self.waker.waker());
+    }
+
+    /// Carry out a training action.
+    pub fn act(&mut self, action: TrainAction) {
+        match action {
+            TrainAction::TogglePause => {
+                if let Some(s) = &mut self.session {
+                    s.toggle_pause();
+                }
+            }
+            TrainAction::Stop => {
+                if let Some(s) = &self.session {
+                    s.send(Command::Stop);
+                }
+            }
+            TrainAction::SaveNow => {
+                if let Some(s) = &self.session {
+                    s.send(Command::SaveNow);
+                }
+            }
+            TrainAction::Start | TrainAction::Continue => self.start(action),
+        }
+    }
+
+    fn start(&mut self, action: TrainAction) {
+        let Some(config) = self.editor.valid().cloned() else {
+            self.notify(Level::Error, "fix the configuration first");
+            return;
+        };
+        let Some(dev) = self.device.clone() else {
+            self.notify(
+                Level::Warning,
+                "the device is still being probed; try again in a moment",
+            );
+            return;
+        };
+        let resume = if action == TrainAction::Continue {
+            match &self.loaded {
+                Some(l) => Some(l.checkpoint.clone()),
+                None => {
+                    self.notify(Level::Error, "no checkpoint loaded to continue from");
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        // A resumed run keeps the checkpoint's architecture; the data may change.
+        let config = match &resume {
+            Some(ck) => crate::train::TrainingConfig {
+                data: config.data.clone(),
+                ..ck.header.config.clone()
+            },
+            None => config,
+        };
+        let needs_reload = match &self.dataset {
+            DatasetState::Ready {
+                dataset, source, ..
+            } => dataset.image_size as usize != config.model.image_size || *source != config.data,
+            DatasetState::Loading { .. } => {
+                self.start_when_ready = Some(action);
+                return;
+            }
+            DatasetState::Failed { .. } => true,
+        };
+        if needs_reload {
+            self.start_when_ready = Some(action);
+            self.dataset = DatasetState::load(
+                config.data.clone(),
+                config.model.image_size as u32,
+                self.waker.waker(),
+            );
+            return;
+        }
+        let dataset = self.dataset.dataset().cloned().expect("ready");
+        let out = self
+            .options
+            .runs_dir
+            .join(crate::train::run_dir::format_timestamp(unix_now()));
+        let trainer = Trainer::new(config.clone(), dataset.clone(), dev, &out)
+            .and_then(|t| match resume {
+                Some(ck) => t.resume_from(ck),
+                None => Ok(t),
+            })
+            .map(|t| t.with_snapshots(self.settings.snapshot_every.max(1)));
+        match trainer {
+            Ok(t) => {
+                self.history.clear();
+                self.snapshots.clear();
+                self.snapshots.live = true;
+                self.pending_decode = None;
+                self.display = None;
+                self.settings.config = config;
+                self.session = Some(TrainingSession::start(t, self.waker.waker()));
+                self.notify(Level::Info, format!("training into {}", out.display()));
+            }
+            Err(e) => self.notify(Level::Error, e),
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let typing = ctx.memory(|m| m.focused().is_some());
+        let (space, save) = ctx.input_mut(|i| {
+            let save = i.consume_key(egui::Modifiers::COMMAND, egui::Key::S);
+            let space = !typing && i.consume_key(egui::Modifiers::NONE, egui::Key::Space);
+            (space, save)
+        });
+        if space {
+            self.act(TrainAction::TogglePause);
+        }
+        if save {
+            self.act(TrainAction::SaveNow);
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(p) = dropped.into_iter().next() {
+            self.use_folder(p);
+        }
+    }
+
+    fn notices_ui(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss = None;
+        for (i, n) in self.notices.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let (icon, color) = match n.level {
+                    Level::Info => ("info:", ui.visuals().text_color()),
+                    Level::Warning => ("warning:", ui.visuals().warn_fg_color),
+                    Level::Error => ("error:", ui.visuals().error_fg_color),
+                };
+                if ui.small_button("x").on_hover_text("dismiss").clicked() {
+                    dismiss = Some(i);
+                }
+                ui.colored_label(color, format!("{icon} {}", n.text));
+            });
+        }
+        if let Some(i) = dismiss {
+            self.notices.remove(i);
+        }
+    }
+
+    fn training_tab(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let active = self.session.as_ref().is_some_and(|s| s.is_active());
+                    ui.heading("Dataset");
+                    let action = self.dataset_panel.ui(ui, &self.dataset, !active);
+                    match action {
+                        Some(DatasetAction::Load(s)) => self.load_dataset(s),
+                        Some(DatasetAction::PickFolder) => {
+                            self.dataset_panel.pick_folder(self.waker.waker())
+                        }
+                        Some(DatasetAction::Invalid(e)) => self.notify(Level::Error, e),
+                        None => {}
+                    }
+                    ui.separator();
+                    ui.heading("Training");
+                    let can_continue = self
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.checkpoint.optimizer.is_some());
+                    let device = self.device_label();
+                    if let Some(a) = training_panel::controls_ui(
+                        ui,
+                        self.session.as_ref(),
+                        self.editor.valid().is_some(),
+                        can_continue,
+                        &device,
+                    ) {
+                        self.act(a);
+                    }
+                    if let Some(l) = &self.loaded {
+                        ui.weak(format!(
+                            "Loaded: {} (step {})",
+                            l.path.display(),
+                            l.checkpoint.header.state.step
+                        ));
+                    }
+                    ui.add(
+                        egui::Slider::new(&mut self.settings.snapshot_every, 1..=500)
+                            .text("refresh images every N steps"),
+                    );
+                    ui.separator();
+                    ui.heading("Configuration");
+                    self.editor.ui(ui, !active);
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let h = ui.available_height();
+            ui.heading("Losses");
+            ui.allocate_ui(
+                egui::vec2(ui.available_width(), (h * 0.42).max(160.0)),
+                |ui| {
+                    self.loss_plot.ui(ui, &self.history);
+                },
+            );
+            ui.separator();
+            let grid = self.snapshots.selected().and_then(|s| s.grid.clone());
+            self.grid.ui(ui, grid.as_ref());
+        });
+    }
+
+    /// Everything inside the window; eframe's `ui` and the tests both call this.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        self.waker.set(ui.ctx());
+        self.pump();
+        self.shortcuts(&ui.ctx().clone());
+        egui::Panel::top("top").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("duskmatch");
+                ui.separator();
+                ui.selectable_value(&mut self.settings.tab, Tab::Training, "Training");
+                ui.selectable_value(&mut self.settings.tab, Tab::Retrieval, "Retrieval");
+                ui.selectable_value(&mut self.settings.tab, Tab::Saliency, "Saliency");
+            });
+            self.notices_ui(ui);
+        });
+        egui::Panel::bottom("scrubber").show(ui, |ui| {
+            self.snapshots.scrubber_ui(ui);
+        });
+        match self.settings.tab {
+            Tab::Training => self.training_tab(ui),
+            Tab::Retrieval | Tab::Saliency => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.weak("coming in a later version");
+                });
+            }
+        }
+        self.settings.ema = self.loss_plot.ema;
+        self.settings.log_y = self.loss_plot.log_y;
+        self.settings.x_in_epochs = self.loss_plot.x_in_epochs;
+        if let Some(c) = self.editor.valid() {
+            self.settings.config = c.clone();
+        }
+    }
+
+    /// Stop a running session and wait for its final checkpoint (the window is closing).
+    pub fn shutdown(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.stop_and_wait();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl eframe::App for DuskApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
+    }
+}
+
+/// Open the window. Prefers the wgpu renderer and falls back to OpenGL.
+pub fn run(options: AppOptions) -> Result<(), String> {
+    let make = |renderer: eframe::Renderer| {
+        let options = options.clone();
+        let native = eframe::NativeOptions {
+            renderer,
+            viewport: egui::ViewportBuilder::default()
+                .with_inner_size([1360.0, 860.0])
+                .with_title("duskmatch")
+                .with_drag_and_drop(true),
+            persist_window: true,
+            ..Default::default()
+        };
+        eframe::run_native(
+            "duskmatch",
+            native,
+            Box::new(move |cc| {
+                let mut options = options;
+                if let Some(s) = cc
+                    .storage
+                    .and_then(|st| eframe::get_value::<Settings>(st, settings::STORAGE_KEY))
+                {
+                    options.settings = s;
+                }
+                Ok(Box::new(DuskApp::new(options)))
+            }),
+        )
+    };
+    match make(eframe::Renderer::Wgpu) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            eprintln!("wgpu renderer unavailable ({e}); trying OpenGL");
+            make(eframe::Renderer::Glow).map_err(|e| format!("cannot open a window: {e}"))
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `duskmatch bench`: JSON lines comparable with `shared/bench/torch_reference.py`.
+
+use clap::Args;
+
+use crate::device::{self, BackendChoice};
+use crate::train::bench::{TrainBench, run_train_bench};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Base widths to measure (64 = the paper model).
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    pub width: Vec<usize>,
+    /// Image sizes in pixels.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    pub size: Vec<usize>,
+    /// Images per domain per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Encoder batch sizes to time.
+    #[arg(long, value_delimiter = ',', default_value = "8,64")]
+    pub infer_batch: Vec<usize>,
+    #[arg(long, default_value_t = 5)]
+    pub infer_iters: usize,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    pub backend: BackendChoice,
+}
+
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    // Flex parallelises with rayon's global pool; size it before the first tensor op.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+    let dev = device::select(args.backend)?;
+    for &size in &args.size {
+        for &width in &args.width {
+            let b = TrainBench {
+                width,
+                size,
+                batch: args.batch,
+                steps: args.steps,
+                repeats: args.repeats,
+                warmup: args.warmup,
+                infer_batches: args.infer_batch.clone(),
+                infer_iters: args.infer_iters,
+                lr: 1e-4,
+            };
+            println!("{}", run_train_bench(&b, &dev, threads));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The app driven as a person would, headless with egui_kittest, on the CPU backend and the
+//! tiny preset.
+
+use std::time::{Duration, Instant};
+
+use duskmatch::app::inference::{COLUMNS, DisplayItem, decode_grid};
+use duskmatch::app::session::RunState;
+use duskmatch::app::settings::Settings;
+use duskmatch::app::{AppOptions, DuskApp, Level};
+use duskmatch::data::synth::SynthConfig;
+use duskmatch::data::{DataSource, Domain};
+use duskmatch::device::BackendChoice;
+use duskmatch::model::{DoubleVae, ModelConfig};
+use duskmatch::train::Preset;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use crate::common::*;
+
+fn tiny_app(runs: &std::path::Path) -> DuskApp {
+    let mut config = Preset::Tiny.config();
+    config.data = DataSource::Synth(SynthConfig {
+        places: 24,
+        seed: 3,
+    });
+    config.epochs = 1000;
+    let settings = Settings {
+        config,
+        snapshot_every: 2,
+        ..Default::default()
+    };
+    DuskApp::new(AppOptions {
+        settings,
+        checkpoint: None,
+        no_checkpoint: true,
+        backend: BackendChoice::Cpu,
+        runs_dir: runs.to_path_buf(),
+    })
+}
+
+fn harness(app: DuskApp) -> Harness<'static, DuskApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1300.0, 900.0))
+        .build_ui_state(|ui, app: &mut DuskApp| app.ui_root(ui), app)
+}
+
+/// Step the UI (workers report through channels) until `done` or a generous timeout.
+fn step_until(h: &mut Harness<'_, DuskApp>, what: &str, done: impl Fn(&DuskApp) -> bool) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "timed out waiting for: {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+}
+
+fn ready(h: &mut Harness<'_, DuskApp>) {
+    step_until(h, "dataset and device", |a| {
+        a.dataset.dataset().is_some() && a.device.is_some()
+    });
+}
+
+#[test]
+fn start_produces_loss_points_and_pause_stops_steps() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    assert!(h.state().history.train.is_empty());
+    h.get_by_label("Start").click();
+    step_until(&mut h, "three loss points", |a| a.history.train.len() >= 3);
+    let p = h.state().history.train[2];
+    assert_eq!(p.step, 3);
+    assert!(p.losses.total.is_finite() && p.losses.total > 0.0);
+    assert!(p.losses.reconstruction > 0.0);
+
+    h.get_by_label("Pause").click();
+    step_until(&mut h, "paused", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Paused)
+    });
+    let n = h.state().history.train.len();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(800) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        h.state().history.train.len(),
+        n,
+        "steps arrived while paused"
+    );
+
+    // Space resumes (no text field has focus).
+    h.key_press(egui::Key::Space);
+    step_until(&mut h, "steps after resuming", |a| {
+        a.history.train.len() > n
+    });
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
+    // Stopping saved a checkpoint into the run folder.
+    let saved = h
+        .state()
+        .settings
+        .checkpoint
+        .clone()
+        .expect("checkpoint path remembered");
+    assert!(saved.starts_with(dir.path()) && saved.exists());
+}
+
+#[test]
+fn grid_shows_four_labelled_columns_and_the_scrubber_moves_through_steps() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "three snapshots with a decoded grid", |a| {
+        a.snapshots.len() >= 3 && a.snapshots.selected().is_some_and(|s| s.grid.is_some())
+    });
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
+    step_until(&mut h, "newest grid decoded", |a| {
+        a.snapshots.selected().is_some_and(|s| s.grid.is_some())
+    });
+    for title in COLUMNS {
+        h.get_by_label(title);
+    }
+    let grid = h
+        .state()
+        .snapshots
+        .selected()
+        .unwrap()
+        .grid
+        .clone()
+        .unwrap();
+    assert_eq!(grid.rows.len(), 8, "4 day and 4 night rows");
+    assert_eq!(
+        grid.rows.iter().filter(|r| r.domain == Domain::Day).count(),
+        4
+    );
+    for row in &grid.rows {
+        for img in &row.images {
+            assert_eq!(img.dimensions(), (32, 32));
+        }
+        // Decoded columns are real pictures, not a flat fill.
+        let px: Vec<u8> = row.images[1].as_raw().clone();
+        assert!(
+            px.iter().max().unwrap() - px.iter().min().unwrap() > 10,
+            "flat reconstruction"
+        );
+    }
+    let newest = grid.step;
+    h.get_by_label_contains(&format!("at step {newest}"));
+
+    // Move the scrubber to the first snapshot: every image panel follows it.
+    let first = h.state().snapshots.steps()[0];
+    assert!(first < newest);
+    // As a screen reader or keyboard user would: set the slider's value.
+    h.get_by_label("Snapshot").set_value_accesskit(0.0);
+    step_until(&mut h, "first snapshot decoded", |a| {
+        a.snapshots
+            .selected()
+            .is_some_and(|s| s.step == first && s.grid.is_some())
+    });
+    assert!(
+        !h.state().snapshots.live,
+        "leaving the newest snapshot turns live off"
+    );
+    h.get_by_label_contains(&format!("at step {first}"));
+}
+
+#[test]
+fn a_bad_folder_shows_an_error_and_the_app_stays_usable() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    let missing = dir.path().join("no-such-folder");
+    let field = h.get_by_label("Folder:");
+    field.focus();
+    field.type_text(&missing.display().to_string());
+    h.step();
+    h.get_by_label("Load").click();
+    h.step();
+    h.step();
+    let app = h.state();
+    let err = app
+        .notices
+        .iter()
+        .find(|n| n.level == Level::Error)
+        .expect("an error notice");
+    assert!(err.text.contains("does not exist"), "{}", err.text);
+    h.get_by_label_contains("does not exist");
+    // A folder with the wrong layout names what was expected.
+    std::fs::create_dir_all(dir.path().join("photos/misc")).unwrap();
+    h.state_mut().notices.clear();
+    let field = h.get_by_label("Folder:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    field.type_text(&dir.path().join("photos").display().to_string());
+    h.step();
+    h.get_by_label("Load").click();
+    h.step();
+    h.step();
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.text.contains("expected DIR/day"))
+    );
+    // Still usable: the town loads and training starts.
+    h.get_by_label("Use town").click();
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
+}
+
+#[test]
+fn the_grid_panel_renders_as_expected() {
+    let dev = cpu();
+    let cfg = ModelConfig {
+        base_width: 4,
+        image_size: 32,
+    };
+    let model = DoubleVae::new(&cfg, 11, &dev);
+    let town = duskmatch::data::synth::generate(&SynthConfig { places: 2, seed: 5 }, 32);
+    let items: Vec<DisplayItem> = town
+        .day
+        .iter()
+        .chain(&town.night)
+        .map(|s| DisplayItem {
+            domain: s.domain,
+            name: s.name.clone(),
+            image: s.image.clone(),
+        })
+        .collect();
+    let grid = decode_grid(&model, &items, &dev, 42);
+    let mut panel = duskmatch::app::grid::GridPanel::default();
+    panel.thumb = 64.0;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(420.0, 400.0))
+        .build_ui(move |ui| panel.ui(ui, Some(&grid)));
+    h.run();
+    h.snapshot("grid_panel");
+}
+
+#[test]
+fn swipe_composes_original_left_and_other_right() {
+    use duskmatch::app::compare::{flicker_shows_original, swipe, swipe_column};
+    use egui::{Color32, ColorImage};
+    let a = ColorImage::new([4, 2], vec![Color32::RED; 8]);
+    let b = ColorImage::new([4, 2], vec![Color32::BLUE; 8]);
+    let s = swipe(&a, &b, 0.5);
+    let row: Vec<Color32> = s.pixels[..4].to_vec();
+    assert_eq!(
+        row,
+        vec![Color32::RED, Color32::RED, Color32::BLUE, Color32::BLUE]
+    );
+    assert_eq!(swipe(&a, &b, 0.0).pixels, b.pixels);
+    assert_eq!(swipe(&a, &b, 1.0).pixels, a.pixels);
+    assert_eq!(swipe_column(64, 0.25), 16);
+    assert!(flicker_shows_original(0.1, 0.6));
+    assert!(!flicker_shows_original(0.7, 0.6));
+    assert!(flicker_shows_original(1.3, 0.6));
+}
+
+#[test]
+fn ema_smoothing_matches_hand_values() {
+    use duskmatch::app::history::ema;
+    // Debiased: the first value is kept, later ones pulled towards the past.
+    let s = ema(&[1.0, 3.0], 0.5);
+    assert!((s[0] - 1.0).abs() < 1e-12);
+    // (0.5·0.5·1 + 0.5·3) / (0.5·0.5 + 0.5) = (0.25 + 1.5) / 0.75
+    assert!((s[1] - 1.75 / 0.75).abs() < 1e-12);
+    assert_eq!(ema(&[2.0, 4.0], 0.0), vec![2.0, 4.0]);
+}
