@@ -27,4 +27,7 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
   chmod 700 "$XDG_RUNTIME_DIR"
 fi
 
+# Kernel autotuning on a software GPU costs minutes and tunes nothing worth keeping.
+export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
+
 exec cargo test --locked "$@"

@@ -9,4 +9,5 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod model;
+pub mod retrieval;
 pub mod train;

@@ -9,6 +9,8 @@ fn main() {
         Some(Cmd::Train(a)) => duskmatch::cli::train::run(a),
         Some(Cmd::Synth(a)) => duskmatch::cli::synth::run(a),
         Some(Cmd::Info(a)) => duskmatch::cli::info::run(a),
+        Some(Cmd::Eval(a)) => duskmatch::cli::eval::run_eval(a),
+        Some(Cmd::Embed(a)) => duskmatch::cli::eval::run_embed(a),
         Some(Cmd::Figure(a)) => duskmatch::cli::figure::run(a),
         Some(Cmd::Bench(a)) => duskmatch::cli::bench::run(a),
         None => {

@@ -51,8 +51,11 @@ impl ConfigEditor {
                 .show(ui, |ui| {
                     let mut row =
                         |ui: &mut egui::Ui, label: &str, hint: &str, w: egui::DragValue| {
-                            ui.label(label).on_hover_text(hint);
-                            changed |= ui.add(w).changed();
+                            let l = ui.label(label);
+                            if !hint.is_empty() {
+                                l.clone().on_hover_text(hint);
+                            }
+                            changed |= ui.add(w).labelled_by(l.id).changed();
                             ui.end_row();
                         };
                     row(

@@ -178,13 +178,16 @@ impl DatasetPanel {
         let mut action = None;
         ui.add_enabled_ui(enabled, |ui| {
             ui.horizontal(|ui| {
-                ui.label("Synthetic town:");
+                let l = ui.label("Synthetic town:");
                 ui.add(
                     egui::DragValue::new(&mut self.synth.places)
                         .range(2..=100_000)
                         .suffix(" places"),
-                );
-                ui.add(egui::DragValue::new(&mut self.synth.seed).prefix("seed "));
+                )
+                .labelled_by(l.id);
+                let s = ui.label("seed");
+                ui.add(egui::DragValue::new(&mut self.synth.seed))
+                    .labelled_by(s.id);
                 if ui.button("Use town").clicked() {
                     action = Some(DatasetAction::Load(DataSource::Synth(self.synth)));
                 }

@@ -31,7 +31,7 @@ impl Default for GridPanel {
 
 fn column_title(col: usize, domain: Domain) -> String {
     match col {
-        3 => format!("translation ({}→{})", domain, domain.other()),
+        3 => format!("translation ({} to {})", domain, domain.other()),
         c => COLUMNS[c].to_string(),
     }
 }

@@ -9,6 +9,7 @@ pub mod grid;
 pub mod history;
 pub mod inference;
 pub mod loss_plot;
+pub mod retrieval_panel;
 pub mod session;
 pub mod settings;
 pub mod snapshots;
@@ -24,6 +25,7 @@ use grid::GridPanel;
 use history::LossHistory;
 use inference::{DisplayItem, GridJob, InferenceWorker};
 use loss_plot::LossPlot;
+use retrieval_panel::{IndexInputs, RetrievalPanel};
 use session::TrainingSession;
 use settings::{Settings, Tab};
 use snapshots::Snapshots;
@@ -114,6 +116,7 @@ pub struct DuskApp {
     pub loss_plot: LossPlot,
     pub snapshots: Snapshots,
     pub grid: GridPanel,
+    pub retrieval: RetrievalPanel,
     inference: Option<InferenceWorker>,
     /// The display batch and the size it was made at.
     display: Option<(u32, Arc<Vec<DisplayItem>>)>,
@@ -181,6 +184,7 @@ impl DuskApp {
             loss_plot,
             snapshots: Snapshots::default(),
             grid: GridPanel::default(),
+            retrieval: RetrievalPanel::default(),
             display: None,
             pending_decode: None,
             loaded,
@@ -316,6 +320,10 @@ impl DuskApp {
             self.notify(Level::Error, e);
         }
 
+        if let Some(e) = self.retrieval.poll() {
+            self.notify(Level::Error, e);
+        }
+
         let results = self
             .inference
             .as_ref()
@@ -407,6 +415,7 @@ impl DuskApp {
 
     /// The dataset changed: every grid was decoded from the old display batch.
     fn refresh_display(&mut self) {
+        self.retrieval.reset();
         self.display = None;
         self.pending_decode = None;
         self.snapshots.clear_grids();
@@ -683,6 +692,46 @@ impl DuskApp {
         });
     }
 
+    /// The config whose split and seed describe the model on screen.
+    fn model_config(&self) -> crate::train::TrainingConfig {
+        match (&self.session, &self.loaded) {
+            (None, Some(l)) => l.checkpoint.header.config.clone(),
+            _ => self.settings.config.clone(),
+        }
+    }
+
+    fn retrieval_tab(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("retrieval-settings").show(ui, |ui| {
+            self.retrieval.settings_ui(ui);
+        });
+        let inputs = match (
+            self.snapshots.selected(),
+            self.dataset.dataset(),
+            &self.device,
+        ) {
+            (Some(snap), Some(ds), Some(dev)) => {
+                let cfg = self.model_config();
+                let own = *self.dataset.source() == cfg.data;
+                Some(IndexInputs {
+                    step: snap.step,
+                    model: snap.model.clone(),
+                    dataset: ds.clone(),
+                    split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
+                    device: dev.device.clone(),
+                    weights: None,
+                })
+            }
+            _ => None,
+        };
+        if let Some(inputs) = inputs {
+            self.retrieval.ensure(inputs, self.waker.waker());
+        }
+        let ds = self.dataset.dataset().cloned();
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.retrieval.ui(ui, ds.as_ref());
+        });
+    }
+
     /// Everything inside the window; eframe's `ui` and the tests both call this.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
         self.waker.set(ui.ctx());
@@ -703,7 +752,8 @@ impl DuskApp {
         });
         match self.settings.tab {
             Tab::Training => self.training_tab(ui),
-            Tab::Retrieval | Tab::Saliency => {
+            Tab::Retrieval => self.retrieval_tab(ui),
+            Tab::Saliency => {
                 egui::CentralPanel::default().show(ui, |ui| {
                     ui.weak("coming in a later version");
                 });

@@ -2,6 +2,7 @@
 //! scripts with the same code the app uses.
 
 pub mod bench;
+pub mod eval;
 pub mod figure;
 pub mod info;
 pub mod synth;
@@ -34,6 +35,10 @@ pub enum Cmd {
     Synth(synth::SynthArgs),
     /// Print the layer table and parameter count of a preset, or describe a checkpoint.
     Info(info::InfoArgs),
+    /// Retrieval metrics of a checkpoint beside the pixel and random-encoder baselines.
+    Eval(eval::EvalArgs),
+    /// Export embeddings as .npy (+ .json with file names, domains and places).
+    Embed(eval::EmbedArgs),
     /// Render the four-column figure (original, reconstruction, cycle, translation) to a PNG.
     Figure(figure::FigureArgs),
     /// Measure training and encoding throughput (JSON lines, as the PyTorch reference).

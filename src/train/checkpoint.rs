@@ -17,7 +17,38 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainingConfig;
 use super::scheduler::ReduceOnPlateau;
-use crate::model::{DoubleVae, ModelConfig};
+use crate::model::{DoubleVae, LossValues, ModelConfig};
+
+/// Running sums of the loss terms over an epoch, in f64 so long epochs do not drift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossSums {
+    pub reconstruction: f64,
+    pub kl: f64,
+    pub cycle: f64,
+    pub cycle_kl: f64,
+    pub total: f64,
+}
+
+impl LossSums {
+    pub fn add(&mut self, v: &LossValues) {
+        self.reconstruction += v.reconstruction as f64;
+        self.kl += v.kl as f64;
+        self.cycle += v.cycle as f64;
+        self.cycle_kl += v.cycle_kl as f64;
+        self.total += v.total as f64;
+    }
+
+    pub fn mean(&self, n: usize) -> LossValues {
+        let n = n.max(1) as f64;
+        LossValues {
+            reconstruction: (self.reconstruction / n) as f32,
+            kl: (self.kl / n) as f32,
+            cycle: (self.cycle / n) as f32,
+            cycle_kl: (self.cycle_kl / n) as f32,
+            total: (self.total / n) as f32,
+        }
+    }
+}
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-CKPT\n\0";
 pub const FORMAT_VERSION: u32 = 1;
@@ -34,8 +65,10 @@ pub struct RunState {
     /// Steps done in the whole run.
     pub step: u64,
     pub scheduler: ReduceOnPlateau,
-    /// Sum of training totals so far this epoch, for the plateau metric of a resumed epoch.
-    pub epoch_loss_sum: f64,
+    /// Sums of each loss term so far this epoch (for the epoch means a resumed run reports;
+    /// the total's mean is the plateau metric).
+    #[serde(default)]
+    pub epoch_sums: LossSums,
     /// How every random stream is derived, stated for whoever reads the file.
     pub rng: String,
 }

@@ -268,7 +268,7 @@ impl Trainer {
                     step_in_epoch: 0,
                     step: 0,
                     scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
-                    epoch_loss_sum: 0.0,
+                    epoch_sums: Default::default(),
                     rng: "weights: ChaCha8(seed); epoch order: ChaCha8(seed, epoch); noise: ChaCha8(splitmix(seed, step))".into(),
                 };
                 (
@@ -356,7 +356,7 @@ impl Trainer {
 
                 state.step += 1;
                 state.step_in_epoch += 1;
-                state.epoch_loss_sum += values.total as f64;
+                state.epoch_sums.add(&values);
                 last = values;
                 rate.tick();
                 let sps = rate.per_sec();
@@ -385,21 +385,18 @@ impl Trainer {
             }
 
             // End of epoch: validation, schedule, checkpoint.
-            let train_mean = state.epoch_loss_sum / steps_per_epoch as f64;
+            let train_mean = state.epoch_sums.mean(steps_per_epoch);
             let val = self.validate(&model.valid());
-            let reduced = state.scheduler.step(train_mean);
+            let reduced = state.scheduler.step(train_mean.total as f64);
             let epoch = state.epoch;
             state.epoch += 1;
             state.step_in_epoch = 0;
-            state.epoch_loss_sum = 0.0;
+            state.epoch_sums = Default::default();
             last_val = val;
             self.emit(TrainEvent::Epoch(EpochReport {
                 epoch,
                 step: state.step,
-                train: LossValues {
-                    total: train_mean as f32,
-                    ..last
-                },
+                train: train_mean,
                 val,
                 lr: state.scheduler.lr,
                 lr_reduced: reduced,

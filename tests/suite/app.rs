@@ -48,10 +48,10 @@ fn harness(app: DuskApp) -> Harness<'static, DuskApp> {
 fn step_until(h: &mut Harness<'_, DuskApp>, what: &str, done: impl Fn(&DuskApp) -> bool) {
     let t0 = Instant::now();
     while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "timed out waiting for: {what}"
-        );
+        if t0.elapsed() > Duration::from_secs(120) {
+            let notices: Vec<String> = h.state().notices.iter().map(|n| n.text.clone()).collect();
+            panic!("timed out waiting for: {what}; notices: {notices:?}");
+        }
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -290,4 +290,66 @@ fn ema_smoothing_matches_hand_values() {
     // (0.5·0.5·1 + 0.5·3) / (0.5·0.5 + 0.5) = (0.25 + 1.5) / 0.75
     assert!((s[1] - 1.75 / 0.75).abs() < 1e-12);
     assert_eq!(ema(&[2.0, 4.0], 0.0), vec![2.0, 4.0]);
+}
+
+#[test]
+fn clicking_a_query_shows_ranked_matches_with_marks() {
+    use duskmatch::train::Trainer;
+    let dir = tempdir();
+    // A briefly trained tiny model, loaded the way the app loads the shipped checkpoint.
+    let mut config = Preset::Tiny.config();
+    config.data = DataSource::Synth(SynthConfig {
+        places: 24,
+        seed: 3,
+    });
+    config.max_steps = 5;
+    let (ds, _) = config.data.load(32).unwrap();
+    let run = dir.path().join("run");
+    Trainer::new(
+        config.clone(),
+        std::sync::Arc::new(ds),
+        duskmatch::device::cpu(),
+        &run,
+    )
+    .unwrap()
+    .train()
+    .unwrap();
+    let app = DuskApp::new(AppOptions {
+        settings: Settings {
+            config,
+            ..Default::default()
+        },
+        checkpoint: Some(run.join("latest.dmck")),
+        no_checkpoint: false,
+        backend: BackendChoice::Cpu,
+        runs_dir: dir.path().to_path_buf(),
+    });
+    let mut h = harness(app);
+    ready(&mut h);
+    step_until(&mut h, "checkpoint model", |a| !a.snapshots.is_empty());
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "retrieval index", |a| {
+        a.retrieval.result().is_some()
+    });
+    let result = h.state().retrieval.result().unwrap().clone();
+    let ev = &result.evaluation;
+    assert_eq!(ev.query_domain, Domain::Night);
+    assert_eq!(ev.metrics.queries, 5, "held-out places of 24 at 20 %");
+    assert!(ev.metrics.recall_1.is_some());
+    h.get_by_label(&format!("query {}", ev.queries.items[1].name))
+        .click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().retrieval.selected_query, Some(1));
+    for (rank, (_, _, ok)) in ev.ranked(1).iter().enumerate() {
+        let verdict = if ok.unwrap() { "correct" } else { "wrong" };
+        h.get_by_label(&format!("match rank {} {verdict}", rank + 1));
+    }
+    let r = ev.true_match_rank(1).unwrap();
+    h.get_by_label_contains(&format!("true match ranked {r}"));
+    // Clicking a match opens the side-by-side comparison.
+    h.get_by_label_contains("match rank 1 ").click();
+    h.step();
+    h.step();
+    h.get_by_label("Query and match");
 }

@@ -5,6 +5,8 @@ mod common;
 mod config;
 mod data_bad_files;
 mod data_folder;
+mod gpu;
 mod model;
+mod retrieval;
 mod synth;
 mod train;

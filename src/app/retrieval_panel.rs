@@ -1,0 +1,686 @@
+//! The retrieval browser: pick the direction, click a query, see its ranked matches from the
+//! other domain with distances and ✓/✗ against ground truth, where the true match ranked,
+//! Recall@N and the precision–recall curve, a failures-only filter, and an embedding map.
+//! Embedding and search run on a worker thread; results are cached per model and settings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+
+use burn::prelude::Device;
+use egui::{Color32, Stroke, TextureHandle, TextureOptions};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+
+use super::compare::to_color_image;
+use crate::data::{Dataset, Domain, Split};
+use crate::model::DoubleVae;
+use crate::retrieval::compare::evaluation_items;
+use crate::retrieval::embed::{EmbeddingKind, embed};
+use crate::retrieval::eval::{Evaluation, RECALL_AT, evaluate};
+use crate::retrieval::pca::pca_2d;
+
+/// What a retrieval result depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexKey {
+    pub step: u64,
+    pub dataset: usize,
+    pub query: Domain,
+    pub pooled: bool,
+    pub weights: Option<Vec<u32>>,
+}
+
+pub struct RetrievalResult {
+    pub evaluation: Evaluation,
+    /// 2-D map of queries then database rows.
+    pub map: Vec<[f32; 2]>,
+    pub scope: &'static str,
+}
+
+enum IndexState {
+    Idle,
+    Computing {
+        key: IndexKey,
+        done: Arc<AtomicUsize>,
+        total: usize,
+        rx: Receiver<Result<RetrievalResult, String>>,
+    },
+    Ready {
+        key: IndexKey,
+        result: Arc<RetrievalResult>,
+    },
+    Failed {
+        key: IndexKey,
+        error: String,
+    },
+}
+
+pub struct RetrievalPanel {
+    pub query_domain: Domain,
+    pub pooled: bool,
+    pub failures_only: bool,
+    pub selected_query: Option<usize>,
+    pub compare_match: Option<usize>,
+    state: IndexState,
+    cache: Vec<(IndexKey, Arc<RetrievalResult>)>,
+    thumbs: HashMap<(Domain, usize), TextureHandle>,
+    pub thumb: f32,
+}
+
+impl Default for RetrievalPanel {
+    fn default() -> Self {
+        Self {
+            query_domain: Domain::Night,
+            pooled: false,
+            failures_only: false,
+            selected_query: None,
+            compare_match: None,
+            state: IndexState::Idle,
+            cache: Vec::new(),
+            thumbs: HashMap::new(),
+            thumb: 64.0,
+        }
+    }
+}
+
+/// Everything the worker needs to build an index.
+pub struct IndexInputs {
+    pub step: u64,
+    pub model: Arc<DoubleVae>,
+    pub dataset: Arc<Dataset>,
+    pub split: Option<Split>,
+    pub device: Device,
+    pub weights: Option<Vec<f32>>,
+}
+
+fn weights_key(w: Option<&[f32]>) -> Option<Vec<u32>> {
+    w.map(|w| w.iter().map(|x| x.to_bits()).collect())
+}
+
+impl RetrievalPanel {
+    pub fn result(&self) -> Option<&Arc<RetrievalResult>> {
+        match &self.state {
+            IndexState::Ready { result, .. } => Some(result),
+            _ => None,
+        }
+    }
+
+    pub fn is_computing(&self) -> bool {
+        matches!(self.state, IndexState::Computing { .. })
+    }
+
+    fn key_for(&self, inputs: &IndexInputs) -> IndexKey {
+        IndexKey {
+            step: inputs.step,
+            dataset: Arc::as_ptr(&inputs.dataset) as usize,
+            query: self.query_domain,
+            pooled: self.pooled,
+            weights: weights_key(inputs.weights.as_deref()),
+        }
+    }
+
+    /// Make sure the index for these inputs exists or is being built.
+    pub fn ensure(&mut self, inputs: IndexInputs, wake: impl Fn() + Send + 'static) {
+        let key = self.key_for(&inputs);
+        match &self.state {
+            IndexState::Ready { key: k, .. }
+            | IndexState::Computing { key: k, .. }
+            | IndexState::Failed { key: k, .. }
+                if *k == key =>
+            {
+                return;
+            }
+            _ => {}
+        }
+        if let Some((_, r)) = self.cache.iter().find(|(k, _)| *k == key) {
+            self.state = IndexState::Ready {
+                key,
+                result: r.clone(),
+            };
+            self.selected_query = None;
+            return;
+        }
+        let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
+        let total = items.len();
+        let done = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let progress = done.clone();
+        let (query, pooled) = (self.query_domain, self.pooled);
+        std::thread::Builder::new()
+            .name("retrieval-index".into())
+            .spawn(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut e = embed(
+                        &inputs.model,
+                        &inputs.dataset,
+                        items,
+                        &inputs.device,
+                        32,
+                        |d, _| progress.store(d, Ordering::Relaxed),
+                    );
+                    let pooled_e = e.pooled();
+                    if pooled {
+                        e = pooled_e.clone();
+                    }
+                    let evaluation =
+                        evaluate(&e, query, inputs.weights.as_deref(), &inputs.device, 0);
+                    // The map projects pooled descriptors, queries first, as the evaluation orders them.
+                    let q_rows = pooled_e.of_domain(query);
+                    let d_rows = pooled_e.of_domain(query.other());
+                    let ordered = pooled_e.subset(&[q_rows, d_rows].concat());
+                    let map = pca_2d(&ordered.data, ordered.len(), ordered.channels);
+                    RetrievalResult {
+                        evaluation,
+                        map,
+                        scope,
+                    }
+                }))
+                .map_err(|p| {
+                    format!(
+                        "building the retrieval index failed: {}",
+                        super::session::panic_message(&p)
+                    )
+                });
+                let _ = tx.send(r);
+                wake();
+            })
+            .expect("spawn retrieval thread");
+        self.state = IndexState::Computing {
+            key,
+            done,
+            total,
+            rx,
+        };
+    }
+
+    /// Collect a finished index. Never blocks.
+    pub fn poll(&mut self) -> Option<String> {
+        let IndexState::Computing { key, rx, .. } = &self.state else {
+            return None;
+        };
+        match rx.try_recv() {
+            Ok(Ok(result)) => {
+                let result = Arc::new(result);
+                self.cache.push((key.clone(), result.clone()));
+                if self.cache.len() > 6 {
+                    self.cache.remove(0);
+                }
+                self.state = IndexState::Ready {
+                    key: key.clone(),
+                    result,
+                };
+                self.selected_query = None;
+                self.compare_match = None;
+                None
+            }
+            Ok(Err(e)) => {
+                self.state = IndexState::Failed {
+                    key: key.clone(),
+                    error: e.clone(),
+                };
+                Some(e)
+            }
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                let e = "the retrieval worker stopped".to_string();
+                self.state = IndexState::Failed {
+                    key: key.clone(),
+                    error: e.clone(),
+                };
+                Some(e)
+            }
+        }
+    }
+
+    /// Drop cached results: the dataset changed.
+    pub fn reset(&mut self) {
+        self.cache.clear();
+        self.thumbs.clear();
+        self.state = IndexState::Idle;
+        self.selected_query = None;
+        self.compare_match = None;
+    }
+
+    fn thumb_tex(
+        &mut self,
+        ctx: &egui::Context,
+        ds: &Dataset,
+        domain: Domain,
+        index: usize,
+    ) -> TextureHandle {
+        self.thumbs
+            .entry((domain, index))
+            .or_insert_with(|| {
+                ctx.load_texture(
+                    format!("thumb-{domain}-{index}"),
+                    to_color_image(&ds.domain(domain)[index].image),
+                    TextureOptions::LINEAR,
+                )
+            })
+            .clone()
+    }
+
+    /// Settings row; returns true when a setting that changes the index changed.
+    pub fn settings_ui(&mut self, ui: &mut egui::Ui) -> bool {
+        let before = (self.query_domain, self.pooled);
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Queries:");
+            ui.selectable_value(&mut self.query_domain, Domain::Night, "night to day");
+            ui.selectable_value(&mut self.query_domain, Domain::Day, "day to night");
+            ui.separator();
+            ui.label("Embedding:");
+            ui.selectable_value(&mut self.pooled, false, "spatial");
+            ui.selectable_value(&mut self.pooled, true, "pooled");
+            ui.separator();
+            ui.checkbox(&mut self.failures_only, "failures only");
+            ui.add(egui::Slider::new(&mut self.thumb, 40.0..=128.0).text("thumbnails"));
+        });
+        let kind = if self.pooled {
+            EmbeddingKind::Pooled
+        } else {
+            EmbeddingKind::Spatial
+        };
+        ui.weak(format!("In use: {}", kind.describe()));
+        before != (self.query_domain, self.pooled)
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, ds: Option<&Arc<Dataset>>) {
+        match &self.state {
+            IndexState::Idle => {
+                ui.weak("No model yet: load a checkpoint or train, then the index is built here.");
+                return;
+            }
+            IndexState::Computing { done, total, .. } => {
+                let d = done.load(Ordering::Relaxed);
+                ui.add(
+                    egui::ProgressBar::new(d as f32 / (*total).max(1) as f32)
+                        .text(format!("embedding {d}/{total} images…")),
+                );
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(100));
+                return;
+            }
+            IndexState::Failed { error, .. } => {
+                ui.colored_label(ui.visuals().error_fg_color, error.clone());
+                return;
+            }
+            IndexState::Ready { .. } => {}
+        }
+        let (Some(result), Some(ds)) = (self.result().cloned(), ds.cloned()) else {
+            return;
+        };
+        let eval = &result.evaluation;
+        egui::Panel::left("retrieval-metrics")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("metrics-scroll")
+                    .show(ui, |ui| {
+                        self.metrics_ui(ui, &result);
+                        ui.separator();
+                        self.map_ui(ui, &result, &ds);
+                    });
+            });
+        egui::Panel::right("retrieval-matches")
+            .resizable(true)
+            .default_size(360.0)
+            .show(ui, |ui| {
+                self.matches_ui(ui, eval, &ds);
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.queries_ui(ui, eval, &ds);
+        });
+        self.compare_window(ui.ctx(), eval, &ds);
+    }
+
+    fn metrics_ui(&self, ui: &mut egui::Ui, result: &RetrievalResult) {
+        let eval = &result.evaluation;
+        let m = &eval.metrics;
+        ui.heading("Scores");
+        ui.label(format!(
+            "{} queries ({}) against {} {} images; {}",
+            m.queries,
+            eval.query_domain,
+            m.database,
+            eval.query_domain.other(),
+            result.scope
+        ));
+        if !eval.ground_truth {
+            ui.colored_label(ui.visuals().warn_fg_color, "No place ground truth in this dataset: metrics are unavailable, matches can still be browsed.");
+            return;
+        }
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+        egui::Grid::new("recall-table")
+            .striped(true)
+            .show(ui, |ui| {
+                for n in RECALL_AT {
+                    ui.label(format!("Recall@{n}"));
+                    ui.label(f(m.recall(n)));
+                    ui.end_row();
+                }
+                ui.label("mAP");
+                ui.label(f(m.map));
+                ui.end_row();
+                ui.label("triplet loss");
+                ui.label(f(m.triplet_loss));
+                ui.end_row();
+                ui.label("silhouette");
+                ui.label(f(m.silhouette));
+                ui.end_row();
+            });
+        let pts: Vec<[f64; 2]> = eval.pr_curve.iter().map(|&(p, r)| [r, p]).collect();
+        Plot::new("pr-curve")
+            .height(180.0)
+            .x_axis_label("recall")
+            .y_axis_label("precision")
+            .include_x(0.0)
+            .include_x(1.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(ui, |p| {
+                p.line(Line::new("precision–recall", PlotPoints::from(pts)))
+            });
+    }
+
+    fn map_ui(&mut self, ui: &mut egui::Ui, result: &RetrievalResult, ds: &Dataset) {
+        let eval = &result.evaluation;
+        ui.heading("Embedding map (PCA)");
+        let nq = eval.queries.len();
+        let point = |i: usize| [result.map[i][0] as f64, result.map[i][1] as f64];
+        let q_pts: Vec<[f64; 2]> = (0..nq).map(point).collect();
+        let d_pts: Vec<[f64; 2]> = (nq..result.map.len()).map(point).collect();
+        // Lines between true pairs.
+        let mut pairs = Vec::new();
+        if eval.ground_truth {
+            for (qi, q) in eval.queries.items.iter().enumerate() {
+                if let Some(dj) = eval.database.items.iter().position(|d| d.place == q.place) {
+                    pairs.push((point(qi), point(nq + dj)));
+                }
+            }
+        }
+        let resp = Plot::new("embedding-map")
+            .height(260.0)
+            .legend(Legend::default())
+            .data_aspect(1.0)
+            .show(ui, |p| {
+                for (a, b) in &pairs {
+                    p.line(
+                        Line::new("true pairs", PlotPoints::from(vec![*a, *b]))
+                            .color(Color32::from_gray(90))
+                            .width(0.5),
+                    );
+                }
+                p.points(
+                    Points::new(
+                        format!("{} (queries)", eval.query_domain),
+                        PlotPoints::from(q_pts.clone()),
+                    )
+                    .color(Color32::from_rgb(120, 140, 255))
+                    .radius(2.5),
+                );
+                p.points(
+                    Points::new(
+                        format!("{}", eval.query_domain.other()),
+                        PlotPoints::from(d_pts.clone()),
+                    )
+                    .color(Color32::from_rgb(255, 190, 60))
+                    .radius(2.5),
+                );
+                p.pointer_coordinate()
+            });
+        // Hover shows the nearest image; a click on a query point selects it.
+        if let Some(pos) = resp.inner {
+            let screen = |pt: [f64; 2]| {
+                resp.transform
+                    .position_from_point(&egui_plot::PlotPoint::new(pt[0], pt[1]))
+            };
+            let pointer = resp.transform.position_from_point(&pos);
+            let nearest = (0..result.map.len())
+                .map(|i| (i, screen(point(i)).distance(pointer)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .filter(|(_, d)| *d < 12.0);
+            if let Some((i, _)) = nearest {
+                let item = if i < nq {
+                    &eval.queries.items[i]
+                } else {
+                    &eval.database.items[i - nq]
+                };
+                let tex = self.thumb_tex(ui.ctx(), ds, item.domain, item.index);
+                let name = item.name.clone();
+                resp.response.clone().on_hover_ui_at_pointer(|ui| {
+                    ui.label(name);
+                    ui.image((tex.id(), egui::vec2(96.0, 96.0)));
+                });
+                if resp.response.clicked() && i < nq {
+                    self.selected_query = Some(i);
+                }
+            }
+        }
+    }
+
+    fn is_failure(eval: &Evaluation, q: usize) -> bool {
+        eval.ground_truth && eval.true_match_rank(q).is_some_and(|r| r > 1)
+    }
+
+    fn queries_ui(&mut self, ui: &mut egui::Ui, eval: &Evaluation, ds: &Dataset) {
+        ui.heading(format!("Queries ({})", eval.query_domain));
+        let shown: Vec<usize> = (0..eval.queries.len())
+            .filter(|&q| !self.failures_only || Self::is_failure(eval, q))
+            .collect();
+        if shown.is_empty() {
+            ui.weak(if self.failures_only {
+                "No failures: every query's true match ranks first."
+            } else {
+                "No queries."
+            });
+            return;
+        }
+        let size = egui::vec2(self.thumb, self.thumb);
+        let per_row = ((ui.available_width() / (self.thumb + 8.0)).floor() as usize).max(1);
+        let rows = shown.len().div_ceil(per_row);
+        let row_h = self.thumb + 8.0;
+        egui::ScrollArea::vertical()
+            .id_salt("queries-scroll")
+            .show_rows(ui, row_h, rows, |ui, range| {
+                for r in range {
+                    ui.horizontal(|ui| {
+                        for &q in shown.iter().skip(r * per_row).take(per_row) {
+                            let item = &eval.queries.items[q];
+                            let tex = self.thumb_tex(ui.ctx(), ds, item.domain, item.index);
+                            let selected = self.selected_query == Some(q);
+                            let resp = ui
+                                .add(egui::Image::new((tex.id(), size)).sense(egui::Sense::click()))
+                                .on_hover_text(format!("query {}", item.name));
+                            let rank = eval.true_match_rank(q);
+                            let color = match rank {
+                                Some(1) => Color32::from_rgb(40, 170, 70),
+                                Some(_) => Color32::from_rgb(210, 50, 50),
+                                None => Color32::GRAY,
+                            };
+                            let stroke = Stroke::new(
+                                if selected { 3.5 } else { 1.5 },
+                                if selected { Color32::WHITE } else { color },
+                            );
+                            ui.painter().rect_stroke(
+                                resp.rect,
+                                2.0,
+                                stroke,
+                                egui::StrokeKind::Outside,
+                            );
+                            resp.widget_info(|| {
+                                egui::WidgetInfo::labeled(
+                                    egui::Role::Button,
+                                    true,
+                                    format!("query {}", item.name),
+                                )
+                            });
+                            if resp.clicked() {
+                                self.selected_query = Some(q);
+                                self.compare_match = None;
+                            }
+                        }
+                    });
+                }
+            });
+    }
+
+    fn matches_ui(&mut self, ui: &mut egui::Ui, eval: &Evaluation, ds: &Dataset) {
+        ui.heading("Ranked matches");
+        let Some(q) = self.selected_query.filter(|&q| q < eval.queries.len()) else {
+            ui.weak("Click a query to see its nearest images from the other domain.");
+            return;
+        };
+        let item = &eval.queries.items[q];
+        ui.horizontal(|ui| {
+            let tex = self.thumb_tex(ui.ctx(), ds, item.domain, item.index);
+            ui.image((tex.id(), egui::vec2(72.0, 72.0)));
+            ui.vertical(|ui| {
+                ui.strong(format!("query: {}", item.name));
+                match eval.true_match_rank(q) {
+                    Some(r) => {
+                        let d = eval.rankings[q]
+                            .order
+                            .iter()
+                            .find(|&&j| eval.rankings[q].relevant[j])
+                            .map(|&j| eval.rankings[q].distances[j]);
+                        ui.label(format!(
+                            "true match ranked {r} (distance {:.3})",
+                            d.unwrap_or(f32::NAN)
+                        ));
+                    }
+                    None if eval.ground_truth => {
+                        ui.label("its place is not in the database");
+                    }
+                    None => {
+                        ui.weak("no ground truth: matches are unverified");
+                    }
+                }
+            });
+        });
+        ui.separator();
+        let ranked = eval.ranked(q);
+        let size = egui::vec2(self.thumb, self.thumb);
+        egui::ScrollArea::vertical()
+            .id_salt("matches-scroll")
+            .show_rows(ui, self.thumb + 8.0, ranked.len().min(50), |ui, range| {
+                for (rank0, &(j, d, ok)) in ranked
+                    .iter()
+                    .enumerate()
+                    .skip(range.start)
+                    .take(range.len())
+                {
+                    let m = &eval.database.items[j];
+                    ui.horizontal(|ui| {
+                        ui.label(format!("rank {}", rank0 + 1));
+                        let tex = self.thumb_tex(ui.ctx(), ds, m.domain, m.index);
+                        let resp =
+                            ui.add(egui::Image::new((tex.id(), size)).sense(egui::Sense::click()));
+                        let verdict = match ok {
+                            Some(true) => "correct",
+                            Some(false) => "wrong",
+                            None => "unverified",
+                        };
+                        mark(ui, resp.rect, ok);
+                        resp.widget_info(|| {
+                            egui::WidgetInfo::labeled(
+                                egui::Role::Button,
+                                true,
+                                format!("match rank {} {verdict}", rank0 + 1),
+                            )
+                        });
+                        if resp.clicked() {
+                            self.compare_match = Some(j);
+                        }
+                        ui.vertical(|ui| {
+                            ui.label(format!("distance {d:.3}"));
+                            ui.weak(&m.name);
+                            ui.label(verdict);
+                        });
+                    });
+                }
+            });
+    }
+
+    fn compare_window(&mut self, ctx: &egui::Context, eval: &Evaluation, ds: &Dataset) {
+        let (Some(q), Some(j)) = (self.selected_query, self.compare_match) else {
+            return;
+        };
+        let (qi, mi) = (&eval.queries.items[q], &eval.database.items[j]);
+        let (qt, mt) = (
+            self.thumb_tex(ctx, ds, qi.domain, qi.index),
+            self.thumb_tex(ctx, ds, mi.domain, mi.index),
+        );
+        let d = eval.rankings[q].distances[j];
+        let mut open = true;
+        egui::Window::new("Query and match")
+            .open(&mut open)
+            .resizable(true)
+            .show(ctx, |ui| {
+                ui.label(format!("distance {d:.3}"));
+                let side = (ui.available_width() / 2.0 - 8.0).clamp(128.0, 384.0);
+                ui.horizontal(|ui| {
+                    ui.vertical(|ui| {
+                        ui.strong(format!("query ({})", qi.domain));
+                        ui.weak(&qi.name);
+                        ui.image((qt.id(), egui::vec2(side, side)));
+                    });
+                    ui.vertical(|ui| {
+                        ui.strong(format!("match ({})", mi.domain));
+                        ui.weak(&mi.name);
+                        ui.image((mt.id(), egui::vec2(side, side)));
+                    });
+                });
+            });
+        if !open {
+            self.compare_match = None;
+        }
+    }
+}
+
+/// A green ✓ or red ✗ drawn as strokes (no font needed) with a border of the same colour.
+fn mark(ui: &egui::Ui, rect: egui::Rect, ok: Option<bool>) {
+    let Some(ok) = ok else { return };
+    let color = if ok {
+        Color32::from_rgb(40, 190, 80)
+    } else {
+        Color32::from_rgb(220, 50, 50)
+    };
+    let p = ui.painter();
+    p.rect_stroke(rect, 2.0, Stroke::new(3.0, color), egui::StrokeKind::Inside);
+    let s = rect.width().min(rect.height()) * 0.22;
+    let c = rect.right_top() + egui::vec2(-s * 0.9, s * 0.9);
+    p.circle_filled(c, s * 0.75, Color32::from_black_alpha(160));
+    let stroke = Stroke::new(2.5, color);
+    if ok {
+        p.line_segment(
+            [
+                c + egui::vec2(-s * 0.45, 0.0),
+                c + egui::vec2(-s * 0.1, s * 0.35),
+            ],
+            stroke,
+        );
+        p.line_segment(
+            [
+                c + egui::vec2(-s * 0.1, s * 0.35),
+                c + egui::vec2(s * 0.45, -s * 0.35),
+            ],
+            stroke,
+        );
+    } else {
+        p.line_segment(
+            [
+                c + egui::vec2(-s * 0.35, -s * 0.35),
+                c + egui::vec2(s * 0.35, s * 0.35),
+            ],
+            stroke,
+        );
+        p.line_segment(
+            [
+                c + egui::vec2(-s * 0.35, s * 0.35),
+                c + egui::vec2(s * 0.35, -s * 0.35),
+            ],
+            stroke,
+        );
+    }
+}

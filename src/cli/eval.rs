@@ -1,0 +1,192 @@
+//! `duskmatch eval`: retrieval metrics of a checkpoint beside the baselines, as a table and
+//! JSON; `duskmatch embed`: embeddings to .npy + .json for numpy.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::DataArgs;
+use crate::data::{DataSource, Dataset, Domain, Split};
+use crate::device::{self, BackendChoice, ComputeDevice};
+use crate::model::DoubleVae;
+use crate::retrieval::compare::{compare_methods, evaluation_items};
+use crate::retrieval::embed::{all_items, embed};
+use crate::retrieval::npy::write_npy;
+use crate::train::checkpoint::{self, Checkpoint};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Domain of the queries; the database is the other domain.
+    #[arg(long, default_value = "night")]
+    pub query: Domain,
+    /// Use the pooled global descriptor instead of the spatial embedding.
+    #[arg(long)]
+    pub pooled: bool,
+    /// Write the metrics as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+#[derive(Args, Debug)]
+pub struct EmbedArgs {
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output path; FILE.npy and FILE.json are written.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub pooled: bool,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// The checkpoint, its model on the chosen device, the dataset and whether it is the
+/// checkpoint's own (then its held-out split is used).
+pub fn load_for_eval(
+    ckpt: &std::path::Path,
+    data: &DataArgs,
+    backend: BackendChoice,
+) -> Result<(Checkpoint, DoubleVae, Dataset, Option<Split>, ComputeDevice), String> {
+    let ck = checkpoint::load(ckpt)?;
+    let cfg = ck.header.config.clone();
+    let own = data.data.is_none();
+    let source = match &data.data {
+        Some(spec) => {
+            let synth = match &cfg.data {
+                DataSource::Synth(s) => *s,
+                _ => Default::default(),
+            };
+            DataSource::parse(spec, data.synth(synth), data.robotcar())?
+        }
+        None => cfg.data.clone(),
+    };
+    let dev = device::select(backend)?;
+    eprintln!("device: {}", dev.label);
+    let model = ck.build_model(&dev.device)?;
+    let (ds, report) = source.load(cfg.model.image_size as u32)?;
+    for s in &report.skipped {
+        eprintln!("warning: {s}");
+    }
+    let split =
+        (own || source == cfg.data).then(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
+    Ok((ck, model, ds, split, dev))
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
+}
+
+pub fn run_eval(args: EvalArgs) -> Result<(), String> {
+    let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    let (items, scope) = evaluation_items(&ds, split.as_ref());
+    let cfg = &ck.header.config;
+    let methods = compare_methods(
+        &model,
+        &cfg.model,
+        &ds,
+        &items,
+        args.query,
+        args.pooled,
+        None,
+        &dev.device,
+        cfg.seed,
+    );
+    let first = &methods[0].evaluation;
+    let kind = first.kind;
+    println!(
+        "{} queries ({}) against {} {} images; {scope}; embedding: {}",
+        first.metrics.queries,
+        args.query,
+        first.metrics.database,
+        args.query.other(),
+        kind.describe()
+    );
+    if !first.ground_truth {
+        println!(
+            "no place ground truth in this dataset: metrics are unavailable (matches can still be browsed in the app)"
+        );
+    }
+    println!(
+        "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}",
+        "method", "R@1", "R@5", "R@10", "R@20", "mAP", "triplet", "silhouette"
+    );
+    let mut json = serde_json::Map::new();
+    json.insert("query".into(), args.query.name().into());
+    json.insert("database".into(), args.query.other().name().into());
+    json.insert("embedding".into(), kind.describe().into());
+    json.insert("images".into(), scope.into());
+    json.insert("checkpoint_step".into(), ck.header.state.step.into());
+    for m in &methods {
+        let x = &m.evaluation.metrics;
+        println!(
+            "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}",
+            m.name,
+            fmt(x.recall_1),
+            fmt(x.recall_5),
+            fmt(x.recall_10),
+            fmt(x.recall_20),
+            fmt(x.map),
+            fmt(x.triplet_loss),
+            fmt(x.silhouette)
+        );
+        json.insert(
+            m.name.clone(),
+            serde_json::to_value(x).map_err(|e| e.to_string())?,
+        );
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
+    let (_ck, model, ds, _split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    let items = all_items(&ds);
+    let bar = indicatif::ProgressBar::new(items.len() as u64);
+    let mut e = embed(&model, &ds, items, &dev.device, 32, |done, _| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    if args.pooled {
+        e = e.pooled();
+    }
+    let npy = args.out.with_extension("npy");
+    let meta = args.out.with_extension("json");
+    let shape = if e.pixels == 1 {
+        vec![e.len(), e.channels]
+    } else {
+        vec![e.len(), e.channels, e.pixels]
+    };
+    write_npy(&npy, &e.data, &shape).map_err(|e| format!("cannot write {}: {e}", npy.display()))?;
+    let info = serde_json::json!({
+        "embedding": e.kind.describe(),
+        "shape": shape,
+        "items": e.items,
+    });
+    std::fs::write(
+        &meta,
+        serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", meta.display()))?;
+    println!(
+        "wrote {} ({:?}) and {}",
+        npy.display(),
+        shape,
+        meta.display()
+    );
+    Ok(())
+}

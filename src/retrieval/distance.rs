@@ -1,0 +1,182 @@
+//! The distance of DESIGN.md §3, `d(p, q) = mean over pixels of ‖w ⊙ (p − q)‖₂`, for whole
+//! query × database matrices, batched on the device: per pixel, `‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b`,
+//! so the cross terms are one batched matmul. The nearest candidates are then rescored
+//! exactly on the host, so identical images sit at distance 0, not at rounding noise.
+
+use burn::prelude::*;
+
+use super::embed::Embeddings;
+
+/// Exact distance between two rows (f64 accumulation).
+pub fn exact(a: &[f32], b: &[f32], channels: usize, pixels: usize, w: Option<&[f32]>) -> f32 {
+    let mut total = 0.0f64;
+    for p in 0..pixels {
+        let mut s = 0.0f64;
+        for c in 0..channels {
+            let wc = w.map_or(1.0, |w| w[c]) as f64;
+            let d = wc * (a[c * pixels + p] as f64 - b[c * pixels + p] as f64);
+            s += d * d;
+        }
+        total += s.sqrt();
+    }
+    (total / pixels as f64) as f32
+}
+
+/// A database resident on the device, laid out for the batched matmul.
+pub struct DeviceIndex {
+    /// `[P, C, N]`, weighted.
+    xt: Tensor<3>,
+    /// `[P, 1, N]` squared norms per pixel.
+    sq: Tensor<3>,
+    pub channels: usize,
+    pub pixels: usize,
+    pub len: usize,
+    device: Device,
+    weights: Option<Vec<f32>>,
+}
+
+fn weighted(e: &Embeddings, rows: std::ops::Range<usize>, w: Option<&[f32]>) -> Vec<f32> {
+    let (c, p) = (e.channels, e.pixels);
+    let mut out = e.data[rows.start * c * p..rows.end * c * p].to_vec();
+    if let Some(w) = w {
+        for chunk in out.chunks_mut(c * p) {
+            for ch in 0..c {
+                chunk[ch * p..(ch + 1) * p]
+                    .iter_mut()
+                    .for_each(|v| *v *= w[ch]);
+            }
+        }
+    }
+    out
+}
+
+impl DeviceIndex {
+    pub fn new(db: &Embeddings, w: Option<&[f32]>, device: &Device) -> Self {
+        let (n, c, p) = (db.len(), db.channels, db.pixels);
+        let x = Tensor::<3>::from_data(TensorData::new(weighted(db, 0..n, w), [n, c, p]), device);
+        let xt = x.clone().permute([2, 1, 0]); // [P, C, N]
+        let sq = x.square().sum_dim(1).permute([2, 1, 0]); // [N,1,P] -> [P,1,N]
+        Self {
+            xt,
+            sq,
+            channels: c,
+            pixels: p,
+            len: n,
+            device: device.clone(),
+            weights: w.map(<[f32]>::to_vec),
+        }
+    }
+
+    /// Distances from `rows` of `queries` to every database item: `rows.len() × N`, row-major.
+    pub fn distances(&self, queries: &Embeddings, rows: std::ops::Range<usize>) -> Vec<f32> {
+        let (c, p) = (self.channels, self.pixels);
+        assert_eq!(
+            (queries.channels, queries.pixels),
+            (c, p),
+            "query and database embeddings differ in shape"
+        );
+        let b = rows.len();
+        if b == 0 || self.len == 0 {
+            return Vec::new();
+        }
+        let q = Tensor::<3>::from_data(
+            TensorData::new(weighted(queries, rows, self.weights.as_deref()), [b, c, p]),
+            &self.device,
+        );
+        let qt = q.clone().permute([2, 0, 1]); // [P, B, C]
+        let sq_q = q.square().sum_dim(1).permute([2, 0, 1]); // [B,1,P] -> [P,B,1]
+        let cross = qt.matmul(self.xt.clone()); // [P, B, N]
+        let d2 = (sq_q + self.sq.clone() - cross.mul_scalar(2.0)).clamp_min(0.0);
+        let d = d2.sqrt().mean_dim(0); // [1, B, N]
+        d.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default()
+    }
+
+    /// Queries per device batch, keeping the `[P, B, N]` intermediate near 32 M floats.
+    pub fn batch_size(&self) -> usize {
+        (32_000_000 / (self.pixels * self.len).max(1)).clamp(1, 1024)
+    }
+
+    /// The full `Q × N` matrix, in device batches.
+    pub fn distance_matrix(&self, queries: &Embeddings) -> Vec<f32> {
+        let bs = self.batch_size();
+        let mut out = Vec::with_capacity(queries.len() * self.len);
+        let mut start = 0;
+        while start < queries.len() {
+            let end = (start + bs).min(queries.len());
+            out.extend(self.distances(queries, start..end));
+            start = end;
+        }
+        out
+    }
+
+    /// The `k` nearest database items of each query, found on the device (top-k of the
+    /// negated distances), nearest first.
+    pub fn search(&self, queries: &Embeddings, k: usize) -> Vec<Vec<(usize, f32)>> {
+        let k = k.min(self.len).max(1);
+        let bs = self.batch_size();
+        let mut out = Vec::with_capacity(queries.len());
+        let mut start = 0;
+        let (c, p) = (self.channels, self.pixels);
+        while start < queries.len() {
+            let end = (start + bs).min(queries.len());
+            let b = end - start;
+            let q = Tensor::<3>::from_data(
+                TensorData::new(
+                    weighted(queries, start..end, self.weights.as_deref()),
+                    [b, c, p],
+                ),
+                &self.device,
+            );
+            let qt = q.clone().permute([2, 0, 1]);
+            let sq_q = q.square().sum_dim(1).permute([2, 0, 1]);
+            let d2 = (sq_q + self.sq.clone() - qt.matmul(self.xt.clone()).mul_scalar(2.0))
+                .clamp_min(0.0);
+            let d: Tensor<2> = d2.sqrt().mean_dim(0).reshape([b, self.len]);
+            let (vals, idx) = d.neg().topk_with_indices(k, 1);
+            let vals: Vec<f32> = vals
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
+            let idx: Vec<i64> = idx
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .unwrap_or_default();
+            for r in 0..b {
+                out.push(
+                    (0..k)
+                        .map(|j| (idx[r * k + j] as usize, -vals[r * k + j]))
+                        .collect(),
+                );
+            }
+            start = end;
+        }
+        out
+    }
+}
+
+/// Replace the approximate distances of each query's `k` nearest items with exact ones.
+pub fn rescore_nearest(
+    matrix: &mut [f32],
+    queries: &Embeddings,
+    db: &Embeddings,
+    w: Option<&[f32]>,
+    k: usize,
+) {
+    let n = db.len();
+    if n == 0 {
+        return;
+    }
+    for (qi, row) in matrix.chunks_mut(n).enumerate() {
+        let mut idx: Vec<usize> = (0..n).collect();
+        let k = k.min(n);
+        idx.select_nth_unstable_by(k - 1, |&a, &b| row[a].total_cmp(&row[b]));
+        for &j in &idx[..k] {
+            row[j] = exact(queries.row(qi), db.row(j), db.channels, db.pixels, w);
+        }
+    }
+}

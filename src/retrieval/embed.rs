@@ -1,0 +1,231 @@
+//! Embeddings (DESIGN.md §3): the encoder's `mu` for the image's own domain, standardised per
+//! pixel across channels, `(x − mean_C) / (std_C + 1e-8)` (std with Bessel's correction, as
+//! `torch.std`). Also the baselines, computed the same way: raw downscaled pixels and an
+//! untrained encoder of the same architecture.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Domain, to_tensor};
+use crate::model::DoubleVae;
+
+/// What an embedding is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EmbeddingKind {
+    /// Standardised `mu`, `C × H/4 × W/4`, compared pixel by pixel.
+    Spatial,
+    /// The spatial embedding averaged over pixels and L2-normalised: one `C` vector per image,
+    /// for large databases.
+    Pooled,
+    /// Raw RGB downscaled to the latent's resolution (a baseline).
+    Pixels,
+}
+
+impl EmbeddingKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            EmbeddingKind::Spatial => "spatial (standardised mu, distance averaged over pixels)",
+            EmbeddingKind::Pooled => "pooled global descriptor (mean over pixels, L2-normalised)",
+            EmbeddingKind::Pixels => "raw downscaled pixels",
+        }
+    }
+}
+
+/// Which image an embedding row belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemInfo {
+    pub domain: Domain,
+    /// Index into the dataset's list for that domain.
+    pub index: usize,
+    pub place: Option<u32>,
+    pub name: String,
+}
+
+/// `n` embeddings of `channels × pixels` floats each, row-major.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    pub kind: EmbeddingKind,
+    pub channels: usize,
+    pub pixels: usize,
+    pub data: Vec<f32>,
+    pub items: Vec<ItemInfo>,
+}
+
+impl Embeddings {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.channels * self.pixels
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim()..(i + 1) * self.dim()]
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Embeddings {
+        let mut data = Vec::with_capacity(idx.len() * self.dim());
+        for &i in idx {
+            data.extend_from_slice(self.row(i));
+        }
+        Embeddings {
+            kind: self.kind,
+            channels: self.channels,
+            pixels: self.pixels,
+            data,
+            items: idx.iter().map(|&i| self.items[i].clone()).collect(),
+        }
+    }
+
+    /// Indices of the rows from one domain.
+    pub fn of_domain(&self, d: Domain) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.items[i].domain == d)
+            .collect()
+    }
+
+    /// Average over pixels and L2-normalise: the pooled global descriptor.
+    pub fn pooled(&self) -> Embeddings {
+        let (c, p) = (self.channels, self.pixels);
+        let mut data = Vec::with_capacity(self.len() * c);
+        for i in 0..self.len() {
+            let row = self.row(i);
+            let mut v: Vec<f32> = (0..c)
+                .map(|ch| row[ch * p..(ch + 1) * p].iter().sum::<f32>() / p as f32)
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+            data.extend(v);
+        }
+        Embeddings {
+            kind: EmbeddingKind::Pooled,
+            channels: c,
+            pixels: 1,
+            data,
+            items: self.items.clone(),
+        }
+    }
+}
+
+/// Per-pixel standardisation across channels of a `[B, C, H, W]` tensor.
+pub fn standardize(x: Tensor<4>) -> Tensor<4> {
+    let [_, c, _, _] = x.dims();
+    let mean = x.clone().mean_dim(1);
+    let centred = x - mean;
+    let var = centred
+        .clone()
+        .square()
+        .sum_dim(1)
+        .div_scalar((c.max(2) - 1) as f32);
+    centred / var.sqrt().add_scalar(1e-8)
+}
+
+/// Which rows of which domain to embed.
+pub fn all_items(ds: &Dataset) -> Vec<ItemInfo> {
+    let mut items = Vec::with_capacity(ds.len());
+    for d in Domain::BOTH {
+        for (i, s) in ds.domain(d).iter().enumerate() {
+            items.push(ItemInfo {
+                domain: d,
+                index: i,
+                place: s.place,
+                name: s.name.clone(),
+            });
+        }
+    }
+    items
+}
+
+/// Embed `items` with `model` on `device`, `batch` images at a time; `progress(done, total)`
+/// is called after each batch.
+pub fn embed(
+    model: &DoubleVae,
+    ds: &Dataset,
+    items: Vec<ItemInfo>,
+    device: &Device,
+    batch: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Embeddings {
+    let mut data = Vec::new();
+    let (mut channels, mut pixels) = (0, 0);
+    let total = items.len();
+    let mut done = 0;
+    // Batches stay within one domain: each domain has its own encoder.
+    for d in Domain::BOTH {
+        let rows: Vec<&ItemInfo> = items.iter().filter(|it| it.domain == d).collect();
+        for chunk in rows.chunks(batch.max(1)) {
+            let imgs: Vec<&image::RgbImage> = chunk
+                .iter()
+                .map(|it| &ds.domain(d)[it.index].image)
+                .collect();
+            let z = standardize(model.encode(to_tensor(&imgs, device), d));
+            let [_, c, h, w] = z.dims();
+            channels = c;
+            pixels = h * w;
+            data.extend(
+                z.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default(),
+            );
+            done += chunk.len();
+            progress(done, total);
+        }
+    }
+    // Rows were produced day first, then night: reorder the item list to match.
+    let mut ordered: Vec<ItemInfo> = items
+        .iter()
+        .filter(|it| it.domain == Domain::Day)
+        .cloned()
+        .collect();
+    ordered.extend(
+        items
+            .iter()
+            .filter(|it| it.domain == Domain::Night)
+            .cloned(),
+    );
+    Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels,
+        pixels,
+        data,
+        items: ordered,
+    }
+}
+
+/// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].
+pub fn pixel_embeddings(ds: &Dataset, items: Vec<ItemInfo>, side: u32) -> Embeddings {
+    let p = (side * side) as usize;
+    let mut data = Vec::with_capacity(items.len() * 3 * p);
+    let mut ordered: Vec<ItemInfo> = items
+        .iter()
+        .filter(|it| it.domain == Domain::Day)
+        .cloned()
+        .collect();
+    ordered.extend(
+        items
+            .iter()
+            .filter(|it| it.domain == Domain::Night)
+            .cloned(),
+    );
+    for it in &ordered {
+        let img = &ds.domain(it.domain)[it.index].image;
+        let small = image::imageops::resize(img, side, side, image::imageops::FilterType::Triangle);
+        for c in 0..3 {
+            data.extend(small.pixels().map(|px| px.0[c] as f32 / 255.0));
+        }
+    }
+    Embeddings {
+        kind: EmbeddingKind::Pixels,
+        channels: 3,
+        pixels: p,
+        data,
+        items: ordered,
+    }
+}

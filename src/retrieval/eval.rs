@@ -1,0 +1,221 @@
+//! Retrieval across domains (DESIGN.md §4): every query of one domain against every image of
+//! the other, Recall@N, mAP, the precision–recall curve, the held-out triplet loss and the
+//! silhouette of embeddings grouped by place.
+
+use burn::prelude::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::distance::{DeviceIndex, exact, rescore_nearest};
+use super::embed::{EmbeddingKind, Embeddings};
+use super::metrics::{
+    Ranking, mean_average_precision, mean_precision_recall, recall_at, silhouette, triplet_loss,
+};
+use crate::data::Domain;
+
+pub const RECALL_AT: [usize; 4] = [1, 5, 10, 20];
+/// Nearest candidates rescored exactly per query.
+const RESCORE: usize = 64;
+
+/// Scores of one embedding on one direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    #[serde(rename = "recall@1")]
+    pub recall_1: Option<f64>,
+    #[serde(rename = "recall@5")]
+    pub recall_5: Option<f64>,
+    #[serde(rename = "recall@10")]
+    pub recall_10: Option<f64>,
+    #[serde(rename = "recall@20")]
+    pub recall_20: Option<f64>,
+    #[serde(rename = "mAP")]
+    pub map: Option<f64>,
+    pub triplet_loss: Option<f64>,
+    pub silhouette: Option<f64>,
+    pub queries: usize,
+    pub database: usize,
+}
+
+impl Metrics {
+    pub fn recall(&self, n: usize) -> Option<f64> {
+        match n {
+            1 => self.recall_1,
+            5 => self.recall_5,
+            10 => self.recall_10,
+            20 => self.recall_20,
+            _ => None,
+        }
+    }
+}
+
+/// Ranked matches of every query, and the scores.
+pub struct Evaluation {
+    pub kind: EmbeddingKind,
+    pub query_domain: Domain,
+    pub queries: Embeddings,
+    pub database: Embeddings,
+    /// `queries × database` distances, row-major.
+    pub matrix: Vec<f32>,
+    /// One ranking per query; relevance is empty when there is no ground truth.
+    pub rankings: Vec<Ranking>,
+    pub ground_truth: bool,
+    pub metrics: Metrics,
+    /// Mean precision–recall over queries, one point per rank cutoff.
+    pub pr_curve: Vec<(f64, f64)>,
+}
+
+impl Evaluation {
+    /// Database rows ranked for query `q`: `(row, distance, is_true_match)`.
+    pub fn ranked(&self, q: usize) -> Vec<(usize, f32, Option<bool>)> {
+        let r = &self.rankings[q];
+        r.order
+            .iter()
+            .map(|&j| (j, r.distances[j], self.ground_truth.then(|| r.relevant[j])))
+            .collect()
+    }
+
+    /// 1-based rank of query `q`'s true match.
+    pub fn true_match_rank(&self, q: usize) -> Option<usize> {
+        if !self.ground_truth {
+            return None;
+        }
+        self.rankings[q].first_relevant_rank()
+    }
+}
+
+/// Evaluate `all` (both domains) with queries from `query_domain`. `w` weights channels.
+pub fn evaluate(
+    all: &Embeddings,
+    query_domain: Domain,
+    w: Option<&[f32]>,
+    device: &Device,
+    seed: u64,
+) -> Evaluation {
+    let queries = all.subset(&all.of_domain(query_domain));
+    let database = all.subset(&all.of_domain(query_domain.other()));
+    let index = DeviceIndex::new(&database, w, device);
+    let mut matrix = index.distance_matrix(&queries);
+    rescore_nearest(&mut matrix, &queries, &database, w, RESCORE);
+
+    let ground_truth = queries
+        .items
+        .iter()
+        .chain(&database.items)
+        .all(|it| it.place.is_some())
+        && !queries.is_empty();
+    let n = database.len();
+    let rankings: Vec<Ranking> = (0..queries.len())
+        .map(|q| {
+            let row = matrix[q * n..(q + 1) * n].to_vec();
+            let relevant = database
+                .items
+                .iter()
+                .map(|it| ground_truth && it.place == queries.items[q].place)
+                .collect();
+            Ranking::new(row, relevant)
+        })
+        .collect();
+    // Only queries whose place exists in the database can be found.
+    let scored: Vec<Ranking> = rankings
+        .iter()
+        .filter(|r| r.num_relevant() > 0)
+        .cloned()
+        .collect();
+    let metric =
+        |f: &dyn Fn(&[Ranking]) -> f64| (ground_truth && !scored.is_empty()).then(|| f(&scored));
+    let metrics = Metrics {
+        recall_1: metric(&|r| recall_at(r, 1)),
+        recall_5: metric(&|r| recall_at(r, 5)),
+        recall_10: metric(&|r| recall_at(r, 10)),
+        recall_20: metric(&|r| recall_at(r, 20)),
+        map: metric(&|r| mean_average_precision(r)),
+        triplet_loss: ground_truth
+            .then(|| held_out_triplet_loss(all, w, seed))
+            .flatten(),
+        silhouette: ground_truth
+            .then(|| place_silhouette(all, w, device))
+            .flatten(),
+        queries: queries.len(),
+        database: n,
+    };
+    let pr_curve = if ground_truth {
+        mean_precision_recall(&scored, n.min(100))
+    } else {
+        Vec::new()
+    };
+    Evaluation {
+        kind: all.kind,
+        query_domain,
+        queries,
+        database,
+        matrix,
+        rankings,
+        ground_truth,
+        metrics,
+        pr_curve,
+    }
+}
+
+/// Places seen in both domains, with their day and night rows.
+fn paired_places(all: &Embeddings) -> Vec<(u32, usize, usize)> {
+    let mut day = std::collections::BTreeMap::new();
+    let mut night = std::collections::BTreeMap::new();
+    for (i, it) in all.items.iter().enumerate() {
+        if let Some(p) = it.place {
+            match it.domain {
+                Domain::Day => day.entry(p).or_insert(i),
+                Domain::Night => night.entry(p).or_insert(i),
+            };
+        }
+    }
+    day.into_iter()
+        .filter_map(|(p, d)| night.get(&p).map(|&n| (p, d, n)))
+        .collect()
+}
+
+/// Mean hinge over triplets: anchor = a place by day, positive = it by night, negative =
+/// another place by day or by night (50/50), drawn with `seed`. Margin 1.
+pub fn held_out_triplet_loss(all: &Embeddings, w: Option<&[f32]>, seed: u64) -> Option<f64> {
+    let places = paired_places(all);
+    if places.len() < 2 {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7219_1e75);
+    let d = |a: usize, b: usize| exact(all.row(a), all.row(b), all.channels, all.pixels, w);
+    let pairs: Vec<(f32, f32)> = places
+        .iter()
+        .enumerate()
+        .map(|(k, &(_, day, night))| {
+            let mut other = rng.random_range(0..places.len() - 1);
+            if other >= k {
+                other += 1;
+            }
+            let neg = if rng.random_bool(0.5) {
+                places[other].1
+            } else {
+                places[other].2
+            };
+            (d(day, night), d(day, neg))
+        })
+        .collect();
+    Some(triplet_loss(&pairs, 1.0))
+}
+
+/// Silhouette of the embeddings of paired places, clustered by place.
+pub fn place_silhouette(all: &Embeddings, w: Option<&[f32]>, device: &Device) -> Option<f64> {
+    let places = paired_places(all);
+    if places.len() < 2 {
+        return None;
+    }
+    let rows: Vec<usize> = places.iter().flat_map(|&(_, d, n)| [d, n]).collect();
+    let labels: Vec<u32> = places.iter().flat_map(|&(p, _, _)| [p, p]).collect();
+    let sub = all.subset(&rows);
+    let index = DeviceIndex::new(&sub, w, device);
+    let mut m = index.distance_matrix(&sub);
+    let n = sub.len();
+    for i in 0..n {
+        m[i * n + i] = 0.0;
+    }
+    Some(silhouette(&m, &labels))
+}

@@ -1,0 +1,12 @@
+//! Cross-domain retrieval: embeddings, device-batched search, metrics, baselines.
+
+pub mod compare;
+pub mod distance;
+pub mod embed;
+pub mod eval;
+pub mod metrics;
+pub mod npy;
+pub mod pca;
+
+pub use embed::{EmbeddingKind, Embeddings, ItemInfo};
+pub use eval::{Evaluation, Metrics, evaluate};

@@ -1,0 +1,195 @@
+use burn::prelude::*;
+use duskmatch::data::Domain;
+use duskmatch::retrieval::distance::{DeviceIndex, exact};
+use duskmatch::retrieval::embed::{EmbeddingKind, Embeddings, ItemInfo, standardize};
+use duskmatch::retrieval::eval::evaluate;
+use duskmatch::retrieval::metrics::{
+    Ranking, mean_average_precision, recall_at, silhouette, triplet_loss,
+};
+use duskmatch::retrieval::npy::npy_bytes;
+
+use crate::common::*;
+
+fn items(domains: &[(Domain, u32)]) -> Vec<ItemInfo> {
+    domains
+        .iter()
+        .enumerate()
+        .map(|(i, &(domain, p))| ItemInfo {
+            domain,
+            index: i,
+            place: Some(p),
+            name: format!("{domain}-{p}"),
+        })
+        .collect()
+}
+
+#[test]
+fn average_precision_matches_hand_values() {
+    // Relevant at ranks 1 and 3 of 4: (1/1 + 2/3) / 2.
+    let r = Ranking::new(vec![0.1, 0.2, 0.3, 0.4], vec![true, false, true, false]);
+    assert!((r.average_precision() - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+    // One relevant at rank 2: 1/2.
+    let r = Ranking::new(vec![0.5, 0.1, 0.9], vec![true, false, false]);
+    assert!((r.average_precision() - 0.5).abs() < 1e-12);
+    assert_eq!(r.first_relevant_rank(), Some(2));
+    // No relevant item: 0.
+    assert_eq!(
+        Ranking::new(vec![1.0], vec![false]).average_precision(),
+        0.0
+    );
+}
+
+#[test]
+fn ties_count_as_every_order_equally_likely() {
+    // The relevant item ties with one other at the top: it is first or second with equal
+    // chance, so AP = (1 + 1/2) / 2 and Recall@1 = 1/2.
+    let r = Ranking::new(vec![0.3, 0.3, 0.9], vec![false, true, false]);
+    assert!((r.average_precision() - 0.75).abs() < 1e-12);
+    assert!((r.hit_at(1) - 0.5).abs() < 1e-12);
+    assert!((r.hit_at(2) - 1.0).abs() < 1e-12);
+    // Three tied, one relevant: Recall@1 = 1/3, Recall@2 = 2/3; AP = (1 + 1/2 + 1/3) / 3.
+    let r = Ranking::new(vec![0.2, 0.2, 0.2], vec![false, false, true]);
+    assert!((r.hit_at(1) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((r.hit_at(2) - 2.0 / 3.0).abs() < 1e-12);
+    assert!((r.average_precision() - (1.0 + 0.5 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
+    // Two relevant in a tie of two after one irrelevant: ranks 2 and 3 surely, AP = (1/2 + 2/3)/2.
+    let r = Ranking::new(vec![0.1, 0.4, 0.4], vec![false, true, true]);
+    assert!((r.average_precision() - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn recall_and_map_average_over_queries() {
+    let hit = Ranking::new(vec![0.1, 0.5], vec![true, false]);
+    let miss = Ranking::new(vec![0.1, 0.5, 0.7], vec![false, false, true]);
+    let rs = [hit, miss];
+    assert_eq!(recall_at(&rs, 1), 0.5);
+    assert_eq!(recall_at(&rs, 2), 0.5);
+    assert_eq!(recall_at(&rs, 3), 1.0);
+    assert!((mean_average_precision(&rs) - (1.0 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn silhouette_and_triplet_loss_match_hand_values() {
+    // Two clusters on a line: {0, 1} and {5, 6}; distances |x − y|.
+    let xs = [0.0f32, 1.0, 5.0, 6.0];
+    let d: Vec<f32> = xs
+        .iter()
+        .flat_map(|a| xs.iter().map(move |b| (a - b).abs()))
+        .collect();
+    // Point 0: a = 1, b = (5 + 6)/2 = 5.5, s = 4.5/5.5; point 1: a = 1, b = 4.5, s = 3.5/4.5;
+    // by symmetry the other two mirror them.
+    let expect = (4.5 / 5.5 + 3.5 / 4.5) / 2.0;
+    assert!((silhouette(&d, &[0, 0, 1, 1]) - expect).abs() < 1e-9);
+    // Hinge: max(1 − 3 + 1, 0) = 0 and max(2 − 1 + 1, 0) = 2, mean 1.
+    assert_eq!(triplet_loss(&[(1.0, 3.0), (2.0, 1.0)], 1.0), 1.0);
+}
+
+#[test]
+fn standardisation_and_distance_match_hand_values() {
+    let dev = cpu();
+    // One image, 3 channels, 2 pixels: pixel 0 = (1, 2, 3), pixel 1 = (4, 4, 4).
+    let x = Tensor::<4>::from_data(
+        TensorData::new(vec![1.0f32, 4.0, 2.0, 4.0, 3.0, 4.0], [1, 3, 1, 2]),
+        &dev,
+    );
+    let z = vec4(standardize(x));
+    // Pixel 0: mean 2, sample std 1 -> (-1, 0, 1). Pixel 1: std 0 -> 0 / 1e-8 = 0.
+    let expect = [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    assert!(max_abs_diff(&z, &expect) < 1e-6, "{z:?}");
+
+    // d = mean over pixels of the channel norm of w ⊙ (p − q).
+    let p = [1.0f32, 0.0, 2.0, 0.0]; // C=2, P=2: c0 = (1, 0), c1 = (2, 0)
+    let q = [0.0f32, 0.0, 0.0, 3.0]; // c0 = (0, 0), c1 = (0, 3)
+    // pixel 0: sqrt(1² + 2²) = √5; pixel 1: sqrt(0 + 3²) = 3.
+    assert!((exact(&p, &q, 2, 2, None) - (5f32.sqrt() + 3.0) / 2.0).abs() < 1e-6);
+    // w = (2, 0): pixel 0: 2, pixel 1: 0.
+    assert!((exact(&p, &q, 2, 2, Some(&[2.0, 0.0])) - 1.0).abs() < 1e-6);
+
+    // The device path agrees with the exact one.
+    let e = |data: Vec<f32>, n| Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels: 2,
+        pixels: 2,
+        data,
+        items: items(&vec![(Domain::Day, 0); n]),
+    };
+    let db = e([p, q].concat(), 2);
+    let queries = e(q.to_vec(), 1);
+    let idx = DeviceIndex::new(&db, Some(&[2.0, 0.5]), &dev);
+    let m = idx.distances(&queries, 0..1);
+    assert!((m[0] - exact(&q, &p, 2, 2, Some(&[2.0, 0.5]))).abs() < 1e-5);
+    assert!(m[1].abs() < 1e-3);
+    let top = idx.search(&queries, 1);
+    assert_eq!(top[0][0].0, 1, "the identical row is nearest");
+}
+
+#[test]
+fn identical_images_rank_first_at_distance_zero() {
+    let dev = cpu();
+    // Four places; the night "image" of each is its day embedding, except place 2 whose night
+    // is noise. Every exact copy must rank first at distance exactly 0.
+    let (c, p) = (8, 16);
+    let mut data = Vec::new();
+    let mut info = Vec::new();
+    let row = |seed: u32| -> Vec<f32> {
+        (0..c * p)
+            .map(|i| {
+                (((i as u32 + 1).wrapping_mul(2654435761u32) ^ seed.wrapping_mul(40503)) % 1000)
+                    as f32
+                    / 100.0
+                    - 5.0
+            })
+            .collect()
+    };
+    for place in 0..4u32 {
+        data.extend(row(place));
+        info.push(ItemInfo {
+            domain: Domain::Day,
+            index: place as usize,
+            place: Some(place),
+            name: format!("d{place}"),
+        });
+    }
+    for place in 0..4u32 {
+        data.extend(if place == 2 { row(99) } else { row(place) });
+        info.push(ItemInfo {
+            domain: Domain::Night,
+            index: place as usize,
+            place: Some(place),
+            name: format!("n{place}"),
+        });
+    }
+    let all = Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels: c,
+        pixels: p,
+        data,
+        items: info,
+    };
+    let ev = evaluate(&all, Domain::Night, None, &dev, 0);
+    for q in [0, 1, 3] {
+        let ranked = ev.ranked(q);
+        assert_eq!(ev.database.items[ranked[0].0].place, Some(q as u32));
+        assert_eq!(ranked[0].1, 0.0, "query {q}: distance {}", ranked[0].1);
+        assert_eq!(ranked[0].2, Some(true));
+        assert_eq!(ev.true_match_rank(q), Some(1));
+    }
+    assert!(ev.ranked(2)[0].1 > 0.0);
+    assert!(ev.metrics.recall_1.unwrap() >= 0.75);
+}
+
+#[test]
+fn npy_header_is_what_numpy_reads() {
+    let b = npy_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    assert_eq!(&b[..8], b"\x93NUMPY\x01\x00");
+    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+    assert_eq!((10 + hlen) % 64, 0, "header padded to 64 bytes");
+    let header = std::str::from_utf8(&b[10..10 + hlen]).unwrap();
+    assert!(header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"));
+    assert!(header.ends_with('\n'));
+    assert_eq!(b.len(), 10 + hlen + 24);
+    assert_eq!(
+        f32::from_le_bytes(b[10 + hlen + 20..].try_into().unwrap()),
+        6.0
+    );
+}
