@@ -10,4 +10,6 @@ pub mod device;
 pub mod error;
 pub mod model;
 pub mod retrieval;
+pub mod saliency;
+pub mod siamese;
 pub mod train;

@@ -11,11 +11,15 @@ fn main() {
         Some(Cmd::Info(a)) => duskmatch::cli::info::run(a),
         Some(Cmd::Eval(a)) => duskmatch::cli::eval::run_eval(a),
         Some(Cmd::Embed(a)) => duskmatch::cli::eval::run_embed(a),
+        Some(Cmd::Weights(a)) => duskmatch::cli::weights::run(a),
+        Some(Cmd::Saliency(a)) => duskmatch::cli::saliency::run(a),
         Some(Cmd::Figure(a)) => duskmatch::cli::figure::run(a),
         Some(Cmd::Bench(a)) => duskmatch::cli::bench::run(a),
-        None => {
-            Err("the app is not built yet; see `duskmatch --help` for the subcommands".to_string())
-        }
+        None => duskmatch::app::run(duskmatch::app::AppOptions {
+            checkpoint: cli.checkpoint,
+            backend: cli.backend,
+            ..Default::default()
+        }),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -29,6 +29,13 @@ impl Default for GridPanel {
     }
 }
 
+/// A row label that fits: the file or place, without the domain folder.
+fn short_name(name: &str) -> &str {
+    name.rsplit('/')
+        .find(|s| *s != "day" && *s != "night" && !s.is_empty())
+        .unwrap_or(name)
+}
+
 fn column_title(col: usize, domain: Domain) -> String {
     match col {
         3 => format!("translation ({} to {})", domain, domain.other()),
@@ -93,7 +100,7 @@ impl GridPanel {
                         for (r, row) in grid.rows.iter().enumerate() {
                             ui.vertical(|ui| {
                                 ui.strong(row.domain.name());
-                                ui.weak(&row.name);
+                                ui.weak(short_name(&row.name));
                             });
                             for (c, tex) in textures[r].iter().enumerate() {
                                 let resp = ui

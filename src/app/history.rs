@@ -81,3 +81,41 @@ pub fn ema(values: &[f64], alpha: f64) -> Vec<f64> {
     }
     out
 }
+
+impl LossHistory {
+    /// Curves of a finished or loaded run, from its `metrics.jsonl` records.
+    pub fn from_records(records: &[crate::train::metrics_log::Record]) -> LossHistory {
+        use crate::train::metrics_log::Record;
+        // Older logs lack steps_per_epoch: count the steps of the first epoch instead.
+        let counted = records
+            .iter()
+            .filter(|r| matches!(r, Record::Step { epoch: 0, .. }))
+            .count();
+        let mut h = LossHistory::default();
+        for r in records {
+            match r {
+                Record::Step {
+                    step,
+                    steps_per_epoch,
+                    losses,
+                    ..
+                } => {
+                    let spe = if *steps_per_epoch > 0 {
+                        *steps_per_epoch
+                    } else {
+                        counted.max(1)
+                    };
+                    h.push_step(*step, spe, *losses);
+                }
+                Record::Epoch {
+                    epoch,
+                    step,
+                    train,
+                    val,
+                    ..
+                } => h.push_epoch(*step, *epoch, *train, *val),
+            }
+        }
+        h
+    }
+}

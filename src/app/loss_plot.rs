@@ -3,7 +3,7 @@
 //! epochs.
 
 use egui::Color32;
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{ColorConflictHandling, HoverPosition, Legend, Line, Plot, PlotPoints, Points};
 
 use super::history::{LossHistory, ema};
 use crate::model::LossValues;
@@ -102,14 +102,27 @@ impl LossPlot {
         let x_label = if self.x_in_epochs { "epoch" } else { "step" };
         let y_label = if log_y { "loss (log scale)" } else { "loss" };
         let plot = Plot::new("loss-plot")
-            .legend(Legend::default())
+            // Raw and smoothed curves share a legend entry; show the smoothed line's colour.
+            .legend(Legend::default().color_conflict_handling(ColorConflictHandling::PickLast))
             .x_axis_label(x_label)
             .y_axis_label(y_label)
             .y_axis_formatter(move |mark, _range| {
                 if log_y {
-                    format!("{:.3}", 10f64.powf(mark.value))
+                    // Ticks sit at log10 values; label them with the loss itself.
+                    let v = 10f64.powf(mark.value);
+                    if v >= 1.0 {
+                        format!("{v:.1}")
+                    } else {
+                        format!("{v:.3}")
+                    }
                 } else {
-                    format!("{:.3}", mark.value)
+                    let step = mark.step_size.abs();
+                    let decimals = if step >= 1.0 {
+                        0
+                    } else {
+                        (-step.log10()).ceil() as usize
+                    };
+                    format!("{:.*}", decimals, mark.value)
                 }
             })
             .label_formatter(move |pos| match pos {

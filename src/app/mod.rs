@@ -180,7 +180,16 @@ impl DuskApp {
             device_rx: Some(drx),
             dataset,
             session: None,
-            history: LossHistory::default(),
+            history: loaded
+                .as_ref()
+                .and_then(|l| {
+                    let log = crate::train::metrics_log::log_for_checkpoint(&l.path)?;
+                    let step = l.checkpoint.header.state.step;
+                    Some(LossHistory::from_records(&crate::train::metrics_log::read(
+                        &log, step,
+                    )))
+                })
+                .unwrap_or_default(),
             loss_plot,
             snapshots: Snapshots::default(),
             grid: GridPanel::default(),
@@ -348,11 +357,8 @@ impl DuskApp {
 
     fn on_train_event(&mut self, e: TrainEvent) {
         match e {
-            TrainEvent::Started { note, .. } => {
-                if let Some(n) = note {
-                    self.notify(Level::Info, n);
-                }
-            }
+            // The device and its note were reported when it was probed.
+            TrainEvent::Started { .. } => {}
             TrainEvent::Step(r) => {
                 self.history
                     .push_step(r.progress.step, r.progress.steps_per_epoch, r.losses)

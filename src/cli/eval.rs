@@ -26,6 +26,9 @@ pub struct EvalArgs {
     /// Use the pooled global descriptor instead of the spatial embedding.
     #[arg(long)]
     pub pooled: bool,
+    /// Learned channel weights (from `duskmatch weights`, latent depth) to compare with w = 1.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     /// Write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -88,6 +91,31 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
     let cfg = &ck.header.config;
+    let weights = match &args.weights {
+        Some(p) => {
+            let wc = crate::siamese::checkpoint::load(p)?;
+            if wc.header.config.depths != crate::siamese::Depths::Latent {
+                return Err(format!(
+                    "{} weighs {}; retrieval compares latent embeddings, so use weights trained with --depths latent (deeper matchings are compared by their triplet-loss curves)",
+                    p.display(),
+                    wc.header.config.depths.name()
+                ));
+            }
+            if wc.header.model != cfg.model {
+                return Err(format!(
+                    "{} was learned for a model with {}, this checkpoint has {}",
+                    p.display(),
+                    wc.header.model.describe(),
+                    cfg.model.describe()
+                ));
+            }
+            if args.pooled {
+                return Err("--weights applies to the spatial embedding; drop --pooled".into());
+            }
+            wc.vectors()?.pop()
+        }
+        None => None,
+    };
     let methods = compare_methods(
         &model,
         &cfg.model,
@@ -95,7 +123,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         &items,
         args.query,
         args.pooled,
-        None,
+        weights.as_deref(),
         &dev.device,
         cfg.seed,
     );

@@ -5,8 +5,10 @@ pub mod bench;
 pub mod eval;
 pub mod figure;
 pub mod info;
+pub mod saliency;
 pub mod synth;
 pub mod train;
+pub mod weights;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -24,6 +26,12 @@ pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    /// (app) Show this checkpoint instead of the one shipped in checkpoints/.
+    #[arg(long, global = false)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// (app) Device for training and inference.
+    #[arg(long, value_enum, default_value_t = crate::device::BackendChoice::Auto, help = backend_help())]
+    pub backend: crate::device::BackendChoice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,6 +47,10 @@ pub enum Cmd {
     Eval(eval::EvalArgs),
     /// Export embeddings as .npy (+ .json with file names, domains and places).
     Embed(eval::EmbedArgs),
+    /// Learn the siamese channel weighting of a trained model (the supervised stage).
+    Weights(weights::WeightsArgs),
+    /// Back-propagate a latent channel to the pixels of an image (overlay PNG + .npy).
+    Saliency(saliency::SaliencyArgs),
     /// Render the four-column figure (original, reconstruction, cycle, translation) to a PNG.
     Figure(figure::FigureArgs),
     /// Measure training and encoding throughput (JSON lines, as the PyTorch reference).

@@ -147,6 +147,55 @@ pub fn write_atomic(
     result.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Write `sections` after `magic` and `FORMAT_VERSION`, atomically. Shared by every
+/// checkpoint kind (stage one, channel weights), each with its own magic.
+pub fn write_container(path: &Path, magic: &[u8; 16], sections: &[&[u8]]) -> Result<(), String> {
+    write_atomic(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        w.write_all(magic)?;
+        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        for s in sections {
+            section(&mut w, s)?;
+        }
+        w.flush()
+    })
+}
+
+/// Read the named sections of a container written by [`write_container`]; errors say which
+/// file, what kind was expected and what is wrong.
+pub fn read_container(
+    file: &Path,
+    magic: &[u8; 16],
+    kind: &str,
+    names: &[&str],
+) -> Result<Vec<Vec<u8>>, String> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .len();
+    let mut r = std::io::BufReader::new(
+        std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?,
+    );
+    let ctx = |e: String| format!("{} is not a usable {kind}: {e}", file.display());
+    let mut m = [0u8; 16];
+    r.read_exact(&mut m).map_err(|_| ctx("too short".into()))?;
+    if &m != magic {
+        return Err(ctx("wrong file type".into()));
+    }
+    let mut version = [0u8; 4];
+    r.read_exact(&mut version)
+        .map_err(|_| ctx("truncated".into()))?;
+    let version = u32::from_le_bytes(version);
+    if version != FORMAT_VERSION {
+        return Err(ctx(format!(
+            "format version {version}, this build reads {FORMAT_VERSION}"
+        )));
+    }
+    names
+        .iter()
+        .map(|n| read_section(&mut r, n, size).map_err(ctx))
+        .collect()
+}
+
 /// Save a checkpoint. `model` should be a `valid()` copy (current BatchNorm statistics).
 pub fn save(
     path: &Path,
@@ -175,54 +224,34 @@ pub fn save(
             .to_vec(),
         None => Vec::new(),
     };
-    write_atomic(path, |f| {
-        let mut w = std::io::BufWriter::new(f);
-        w.write_all(MAGIC)?;
-        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        section(&mut w, &header)?;
-        section(&mut w, &model_bytes)?;
-        section(&mut w, &optim_bytes)?;
-        w.flush()
-    })
+    write_container(path, MAGIC, &[&header, &model_bytes, &optim_bytes])
 }
 
 /// Read a checkpoint file (or `DIR/latest.dmck` when given a run folder).
 pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let file = resolve(path)?;
-    let size = std::fs::metadata(&file)
-        .map_err(|e| format!("{}: {e}", file.display()))?
-        .len();
-    let mut r = std::io::BufReader::new(
-        std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
-    );
+    let mut parts = read_container(
+        &file,
+        MAGIC,
+        "duskmatch checkpoint",
+        &["header", "model", "optimiser"],
+    )?
+    .into_iter();
     let ctx = |e: String| {
         format!(
             "{} is not a usable duskmatch checkpoint: {e}",
             file.display()
         )
     };
-    let mut magic = [0u8; 16];
-    r.read_exact(&mut magic)
-        .map_err(|_| ctx("too short".into()))?;
-    if &magic != MAGIC {
-        return Err(ctx("wrong file type (no duskmatch header)".into()));
-    }
-    let mut version = [0u8; 4];
-    r.read_exact(&mut version)
-        .map_err(|_| ctx("truncated".into()))?;
-    let version = u32::from_le_bytes(version);
-    if version != FORMAT_VERSION {
-        return Err(ctx(format!(
-            "format version {version}, this build reads {FORMAT_VERSION}"
-        )));
-    }
-    let header = read_section(&mut r, "header", size).map_err(ctx)?;
+    let (header, model, optim) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let header: Header =
         serde_json::from_slice(&header).map_err(|e| ctx(format!("bad header: {e}")))?;
-    let model = read_section(&mut r, "model", size).map_err(ctx)?;
     let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
         .map_err(|e| ctx(format!("bad model record: {e}")))?;
-    let optim = read_section(&mut r, "optimiser", size).map_err(ctx)?;
     let optimizer = (!optim.is_empty()).then(|| Bytes::from_bytes_vec(optim));
     Ok(Checkpoint {
         header,
@@ -281,7 +310,7 @@ impl Checkpoint {
     }
 }
 
-fn now_string() -> String {
+pub fn now_string() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

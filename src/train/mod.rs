@@ -4,6 +4,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod events;
+pub mod metrics_log;
 pub mod noise;
 pub mod run_dir;
 pub mod scheduler;

@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use super::checkpoint::{self, Checkpoint, LATEST, RunState};
 use super::config::TrainingConfig;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
+use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
 use super::scheduler::ReduceOnPlateau;
 use super::step::train_step;
@@ -48,7 +49,7 @@ pub struct Trainer {
     commands: Option<Receiver<Command>>,
     snapshot_every: u64,
     resume: Option<Checkpoint>,
-    metrics: std::cell::RefCell<Option<std::fs::File>>,
+    metrics: std::cell::RefCell<MetricsLog>,
 }
 
 /// Seeded permutation of one domain's training indices for one epoch.
@@ -101,7 +102,7 @@ impl Trainer {
             commands: None,
             snapshot_every: 0,
             resume: None,
-            metrics: std::cell::RefCell::new(None),
+            metrics: std::cell::RefCell::new(MetricsLog::none()),
         })
     }
 
@@ -150,19 +151,7 @@ impl Trainer {
 
     /// One JSON line per step and epoch in the run folder, so curves can be replotted later.
     fn log_metrics(&self, event: &TrainEvent) {
-        use std::io::Write;
-        let line = match event {
-            TrainEvent::Step(r) => {
-                serde_json::json!({"kind": "step", "step": r.progress.step, "epoch": r.progress.epoch, "lr": r.lr, "losses": r.losses, "steps_per_sec": r.steps_per_sec})
-            }
-            TrainEvent::Epoch(r) => {
-                serde_json::json!({"kind": "epoch", "epoch": r.epoch, "step": r.step, "train": r.train, "val": r.val, "lr": r.lr})
-            }
-            _ => return,
-        };
-        if let Some(f) = self.metrics.borrow_mut().as_mut() {
-            let _ = writeln!(f, "{line}");
-        }
+        self.metrics.borrow_mut().write(event);
     }
 
     fn batch(&self, domain: Domain, idx: &[usize], device: &Device) -> Tensor<4> {
@@ -297,11 +286,7 @@ impl Trainer {
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| format!("cannot create {}: {e}", self.out_dir.display()))?;
         let _ = std::fs::write(self.out_dir.join("config.toml"), cfg.to_toml());
-        *self.metrics.borrow_mut() = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out_dir.join("metrics.jsonl"))
-            .ok();
+        *self.metrics.borrow_mut() = MetricsLog::open(&self.out_dir);
         self.emit(TrainEvent::Started {
             device: self.device.label.clone(),
             note: self.device.note.clone(),

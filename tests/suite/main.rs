@@ -8,5 +8,7 @@ mod data_folder;
 mod gpu;
 mod model;
 mod retrieval;
+mod saliency;
+mod siamese;
 mod synth;
 mod train;

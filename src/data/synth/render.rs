@@ -428,8 +428,10 @@ fn shade_point(scene: &Scene, lights: &[PointLight], x: f32, y: f32, light: Ligh
             match s {
                 Surface::Sky => {
                     let t = (y / scene.ground).clamp(0.0, 1.0);
-                    let glow = scale(scene.lamp_light, 0.07 * t * t);
-                    let mut c = add(mix([0.008, 0.012, 0.035], [0.04, 0.04, 0.07], t), glow);
+                    // Urban sky glow: the lamps' colour lights the haze near the horizon, so
+                    // rooftops stand out against the sky as they do in a real city at night.
+                    let glow = scale(scene.lamp_light, 0.16 * t * t);
+                    let mut c = add(mix([0.008, 0.012, 0.035], [0.05, 0.05, 0.08], t), glow);
                     for &(sx, sy) in &scene.stars {
                         let d2 = (x - sx).powi(2) + (y - sy).powi(2);
                         if d2 < 0.0025f32.powi(2) {

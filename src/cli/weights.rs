@@ -1,0 +1,182 @@
+//! `duskmatch weights`: the siamese channel weighting of a trained model, with the share of
+//! channels that carry 90 % of the weight; `--compare-depths` trains 1, 3 and 6 depths and
+//! writes their held-out triplet-loss curves side by side (the research's figure).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use clap::Args;
+
+use super::DataArgs;
+use super::eval::load_for_eval;
+use crate::data::Split;
+use crate::device::BackendChoice;
+use crate::siamese::checkpoint::WeightsState;
+use crate::siamese::weights::{importance, share_for_mass};
+use crate::siamese::{Depths, Hinge, WeightsConfig, WeightsEvent, WeightsTrainer};
+use crate::train::checkpoint;
+
+#[derive(Args, Debug)]
+pub struct WeightsArgs {
+    /// Stage-one checkpoint (file or run folder).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, value_enum, default_value_t = Depths::Latent)]
+    pub depths: Depths,
+    #[arg(long, value_enum, default_value_t = Hinge::Triplet)]
+    pub hinge: Hinge,
+    #[arg(long, default_value_t = WeightsConfig::default().epochs)]
+    pub epochs: usize,
+    /// Output folder (default: beside the checkpoint, weights-<depths>-<hinge>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from this weights file or folder.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Train the latent, 3-depth and 6-depth weightings and write their curves side by side.
+    #[arg(long)]
+    pub compare_depths: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+pub fn run(args: WeightsArgs) -> Result<(), String> {
+    let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    let cfg = ck.header.config.clone();
+    let split = split.unwrap_or_else(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
+    let ds = Arc::new(ds);
+    let stage_one = (checkpoint::resolve(&args.checkpoint)?, ck.header.state.step);
+    let base = args
+        .checkpoint
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let runs: Vec<Depths> = if args.compare_depths {
+        Depths::ALL.to_vec()
+    } else {
+        vec![args.depths]
+    };
+    let mut curves = serde_json::Map::new();
+    for depths in runs {
+        let wc = WeightsConfig {
+            depths,
+            hinge: args.hinge,
+            epochs: args.epochs,
+            seed: args.seed,
+            ..Default::default()
+        };
+        let out = match &args.out {
+            Some(o) if args.compare_depths => o.join(format!(
+                "{}-{}",
+                depths.name().replace(' ', ""),
+                hinge_name(args.hinge)
+            )),
+            Some(o) => o.clone(),
+            None => base.join(format!(
+                "weights-{}-{}",
+                depths.name().replace(' ', ""),
+                hinge_name(args.hinge)
+            )),
+        };
+        let (tx, rx) = mpsc::channel();
+        let mut trainer = WeightsTrainer::new(
+            wc,
+            &model,
+            cfg.model,
+            ds.clone(),
+            &split,
+            dev.clone(),
+            &out,
+            stage_one.clone(),
+        )?
+        .with_events(tx);
+        if let Some(r) = &args.resume {
+            trainer = trainer.resume_from(crate::siamese::checkpoint::load(r)?)?;
+        }
+        let t0 = std::time::Instant::now();
+        let worker = std::thread::spawn(move || trainer.train());
+        let bar = indicatif::ProgressBar::new(0);
+        for e in rx {
+            match e {
+                WeightsEvent::Started { steps_per_epoch, total_steps, train_places, val_places, .. } => {
+                    bar.set_length(total_steps);
+                    bar.println(format!("{}: {train_places} training places, {val_places} held-out triplets, {steps_per_epoch} steps per epoch", depths.name()));
+                }
+                WeightsEvent::Step { step, loss, .. } => {
+                    bar.set_position(step);
+                    bar.set_message(format!("triplet {loss:.4}"));
+                }
+                WeightsEvent::Epoch { epoch, train, val, share90, .. } => bar.println(format!(
+                    "epoch {:>3}: train {train:.4}  held-out triplet loss {}  channels for 90% of |w|: {:.1}%",
+                    epoch + 1,
+                    val.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into()),
+                    share90 * 100.0
+                )),
+                WeightsEvent::Error(e) => bar.println(format!("error: {e}")),
+                _ => {}
+            }
+        }
+        bar.finish_and_clear();
+        let (w, state): (_, WeightsState) = worker
+            .join()
+            .map_err(|_| "the weights thread panicked".to_string())??;
+        let secs = t0.elapsed().as_secs_f64();
+        let vecs = w.to_vecs();
+        let latent = vecs.last().cloned().unwrap_or_default();
+        let (k, share) = share_for_mass(&latent, 0.9);
+        let top: Vec<String> = importance(&latent)
+            .iter()
+            .take(8)
+            .map(|(c, v)| format!("{c}:{v:.2}"))
+            .collect();
+        println!(
+            "{}: {k} of {} latent channels ({:.1}%) carry 90% of the total |weight|; top channels {}; {secs:.0} s; weights in {}",
+            depths.name(),
+            latent.len(),
+            share * 100.0,
+            top.join(" "),
+            out.join(crate::siamese::checkpoint::LATEST).display()
+        );
+        let first = state
+            .history
+            .first()
+            .and_then(|h| h.val)
+            .unwrap_or(f32::NAN);
+        let last = state.history.last().and_then(|h| h.val).unwrap_or(f32::NAN);
+        println!(
+            "{}: held-out triplet loss {first:.4} with w = 1, {last:.4} learned",
+            depths.name()
+        );
+        curves.insert(
+            depths.name().into(),
+            serde_json::json!({"history": state.history, "seconds": secs, "share90": share, "channels_for_90": k}),
+        );
+    }
+    if args.compare_depths {
+        let dir = args.out.clone().unwrap_or(base);
+        let path = dir.join("depth-comparison.json");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&curves).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!(
+            "wrote {} (held-out triplet loss per epoch for each depth choice)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn hinge_name(h: Hinge) -> &'static str {
+    match h {
+        Hinge::Triplet => "triplet",
+        Hinge::BatchMean => "batch-mean",
+    }
+}

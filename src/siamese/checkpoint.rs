@@ -1,0 +1,135 @@
+//! Learned channel weights on disk, with what they need to resume: config, progress, the
+//! optimiser, and which stage-one checkpoint (and architecture) they belong to.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::trainer::WeightsConfig;
+use super::weights::ChannelWeights;
+use crate::model::ModelConfig;
+use crate::train::checkpoint::{now_string, read_container, write_container};
+
+pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
+pub const LATEST: &str = "weights.dmwt";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WeightsState {
+    pub epoch: usize,
+    pub step_in_epoch: usize,
+    pub step: u64,
+    pub epoch_loss_sum: f64,
+    /// One point per epoch; the first is the held-out loss with all weights at one.
+    pub history: Vec<HistoryPoint>,
+}
+
+/// Losses after an epoch (`train` is absent for the starting point).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    pub step: u64,
+    pub epoch: usize,
+    pub train: Option<f32>,
+    pub val: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WeightsHeader {
+    pub config: WeightsConfig,
+    pub model: ModelConfig,
+    pub channels: Vec<usize>,
+    pub stage_one: PathBuf,
+    pub stage_one_step: u64,
+    pub state: WeightsState,
+    pub created: String,
+}
+
+#[derive(Clone)]
+pub struct WeightsCheckpoint {
+    pub header: WeightsHeader,
+    pub record: ModuleRecord,
+    pub optimizer: Option<Bytes>,
+}
+
+impl WeightsCheckpoint {
+    pub fn build(&self, device: &Device) -> Result<ChannelWeights, String> {
+        ChannelWeights::ones(&self.header.channels, device)
+            .try_load_record(self.record.clone())
+            .map_err(|e| format!("the channel weights do not load: {e}"))
+    }
+
+    /// The weights as plain vectors, one per depth.
+    pub fn vectors(&self) -> Result<Vec<Vec<f32>>, String> {
+        Ok(self.build(&Device::flex())?.to_vecs())
+    }
+}
+
+pub fn save(
+    path: &Path,
+    config: &WeightsConfig,
+    model: &ModelConfig,
+    stage_one: &(PathBuf, u64),
+    state: &WeightsState,
+    w: &ChannelWeights,
+    optimizer: Option<&burn::optim::ModuleOptimizer>,
+) -> Result<(), String> {
+    let header = WeightsHeader {
+        config: config.clone(),
+        model: *model,
+        channels: w.depths.iter().map(|p| p.val().dims()[0]).collect(),
+        stage_one: stage_one.0.clone(),
+        stage_one_step: stage_one.1,
+        state: state.clone(),
+        created: now_string(),
+    };
+    let header = serde_json::to_vec_pretty(&header).map_err(|e| e.to_string())?;
+    let record = w
+        .valid()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| format!("cannot serialise the weights: {e}"))?;
+    let optim = match optimizer {
+        Some(o) => o
+            .into_bytes()
+            .map_err(|e| format!("cannot serialise the optimiser: {e}"))?
+            .to_vec(),
+        None => Vec::new(),
+    };
+    write_container(path, MAGIC, &[&header, &record, &optim])
+}
+
+/// Read weights from a file, or `DIR/weights.dmwt`.
+pub fn load(path: &Path) -> Result<WeightsCheckpoint, String> {
+    let file = if path.is_dir() {
+        path.join(LATEST)
+    } else {
+        path.to_path_buf()
+    };
+    if !file.exists() {
+        return Err(format!("{} does not exist", file.display()));
+    }
+    let mut parts = read_container(
+        &file,
+        MAGIC,
+        "channel-weights file",
+        &["header", "weights", "optimiser"],
+    )?
+    .into_iter();
+    let (h, r, o) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let header: WeightsHeader =
+        serde_json::from_slice(&h).map_err(|e| format!("{}: bad header: {e}", file.display()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(r))
+        .map_err(|e| format!("{}: bad weights: {e}", file.display()))?;
+    Ok(WeightsCheckpoint {
+        header,
+        record,
+        optimizer: (!o.is_empty()).then(|| Bytes::from_bytes_vec(o)),
+    })
+}

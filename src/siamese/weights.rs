@@ -1,0 +1,162 @@
+//! Channel weights of the siamese stage (DESIGN.md §3) and the weighted distance they define,
+//! differentiable so the weights can be learned.
+
+use burn::module::Param;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Domain;
+use crate::model::DoubleVae;
+use crate::retrieval::embed::standardize;
+
+/// Which encoder depths are matched: the latent only, or 3 or 6 depths (deep feature matching,
+/// after LPIPS). Indices into [`DoubleVae::encode_taps`]: conv1, conv2_1, conv2_2, res 3–6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Depths {
+    Latent,
+    #[value(name = "3")]
+    #[serde(rename = "3")]
+    Three,
+    #[value(name = "6")]
+    #[serde(rename = "6")]
+    Six,
+}
+
+impl Depths {
+    pub const ALL: [Depths; 3] = [Depths::Latent, Depths::Three, Depths::Six];
+
+    pub fn taps(self) -> &'static [usize] {
+        match self {
+            Depths::Latent => &[6],
+            Depths::Three => &[2, 4, 6],
+            Depths::Six => &[1, 2, 3, 4, 5, 6],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Depths::Latent => "latent",
+            Depths::Three => "3 depths",
+            Depths::Six => "6 depths",
+        }
+    }
+
+    /// Channels at each matched depth for a model of base width `w`.
+    pub fn channels(self, w: usize) -> Vec<usize> {
+        let per_tap = [w, 2 * w, 4 * w, 4 * w, 4 * w, 4 * w, 4 * w];
+        self.taps().iter().map(|&t| per_tap[t]).collect()
+    }
+}
+
+/// How the triplet hinge is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hinge {
+    /// `mean(max(d(a,p) − d(a,n) + m, 0))`: the textbook form.
+    Triplet,
+    /// `max(mean d(a,p) − mean d(a,n) + m, 0)`: what the research did.
+    BatchMean,
+}
+
+/// One weight vector per matched depth, initialised to ones.
+#[derive(Module, Debug)]
+pub struct ChannelWeights {
+    pub depths: Vec<Param<Tensor<1>>>,
+}
+
+impl ChannelWeights {
+    pub fn ones(channels: &[usize], device: &Device) -> Self {
+        Self {
+            depths: channels
+                .iter()
+                .map(|&c| Param::from_tensor(Tensor::ones([c], device)))
+                .collect(),
+        }
+    }
+
+    pub fn to_vecs(&self) -> Vec<Vec<f32>> {
+        self.depths
+            .iter()
+            .map(|p| {
+                p.val()
+                    .inner()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// Standardised activations of the matched depths for a batch (no gradient through the
+/// encoder: it is frozen).
+pub fn features(model: &DoubleVae, x: Tensor<4>, domain: Domain, depths: Depths) -> Vec<Tensor<4>> {
+    let taps = model.encode_taps(x, domain);
+    depths
+        .taps()
+        .iter()
+        .map(|&t| standardize(taps[t].clone()))
+        .collect()
+}
+
+/// `d(p, q)` per batch item, averaged over depths: mean over pixels of ‖w ⊙ (p − q)‖₂.
+/// A tiny epsilon inside the root keeps the gradient finite where p = q.
+pub fn weighted_distance(w: &ChannelWeights, p: &[Tensor<4>], q: &[Tensor<4>]) -> Tensor<1> {
+    let mut total: Option<Tensor<1>> = None;
+    for ((wd, a), b) in w.depths.iter().zip(p).zip(q) {
+        let [bsz, c, _, _] = a.dims();
+        let wv = wd.val().reshape([1, c, 1, 1]);
+        let diff = (a.clone() - b.clone()) * wv;
+        let d: Tensor<1> = diff
+            .square()
+            .sum_dim(1)
+            .add_scalar(1e-12)
+            .sqrt()
+            .mean_dims(&[2, 3])
+            .reshape([bsz]);
+        total = Some(match total {
+            Some(t) => t + d,
+            None => d,
+        });
+    }
+    total
+        .expect("at least one depth")
+        .div_scalar(w.depths.len() as f32)
+}
+
+/// The triplet objective, margin `margin`.
+pub fn triplet_objective(d_ap: Tensor<1>, d_an: Tensor<1>, margin: f32, hinge: Hinge) -> Tensor<1> {
+    match hinge {
+        Hinge::Triplet => (d_ap - d_an).add_scalar(margin).clamp_min(0.0).mean(),
+        Hinge::BatchMean => (d_ap.mean() - d_an.mean())
+            .add_scalar(margin)
+            .clamp_min(0.0),
+    }
+}
+
+/// Channels sorted by |weight|, largest first: `(channel, |w|)`.
+pub fn importance(w: &[f32]) -> Vec<(usize, f32)> {
+    let mut v: Vec<(usize, f32)> = w.iter().map(|x| x.abs()).enumerate().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// How many of the largest channels carry `mass` (e.g. 0.9) of the total |weight|, and that
+/// count as a share of all channels.
+pub fn share_for_mass(w: &[f32], mass: f32) -> (usize, f32) {
+    let imp = importance(w);
+    let total: f32 = imp.iter().map(|x| x.1).sum();
+    if total <= 0.0 || w.is_empty() {
+        return (0, 0.0);
+    }
+    let mut acc = 0.0;
+    for (k, (_, v)) in imp.iter().enumerate() {
+        acc += v;
+        if acc >= mass * total - 1e-6 * total {
+            return (k + 1, (k + 1) as f32 / w.len() as f32);
+        }
+    }
+    (w.len(), 1.0)
+}

@@ -1,0 +1,165 @@
+use std::sync::Arc;
+
+use burn::prelude::*;
+use duskmatch::data::synth::SynthConfig;
+use duskmatch::data::{DataSource, Domain, Split};
+use duskmatch::device;
+use duskmatch::model::DoubleVae;
+use duskmatch::siamese::checkpoint;
+use duskmatch::siamese::weights::{
+    ChannelWeights, share_for_mass, triplet_objective, weighted_distance,
+};
+use duskmatch::siamese::{Depths, Hinge, WeightsConfig, WeightsTrainer};
+use duskmatch::train::{Preset, Trainer};
+
+use crate::common::*;
+
+fn t1(v: &[f32]) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), &cpu())
+}
+
+#[test]
+fn both_hinge_forms_match_hand_values() {
+    let (ap, an) = ([1.0f32, 3.0], [2.5f32, 1.0]);
+    // Per triplet: max(1 − 2.5 + 1, 0) = 0 and max(3 − 1 + 1, 0) = 3: mean 1.5.
+    assert!((scalar(triplet_objective(t1(&ap), t1(&an), 1.0, Hinge::Triplet)) - 1.5).abs() < 1e-6);
+    // Batch mean: max(2 − 1.75 + 1, 0) = 1.25.
+    assert!(
+        (scalar(triplet_objective(t1(&ap), t1(&an), 1.0, Hinge::BatchMean)) - 1.25).abs() < 1e-6
+    );
+    // The batch-mean form can be zero while a triplet still violates the margin.
+    let (ap, an) = ([0.0f32, 4.0], [5.0f32, 3.5]);
+    assert_eq!(
+        scalar(triplet_objective(t1(&ap), t1(&an), 1.0, Hinge::BatchMean)),
+        0.0
+    );
+    assert!(scalar(triplet_objective(t1(&ap), t1(&an), 1.0, Hinge::Triplet)) > 0.0);
+}
+
+#[test]
+fn weighted_distance_matches_the_formula() {
+    let dev = cpu();
+    // C = 2, one pixel: p − q = (3, 4); w = (1, 1) -> 5; w = (2, 0.5) -> sqrt(36 + 4).
+    let p = Tensor::<4>::from_data(TensorData::new(vec![3.0f32, 4.0], [1, 2, 1, 1]), &dev);
+    let q = Tensor::<4>::zeros([1, 2, 1, 1], &dev);
+    let mut w = ChannelWeights::ones(&[2], &dev);
+    assert!(
+        (scalar(weighted_distance(
+            &w,
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&q)
+        )) - 5.0)
+            .abs()
+            < 1e-5
+    );
+    w.depths[0] = burn::module::Param::from_tensor(t1(&[2.0, 0.5]));
+    assert!((scalar(weighted_distance(&w, &[p], &[q])) - 40f32.sqrt()).abs() < 1e-5);
+}
+
+#[test]
+fn importance_share_counts_the_heaviest_channels() {
+    // 90 % of |w| = 9: the 8 and the 1 reach it; 2 of 5 channels.
+    assert_eq!(share_for_mass(&[0.0, 8.0, -1.0, 0.5, 0.5], 0.9), (2, 0.4));
+    assert_eq!(share_for_mass(&[1.0; 4], 0.9), (4, 1.0));
+}
+
+#[test]
+fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
+    let dir = tempdir();
+    // A short stage one on the tiny town, then the siamese stage on its frozen encoder.
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::Synth(SynthConfig {
+        places: 80,
+        seed: 5,
+    });
+    cfg.max_steps = 60;
+    cfg.epochs = 100;
+    let (ds, _) = cfg.data.load(32).unwrap();
+    let ds = Arc::new(ds);
+    let run = dir.path().join("stage1");
+    let stage1 = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), &run)
+        .unwrap()
+        .train()
+        .unwrap();
+    let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let wc = WeightsConfig {
+        depths: Depths::Latent,
+        hinge: Hinge::Triplet,
+        epochs: 12,
+        batch_size: 16,
+        learning_rate: 1e-2,
+        ..Default::default()
+    };
+    let out = dir.path().join("weights");
+    let trainer = WeightsTrainer::new(
+        wc.clone(),
+        &stage1.model,
+        cfg.model,
+        ds.clone(),
+        &split,
+        device::cpu(),
+        &out,
+        (run.clone(), 60),
+    )
+    .unwrap();
+    let before = trainer
+        .validation_loss(&ChannelWeights::ones(&[16], &cpu()))
+        .unwrap();
+    let (w, state) = trainer.train().unwrap();
+    let after = state.history.last().unwrap().val.unwrap();
+    eprintln!("held-out triplet loss: {before:.4} with w = 1, {after:.4} learned");
+    assert!(
+        after < before - 0.02,
+        "held-out triplet loss {before} -> {after}"
+    );
+    assert_eq!(
+        state.history[0].val,
+        Some(before),
+        "the curve starts at w = 1"
+    );
+    assert_eq!(state.history.len(), 13);
+
+    // Saving and loading the weights round-trips.
+    let ck = checkpoint::load(&out).unwrap();
+    assert_eq!(ck.header.channels, vec![16]);
+    assert_eq!(ck.header.state, state);
+    assert_eq!(ck.vectors().unwrap(), w.to_vecs());
+    assert_eq!(ck.header.config, wc);
+    assert!(ck.optimizer.is_some());
+    // Another architecture is refused.
+    let other = WeightsTrainer::new(
+        WeightsConfig {
+            depths: Depths::Three,
+            ..wc
+        },
+        &stage1.model,
+        cfg.model,
+        ds,
+        &split,
+        device::cpu(),
+        dir.path().join("w3"),
+        (run, 60),
+    )
+    .unwrap();
+    assert!(other.resume_from(ck).err().unwrap().contains("latent"));
+}
+
+#[test]
+fn three_and_six_depths_have_a_weight_vector_per_depth() {
+    let dev = cpu();
+    let cfg = duskmatch::model::ModelConfig {
+        base_width: 2,
+        image_size: 16,
+    };
+    let model = DoubleVae::new(&cfg, 1, &dev);
+    let x = Tensor::<4>::ones([1, 3, 16, 16], &dev);
+    for (d, chans) in [
+        (Depths::Latent, vec![8]),
+        (Depths::Three, vec![8, 8, 8]),
+        (Depths::Six, vec![4, 8, 8, 8, 8, 8]),
+    ] {
+        assert_eq!(d.channels(2), chans);
+        let f = duskmatch::siamese::weights::features(&model, x.clone(), Domain::Day, d);
+        assert_eq!(f.iter().map(|t| t.dims()[1]).collect::<Vec<_>>(), chans);
+    }
+}
