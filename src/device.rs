@@ -37,6 +37,9 @@ pub struct WgpuProbe {
     pub adapter: String,
     pub backend: String,
     pub software: bool,
+    /// The raw wgpu handles burn runs on, for custom GPU work beside it (e.g. shaders).
+    pub wgpu_device: burn::tensor::wgpu::wgpu::Device,
+    pub wgpu_queue: burn::tensor::wgpu::wgpu::Queue,
 }
 
 static WGPU: OnceLock<Result<WgpuProbe, String>> = OnceLock::new();
@@ -53,6 +56,8 @@ pub fn probe_wgpu() -> Result<WgpuProbe, String> {
                     adapter: info.name.clone(),
                     backend: format!("{:?}", info.backend),
                     software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
+                    wgpu_device: setup.device.clone(),
+                    wgpu_queue: setup.queue.clone(),
                 })
             }
             Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),

@@ -9,11 +9,14 @@ pub mod grid;
 pub mod history;
 pub mod inference;
 pub mod loss_plot;
+pub mod overlay_gpu;
 pub mod retrieval_panel;
+pub mod saliency_panel;
 pub mod session;
 pub mod settings;
 pub mod snapshots;
 pub mod training_panel;
+pub mod weights_panel;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
@@ -26,10 +29,12 @@ use history::LossHistory;
 use inference::{DisplayItem, GridJob, InferenceWorker};
 use loss_plot::LossPlot;
 use retrieval_panel::{IndexInputs, RetrievalPanel};
+use saliency_panel::{SaliencyPanel, Subject};
 use session::TrainingSession;
 use settings::{Settings, Tab};
 use snapshots::Snapshots;
 use training_panel::TrainAction;
+use weights_panel::{WeightsInputs, WeightsPanel};
 
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::{DataSource, Dataset, Split};
@@ -52,7 +57,7 @@ impl Waker {
         let _ = self.0.set(ctx.clone());
     }
 
-    fn waker(&self) -> impl Fn() + Send + 'static {
+    fn waker(&self) -> impl Fn() + Send + Sync + 'static {
         let w = self.clone();
         move || w.wake()
     }
@@ -117,6 +122,8 @@ pub struct DuskApp {
     pub snapshots: Snapshots,
     pub grid: GridPanel,
     pub retrieval: RetrievalPanel,
+    pub weights: WeightsPanel,
+    pub saliency: SaliencyPanel,
     inference: Option<InferenceWorker>,
     /// The display batch and the size it was made at.
     display: Option<(u32, Arc<Vec<DisplayItem>>)>,
@@ -194,6 +201,8 @@ impl DuskApp {
             snapshots: Snapshots::default(),
             grid: GridPanel::default(),
             retrieval: RetrievalPanel::default(),
+            weights: WeightsPanel::default(),
+            saliency: SaliencyPanel::default(),
             display: None,
             pending_decode: None,
             loaded,
@@ -331,6 +340,20 @@ impl DuskApp {
 
         if let Some(e) = self.retrieval.poll() {
             self.notify(Level::Error, e);
+        }
+        if let Some(e) = self.weights.poll() {
+            self.notify(Level::Error, e);
+        }
+        if let Some(e) = self.saliency.poll() {
+            self.notify(Level::Error, e);
+        }
+        if let Some((query_domain, query, matched)) = self.retrieval.explain_request.take() {
+            self.saliency.subject = Subject::Match {
+                query_domain,
+                query,
+                matched,
+            };
+            self.settings.tab = Tab::Saliency;
         }
 
         let results = self
@@ -724,7 +747,11 @@ impl DuskApp {
                     dataset: ds.clone(),
                     split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
                     device: dev.device.clone(),
-                    weights: None,
+                    weights: if self.retrieval.use_weights {
+                        self.weights.latent_weights().cloned()
+                    } else {
+                        None
+                    },
                 })
             }
             _ => None,
@@ -736,6 +763,79 @@ impl DuskApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.retrieval.ui(ui, ds.as_ref());
         });
+    }
+
+    fn saliency_tab(&mut self, ui: &mut egui::Ui) {
+        let snap = self
+            .snapshots
+            .selected()
+            .map(|s| (s.step, s.model.clone(), s.config));
+        let ds = self.dataset.dataset().cloned();
+        let weights = self.weights.latent_weights().cloned();
+        egui::Panel::left("channel-controls")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("channel-controls-scroll")
+                    .show(ui, |ui| {
+                        let can = snap.is_some() && ds.is_some() && self.device.is_some();
+                        if self.weights.ui(ui, can) {
+                            self.start_weights();
+                        }
+                        ui.separator();
+                        let channels = snap.as_ref().map(|s| s.2.latent_channels()).unwrap_or(0);
+                        self.saliency
+                            .controls_ui(ui, ds.as_ref(), channels, weights.as_deref());
+                    });
+            });
+        if let (Some((step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
+            self.saliency.ensure(
+                step,
+                model,
+                ds,
+                dev.device.clone(),
+                weights,
+                self.waker.waker(),
+            );
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.saliency.view_ui(ui);
+        });
+    }
+
+    fn start_weights(&mut self) {
+        let (Some(snap), Some(ds), Some(dev)) = (
+            self.snapshots.selected(),
+            self.dataset.dataset(),
+            &self.device,
+        ) else {
+            return;
+        };
+        let cfg = self.model_config();
+        let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
+        let stage_one = match &self.loaded {
+            Some(l) if self.session.is_none() => (l.path.clone(), l.checkpoint.header.state.step),
+            _ => (
+                self.settings.checkpoint.clone().unwrap_or_default(),
+                snap.step,
+            ),
+        };
+        let out = self.options.runs_dir.join(format!(
+            "{}-weights-{}",
+            crate::train::run_dir::format_timestamp(unix_now()),
+            self.weights.depths.name().replace(' ', "")
+        ));
+        let inputs = WeightsInputs {
+            model: snap.model.clone(),
+            model_config: snap.config,
+            dataset: ds.clone(),
+            split,
+            device: dev.clone(),
+            out,
+            stage_one,
+        };
+        self.weights.start(inputs, self.waker.waker());
     }
 
     /// Everything inside the window; eframe's `ui` and the tests both call this.
@@ -759,11 +859,7 @@ impl DuskApp {
         match self.settings.tab {
             Tab::Training => self.training_tab(ui),
             Tab::Retrieval => self.retrieval_tab(ui),
-            Tab::Saliency => {
-                egui::CentralPanel::default().show(ui, |ui| {
-                    ui.weak("coming in a later version");
-                });
-            }
+            Tab::Saliency => self.saliency_tab(ui),
         }
         self.settings.ema = self.loss_plot.ema;
         self.settings.log_y = self.loss_plot.log_y;
@@ -826,7 +922,13 @@ pub fn run(options: AppOptions) -> Result<(), String> {
                 {
                     options.settings = s;
                 }
-                Ok(Box::new(DuskApp::new(options)))
+                let mut app = DuskApp::new(options);
+                // Draw saliency overlays with the WGSL shader when egui renders with wgpu.
+                if let Some(rs) = cc.wgpu_render_state.as_ref() {
+                    overlay_gpu::register(rs);
+                    app.saliency.use_gpu = true;
+                }
+                Ok(Box::new(app))
             }),
         )
     };

@@ -65,6 +65,10 @@ pub struct RetrievalPanel {
     cache: Vec<(IndexKey, Arc<RetrievalResult>)>,
     thumbs: HashMap<(Domain, usize), TextureHandle>,
     pub thumb: f32,
+    /// Weigh channels with the learned weights (when a latent weighting has been learned).
+    pub use_weights: bool,
+    /// Set when the user asks to explain a match: (query domain, query index, match index).
+    pub explain_request: Option<(Domain, usize, usize)>,
 }
 
 impl Default for RetrievalPanel {
@@ -79,6 +83,8 @@ impl Default for RetrievalPanel {
             cache: Vec::new(),
             thumbs: HashMap::new(),
             thumb: 64.0,
+            use_weights: false,
+            explain_request: None,
         }
     }
 }
@@ -273,6 +279,10 @@ impl RetrievalPanel {
             ui.selectable_value(&mut self.pooled, true, "pooled");
             ui.separator();
             ui.checkbox(&mut self.failures_only, "failures only");
+            ui.checkbox(&mut self.use_weights, "learned channel weights")
+                .on_hover_text(
+                    "Weigh latent channels with the weights learned in the Saliency tab",
+                );
             ui.add(egui::Slider::new(&mut self.thumb, 40.0..=128.0).text("thumbnails"));
         });
         let kind = if self.pooled {
@@ -613,11 +623,18 @@ impl RetrievalPanel {
         );
         let d = eval.rankings[q].distances[j];
         let mut open = true;
+        let mut explain = false;
         egui::Window::new("Query and match")
             .open(&mut open)
             .resizable(true)
             .show(ctx, |ui| {
-                ui.label(format!("distance {d:.3}"));
+                ui.horizontal(|ui| {
+                    ui.label(format!("distance {d:.3}"));
+                    explain = ui
+                        .button("Explain this match")
+                        .on_hover_text("Gradient of the distance with respect to both images")
+                        .clicked();
+                });
                 let side = (ui.available_width() / 2.0 - 8.0).clamp(128.0, 384.0);
                 ui.horizontal(|ui| {
                     ui.vertical(|ui| {
@@ -632,6 +649,9 @@ impl RetrievalPanel {
                     });
                 });
             });
+        if explain {
+            self.explain_request = Some((qi.domain, qi.index, mi.index));
+        }
         if !open {
             self.compare_match = None;
         }

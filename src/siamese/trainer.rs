@@ -93,6 +93,8 @@ pub enum WeightsEvent {
         train_places: usize,
         val_places: usize,
         resumed: bool,
+        /// Held-out triplet loss with every weight at one (where the curve starts).
+        initial_val: Option<f32>,
     },
     Step {
         step: u64,
@@ -393,14 +395,6 @@ impl WeightsTrainer {
         let total = (cfg.epochs * spe) as u64;
         std::fs::create_dir_all(&self.out)
             .map_err(|e| format!("cannot create {}: {e}", self.out.display()))?;
-        self.emit(WeightsEvent::Started {
-            depths: cfg.depths,
-            steps_per_epoch: spe,
-            total_steps: total,
-            train_places: self.train_places.len(),
-            val_places: self.val_triplets.len(),
-            resumed,
-        });
         if state.history.is_empty()
             && let Some(v) = self.validation_loss(&w)
         {
@@ -412,6 +406,15 @@ impl WeightsTrainer {
                 val: Some(v),
             });
         }
+        self.emit(WeightsEvent::Started {
+            depths: cfg.depths,
+            steps_per_epoch: spe,
+            total_steps: total,
+            train_places: self.train_places.len(),
+            val_places: self.val_triplets.len(),
+            resumed,
+            initial_val: state.history.first().and_then(|h| h.val),
+        });
         let latest = self.out.join(super::checkpoint::LATEST);
         let mut stopped = false;
         'epochs: while state.epoch < cfg.epochs {

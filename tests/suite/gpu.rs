@@ -81,3 +81,49 @@ fn wgpu_matches_flex_forward_and_training_step() {
         max_abs_diff(&wc, &wg)
     );
 }
+
+#[test]
+fn the_overlay_shader_gives_the_cpu_pixels() {
+    use duskmatch::app::overlay_gpu::{OverlayInputs, render_offscreen};
+    use duskmatch::saliency::{Colormap, overlay};
+    let probe = device::probe_wgpu()
+        .expect("a wgpu adapter: install Mesa's lavapipe (mesa-vulkan-drivers)");
+    let (w, h) = (37u32, 23u32);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 11) as u8, ((x + y) * 5) as u8])
+    });
+    let map: Vec<f32> = (0..w * h).map(|i| ((i * 37 % 101) as f32) / 40.0).collect();
+    for (cmap, opacity, scale) in [
+        (Colormap::Inferno, 0.8, 2.5),
+        (Colormap::Viridis, 1.0, 1.0),
+        (Colormap::Gray, 0.3, 3.0),
+    ] {
+        let cpu_px = overlay(&img, &map, scale, opacity, cmap);
+        let rgba: Vec<u8> = img.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        let gpu_px = render_offscreen(
+            &probe.wgpu_device,
+            &probe.wgpu_queue,
+            &OverlayInputs {
+                width: w,
+                height: h,
+                rgba,
+                map: map.clone(),
+                scale_max: scale,
+                opacity,
+                cmap,
+            },
+        )
+        .unwrap();
+        let mut worst = 0i32;
+        for (c, g) in cpu_px.pixels().zip(gpu_px.pixels()) {
+            for k in 0..3 {
+                worst = worst.max((c[k] as i32 - g[k] as i32).abs());
+            }
+        }
+        assert!(
+            worst <= 1,
+            "{}: GPU and CPU differ by {worst} levels",
+            cmap.name()
+        );
+    }
+}
