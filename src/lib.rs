@@ -12,4 +12,5 @@ pub mod model;
 pub mod retrieval;
 pub mod saliency;
 pub mod siamese;
+pub mod sysinfo;
 pub mod train;

@@ -3,6 +3,7 @@ use clap::Parser;
 use duskmatch::cli::{Cli, Cmd};
 
 fn main() {
+    let launched = std::time::Instant::now();
     duskmatch::device::pin_default_device_to_cpu();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -18,6 +19,7 @@ fn main() {
         None => duskmatch::app::run(duskmatch::app::AppOptions {
             checkpoint: cli.checkpoint,
             backend: cli.backend,
+            launched,
             ..Default::default()
         }),
     };

@@ -87,6 +87,8 @@ pub struct AppOptions {
     pub backend: BackendChoice,
     /// Where new runs are written.
     pub runs_dir: PathBuf,
+    /// When the process started (for the first-frame time).
+    pub launched: std::time::Instant,
 }
 
 impl Default for AppOptions {
@@ -97,6 +99,7 @@ impl Default for AppOptions {
             no_checkpoint: false,
             backend: BackendChoice::Auto,
             runs_dir: PathBuf::from("runs"),
+            launched: std::time::Instant::now(),
         }
     }
 }
@@ -132,10 +135,16 @@ pub struct DuskApp {
     pub notices: Vec<Notice>,
     /// Start training as soon as the dataset (re)load finishes.
     start_when_ready: Option<TrainAction>,
+    /// When the process started, to report the time to the first frame.
+    launched: std::time::Instant,
+    first_frame: Option<std::time::Duration>,
+    /// Rolling mean of the time `ui_root` takes (the GUI thread's share of a frame).
+    pub ui_ms: f64,
 }
 
 impl DuskApp {
     pub fn new(options: AppOptions) -> Self {
+        let launched = options.launched;
         let settings = options.settings.clone();
         let waker = Waker::default();
         let mut notices = Vec::new();
@@ -208,6 +217,9 @@ impl DuskApp {
             loaded,
             notices,
             start_when_ready: None,
+            launched,
+            first_frame: None,
+            ui_ms: 0.0,
         }
     }
 
@@ -840,6 +852,25 @@ impl DuskApp {
 
     /// Everything inside the window; eframe's `ui` and the tests both call this.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let t0 = std::time::Instant::now();
+        self.draw(ui);
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        self.ui_ms = if self.ui_ms == 0.0 {
+            ms
+        } else {
+            0.95 * self.ui_ms + 0.05 * ms
+        };
+        if self.first_frame.is_none() {
+            let d = self.launched.elapsed();
+            self.first_frame = Some(d);
+            eprintln!(
+                "first frame {:.0} ms after launch",
+                d.as_secs_f64() * 1000.0
+            );
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui) {
         self.waker.set(ui.ctx());
         self.pump();
         self.shortcuts(&ui.ctx().clone());
@@ -854,7 +885,15 @@ impl DuskApp {
             self.notices_ui(ui);
         });
         egui::Panel::bottom("scrubber").show(ui, |ui| {
-            self.snapshots.scrubber_ui(ui);
+            ui.horizontal(|ui| {
+                self.snapshots.scrubber_ui(ui);
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.weak(format!("UI {:.1} ms/frame", self.ui_ms))
+                        .on_hover_text(
+                            "Time the GUI thread spends building a frame (rolling mean)",
+                        );
+                });
+            });
         });
         match self.settings.tab {
             Tab::Training => self.training_tab(ui),

@@ -32,6 +32,19 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Measure search instead: database sizes (e.g. 1000,10000,100000).
+    #[arg(long, value_delimiter = ',')]
+    pub retrieval: Vec<usize>,
+    /// Descriptor length for the search benchmark (the pooled latent: 4 × base width).
+    #[arg(long, default_value_t = 256)]
+    pub dim: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub queries: usize,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Write the search vectors (and our top-k) as .npy here, for bench/faiss_flat.py.
+    #[arg(long)]
+    pub export: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
@@ -45,6 +58,22 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .num_threads(threads)
         .build_global();
     let dev = device::select(args.backend)?;
+    if !args.retrieval.is_empty() {
+        for line in crate::retrieval::bench::run_search_bench(
+            &args.retrieval,
+            args.dim,
+            args.queries,
+            args.k,
+            &dev.device,
+            args.export.as_deref(),
+        ) {
+            let mut line = line;
+            line["threads"] = threads.into();
+            line["backend"] = dev.label.clone().into();
+            println!("{line}");
+        }
+        return Ok(());
+    }
     for &size in &args.size {
         for &width in &args.width {
             let b = TrainBench {

@@ -1,5 +1,6 @@
 //! Cross-domain retrieval: embeddings, device-batched search, metrics, baselines.
 
+pub mod bench;
 pub mod compare;
 pub mod distance;
 pub mod embed;

@@ -35,6 +35,7 @@ fn tiny_app(runs: &std::path::Path) -> DuskApp {
         no_checkpoint: true,
         backend: BackendChoice::Cpu,
         runs_dir: runs.to_path_buf(),
+        ..Default::default()
     })
 }
 
@@ -323,6 +324,7 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
         no_checkpoint: false,
         backend: BackendChoice::Cpu,
         runs_dir: dir.path().to_path_buf(),
+        ..Default::default()
     });
     let mut h = harness(app);
     ready(&mut h);
@@ -352,4 +354,77 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
     h.step();
     h.step();
     h.get_by_label("Query and match");
+}
+
+#[test]
+fn a_missing_checkpoint_is_a_notice_not_a_failure() {
+    let dir = tempdir();
+    let mut app = tiny_app(dir.path());
+    app.notices.clear();
+    let app = DuskApp::new(AppOptions {
+        checkpoint: Some(dir.path().join("gone.dmck")),
+        no_checkpoint: false,
+        ..AppOptions {
+            settings: app.settings.clone(),
+            backend: BackendChoice::Cpu,
+            runs_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        }
+    });
+    let mut h = harness(app);
+    ready(&mut h);
+    let n = h
+        .state()
+        .notices
+        .iter()
+        .find(|n| n.text.contains("No checkpoint found"))
+        .expect("a notice about the missing checkpoint");
+    assert_eq!(n.level, Level::Warning);
+    assert!(h.state().loaded.is_none());
+    // The window works: the grid says what to do, and training can start.
+    h.get_by_label_contains("No decoded images yet");
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
+}
+
+/// A benchmark, not a test of speed: prints the GUI thread's time per frame while training
+/// runs. `cargo test --test suite -- --ignored frame_time --nocapture`
+#[test]
+#[ignore]
+fn frame_time_while_training() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "training", |a| a.history.train.len() >= 2);
+    let mut times = Vec::new();
+    let t_all = Instant::now();
+    while t_all.elapsed() < Duration::from_secs(20) {
+        let t0 = Instant::now();
+        h.step();
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    println!(
+        "{{\"frames\": {}, \"ui_ms_median\": {:.2}, \"ui_ms_p95\": {:.2}, \"ui_ms_max\": {:.2}, \"steps_trained\": {}}}",
+        times.len(),
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+        h.state().history.train.len()
+    );
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
 }

@@ -1,6 +1,7 @@
 //! The whole integration suite in one binary (linking burn and egui is the slow part).
 
 mod app;
+mod bench;
 mod common;
 mod config;
 mod data_bad_files;
