@@ -130,3 +130,23 @@ pub fn pin_default_device_to_cpu() {
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
 }
+
+/// Mesa (the software GPU drivers) complains on stderr when `XDG_RUNTIME_DIR` is missing or
+/// unusable, as on servers and CI. Point it at a private folder then. Call at the top of `main`.
+pub fn private_runtime_dir() {
+    let usable =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if usable {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("duskmatch-runtime-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called at the top of main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}

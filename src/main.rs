@@ -5,6 +5,7 @@ use duskmatch::cli::{Cli, Cmd};
 fn main() {
     let launched = std::time::Instant::now();
     duskmatch::device::pin_default_device_to_cpu();
+    duskmatch::device::private_runtime_dir();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Cmd::Train(a)) => duskmatch::cli::train::run(a),

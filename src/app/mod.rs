@@ -15,6 +15,7 @@ pub mod saliency_panel;
 pub mod session;
 pub mod settings;
 pub mod snapshots;
+mod tabs;
 pub mod training_panel;
 pub mod weights_panel;
 
@@ -23,18 +24,18 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 
 use config_editor::ConfigEditor;
-use dataset_panel::{DatasetAction, DatasetPanel, DatasetState};
+use dataset_panel::{DatasetPanel, DatasetState};
 use grid::GridPanel;
 use history::LossHistory;
 use inference::{DisplayItem, GridJob, InferenceWorker};
 use loss_plot::LossPlot;
-use retrieval_panel::{IndexInputs, RetrievalPanel};
+use retrieval_panel::RetrievalPanel;
 use saliency_panel::{SaliencyPanel, Subject};
 use session::TrainingSession;
 use settings::{Settings, Tab};
 use snapshots::Snapshots;
 use training_panel::TrainAction;
-use weights_panel::{WeightsInputs, WeightsPanel};
+use weights_panel::WeightsPanel;
 
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::{DataSource, Dataset, Split};
@@ -598,10 +599,7 @@ impl DuskApp {
             return;
         }
         let dataset = self.dataset.dataset().cloned().expect("ready");
-        let out = self
-            .options
-            .runs_dir
-            .join(crate::train::run_dir::format_timestamp(unix_now()));
+        let out = crate::train::run_dir::run_dir_in(&self.options.runs_dir, "");
         let trainer = Trainer::new(config.clone(), dataset.clone(), dev, &out)
             .and_then(|t| match resume {
                 Some(ck) => t.resume_from(ck),
@@ -669,187 +667,6 @@ impl DuskApp {
         }
     }
 
-    fn training_tab(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::left("controls")
-            .resizable(true)
-            .default_size(330.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    let active = self.session.as_ref().is_some_and(|s| s.is_active());
-                    ui.heading("Dataset");
-                    let action = self.dataset_panel.ui(ui, &self.dataset, !active);
-                    match action {
-                        Some(DatasetAction::Load(s)) => self.load_dataset(s),
-                        Some(DatasetAction::PickFolder) => {
-                            self.dataset_panel.pick_folder(self.waker.waker())
-                        }
-                        Some(DatasetAction::Invalid(e)) => self.notify(Level::Error, e),
-                        None => {}
-                    }
-                    ui.separator();
-                    ui.heading("Training");
-                    let can_continue = self
-                        .loaded
-                        .as_ref()
-                        .is_some_and(|l| l.checkpoint.optimizer.is_some());
-                    let device = self.device_label();
-                    if let Some(a) = training_panel::controls_ui(
-                        ui,
-                        self.session.as_ref(),
-                        self.editor.valid().is_some(),
-                        can_continue,
-                        &device,
-                    ) {
-                        self.act(a);
-                    }
-                    if let Some(l) = &self.loaded {
-                        ui.weak(format!(
-                            "Loaded: {} (step {})",
-                            l.path.display(),
-                            l.checkpoint.header.state.step
-                        ));
-                    }
-                    ui.add(
-                        egui::Slider::new(&mut self.settings.snapshot_every, 1..=500)
-                            .text("refresh images every N steps"),
-                    );
-                    ui.separator();
-                    ui.heading("Configuration");
-                    self.editor.ui(ui, !active);
-                });
-            });
-        egui::CentralPanel::default().show(ui, |ui| {
-            let h = ui.available_height();
-            ui.heading("Losses");
-            ui.allocate_ui(
-                egui::vec2(ui.available_width(), (h * 0.42).max(160.0)),
-                |ui| {
-                    self.loss_plot.ui(ui, &self.history);
-                },
-            );
-            ui.separator();
-            let grid = self.snapshots.selected().and_then(|s| s.grid.clone());
-            self.grid.ui(ui, grid.as_ref());
-        });
-    }
-
-    /// The config whose split and seed describe the model on screen.
-    fn model_config(&self) -> crate::train::TrainingConfig {
-        match (&self.session, &self.loaded) {
-            (None, Some(l)) => l.checkpoint.header.config.clone(),
-            _ => self.settings.config.clone(),
-        }
-    }
-
-    fn retrieval_tab(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::top("retrieval-settings").show(ui, |ui| {
-            self.retrieval.settings_ui(ui);
-        });
-        let inputs = match (
-            self.snapshots.selected(),
-            self.dataset.dataset(),
-            &self.device,
-        ) {
-            (Some(snap), Some(ds), Some(dev)) => {
-                let cfg = self.model_config();
-                let own = *self.dataset.source() == cfg.data;
-                Some(IndexInputs {
-                    step: snap.step,
-                    model: snap.model.clone(),
-                    dataset: ds.clone(),
-                    split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
-                    device: dev.device.clone(),
-                    weights: if self.retrieval.use_weights {
-                        self.weights.latent_weights().cloned()
-                    } else {
-                        None
-                    },
-                })
-            }
-            _ => None,
-        };
-        if let Some(inputs) = inputs {
-            self.retrieval.ensure(inputs, self.waker.waker());
-        }
-        let ds = self.dataset.dataset().cloned();
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.retrieval.ui(ui, ds.as_ref());
-        });
-    }
-
-    fn saliency_tab(&mut self, ui: &mut egui::Ui) {
-        let snap = self
-            .snapshots
-            .selected()
-            .map(|s| (s.step, s.model.clone(), s.config));
-        let ds = self.dataset.dataset().cloned();
-        let weights = self.weights.latent_weights().cloned();
-        egui::Panel::left("channel-controls")
-            .resizable(true)
-            .default_size(420.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("channel-controls-scroll")
-                    .show(ui, |ui| {
-                        let can = snap.is_some() && ds.is_some() && self.device.is_some();
-                        if self.weights.ui(ui, can) {
-                            self.start_weights();
-                        }
-                        ui.separator();
-                        let channels = snap.as_ref().map(|s| s.2.latent_channels()).unwrap_or(0);
-                        self.saliency
-                            .controls_ui(ui, ds.as_ref(), channels, weights.as_deref());
-                    });
-            });
-        if let (Some((step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
-            self.saliency.ensure(
-                step,
-                model,
-                ds,
-                dev.device.clone(),
-                weights,
-                self.waker.waker(),
-            );
-        }
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.saliency.view_ui(ui);
-        });
-    }
-
-    fn start_weights(&mut self) {
-        let (Some(snap), Some(ds), Some(dev)) = (
-            self.snapshots.selected(),
-            self.dataset.dataset(),
-            &self.device,
-        ) else {
-            return;
-        };
-        let cfg = self.model_config();
-        let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
-        let stage_one = match &self.loaded {
-            Some(l) if self.session.is_none() => (l.path.clone(), l.checkpoint.header.state.step),
-            _ => (
-                self.settings.checkpoint.clone().unwrap_or_default(),
-                snap.step,
-            ),
-        };
-        let out = self.options.runs_dir.join(format!(
-            "{}-weights-{}",
-            crate::train::run_dir::format_timestamp(unix_now()),
-            self.weights.depths.name().replace(' ', "")
-        ));
-        let inputs = WeightsInputs {
-            model: snap.model.clone(),
-            model_config: snap.config,
-            dataset: ds.clone(),
-            split,
-            device: dev.clone(),
-            out,
-            stage_one,
-        };
-        self.weights.start(inputs, self.waker.waker());
-    }
-
     /// Everything inside the window; eframe's `ui` and the tests both call this.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
         let t0 = std::time::Instant::now();
@@ -914,13 +731,6 @@ impl DuskApp {
             s.stop_and_wait();
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl eframe::App for DuskApp {

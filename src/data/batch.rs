@@ -3,6 +3,16 @@
 use burn::prelude::*;
 use image::RgbImage;
 
+/// A tensor's values on the host as f32, whatever its device and autodiff state (empty if the
+/// device cannot be read).
+pub fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.inner()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
 /// Stack same-sized RGB images into a `[B, 3, H, W]` float tensor in [0, 1].
 pub fn to_tensor(images: &[&RgbImage], device: &Device) -> Tensor<4> {
     let (w, h) = images.first().map(|i| i.dimensions()).unwrap_or((0, 0));
@@ -38,12 +48,7 @@ pub fn planar_to_image(data: &[f32], w: usize, h: usize) -> RgbImage {
 /// A `[B, 3, H, W]` tensor back to images (values clamped to [0, 1]).
 pub fn to_images(t: Tensor<4>) -> Vec<RgbImage> {
     let [b, _, h, w] = t.dims();
-    let data: Vec<f32> = t
-        .inner()
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap_or_default();
+    let data = host_f32(t);
     (0..b)
         .map(|i| planar_to_image(&data[i * 3 * h * w..(i + 1) * 3 * h * w], w, h))
         .collect()

@@ -121,7 +121,7 @@ impl LossTensors {
             0,
         )
         .inner();
-        let v: Vec<f32> = all.into_data().try_to_vec::<f32>().unwrap_or_default();
+        let v = crate::data::batch::host_f32(all);
         if v.len() != 5 {
             return LossValues {
                 total: f32::NAN,

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use rayon::prelude::*;
 
 use super::embed::Embeddings;
+use crate::data::batch::host_f32;
 
 /// Exact distance between two rows (f64 accumulation).
 pub fn exact(a: &[f32], b: &[f32], channels: usize, pixels: usize, w: Option<&[f32]>) -> f32 {
@@ -89,10 +90,7 @@ impl DeviceIndex {
         let cross = qt.matmul(self.xt.clone()); // [P, B, N]
         let d2 = (sq_q + self.sq.clone() - cross.mul_scalar(2.0)).clamp_min(0.0);
         let d = d2.sqrt().mean_dim(0); // [1, B, N]
-        d.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default()
+        host_f32(d)
     }
 
     /// Queries per device batch, keeping the `[P, B, N]` intermediate near 32 M floats. Measured:
@@ -159,10 +157,7 @@ impl DeviceIndex {
         let xt: Tensor<2> = self.xt.clone().reshape([c, self.len]); // [C, N]
         let sq_x: Tensor<2> = self.sq.clone().reshape([1, self.len]);
         let d2 = (sq_q + sq_x - q.matmul(xt).mul_scalar(2.0)).clamp_min(0.0);
-        d2.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default()
+        host_f32(d2)
     }
 }
 

@@ -6,6 +6,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::data::batch::host_f32;
 use crate::data::{Dataset, Domain, to_tensor};
 use crate::model::DoubleVae;
 
@@ -126,6 +127,23 @@ pub fn standardize(x: Tensor<4>) -> Tensor<4> {
     centred / var.sqrt().add_scalar(1e-8)
 }
 
+/// Embedding rows are produced domain by domain (each domain has its own encoder): the items
+/// in that order.
+fn day_then_night(items: &[ItemInfo]) -> Vec<ItemInfo> {
+    let mut ordered: Vec<ItemInfo> = items
+        .iter()
+        .filter(|it| it.domain == Domain::Day)
+        .cloned()
+        .collect();
+    ordered.extend(
+        items
+            .iter()
+            .filter(|it| it.domain == Domain::Night)
+            .cloned(),
+    );
+    ordered
+}
+
 /// Which rows of which domain to embed.
 pub fn all_items(ds: &Dataset) -> Vec<ItemInfo> {
     let mut items = Vec::with_capacity(ds.len());
@@ -168,28 +186,12 @@ pub fn embed(
             let [_, c, h, w] = z.dims();
             channels = c;
             pixels = h * w;
-            data.extend(
-                z.into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default(),
-            );
+            data.extend(host_f32(z));
             done += chunk.len();
             progress(done, total);
         }
     }
-    // Rows were produced day first, then night: reorder the item list to match.
-    let mut ordered: Vec<ItemInfo> = items
-        .iter()
-        .filter(|it| it.domain == Domain::Day)
-        .cloned()
-        .collect();
-    ordered.extend(
-        items
-            .iter()
-            .filter(|it| it.domain == Domain::Night)
-            .cloned(),
-    );
+    let ordered = day_then_night(&items);
     Embeddings {
         kind: EmbeddingKind::Spatial,
         channels,
@@ -203,17 +205,7 @@ pub fn embed(
 pub fn pixel_embeddings(ds: &Dataset, items: Vec<ItemInfo>, side: u32) -> Embeddings {
     let p = (side * side) as usize;
     let mut data = Vec::with_capacity(items.len() * 3 * p);
-    let mut ordered: Vec<ItemInfo> = items
-        .iter()
-        .filter(|it| it.domain == Domain::Day)
-        .cloned()
-        .collect();
-    ordered.extend(
-        items
-            .iter()
-            .filter(|it| it.domain == Domain::Night)
-            .cloned(),
-    );
+    let ordered = day_then_night(&items);
     for it in &ordered {
         let img = &ds.domain(it.domain)[it.index].image;
         let small = image::imageops::resize(img, side, side, image::imageops::FilterType::Triangle);

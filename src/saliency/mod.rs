@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::data::batch::host_f32;
 use crate::data::{Domain, to_tensor};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::standardize;
@@ -119,13 +120,7 @@ fn input_gradient(model: &DoubleVae, x: Tensor<4>, domain: Domain, target: &Targ
     let grads = scalar_target(mu, target).backward();
     let g = x
         .grad(&grads)
-        .map(|g| {
-            g.inner()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap_or_default()
-        })
+        .map(host_f32)
         .unwrap_or_else(|| vec![0.0; b * c * h * w]);
     let plane = c * h * w;
     (0..plane)
@@ -219,13 +214,7 @@ pub fn explain_match(
         let (w, h) = (img.width() as usize, img.height() as usize);
         let g: Vec<f32> = x
             .grad(&grads)
-            .map(|g| {
-                g.inner()
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default()
-            })
+            .map(host_f32)
             .unwrap_or_else(|| vec![0.0; 3 * w * h]);
         let plane = w * h;
         let values = (0..plane)

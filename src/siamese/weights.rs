@@ -6,6 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Domain;
+use crate::data::batch::host_f32;
 use crate::model::DoubleVae;
 use crate::retrieval::embed::standardize;
 
@@ -76,17 +77,7 @@ impl ChannelWeights {
     }
 
     pub fn to_vecs(&self) -> Vec<Vec<f32>> {
-        self.depths
-            .iter()
-            .map(|p| {
-                p.val()
-                    .inner()
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default()
-            })
-            .collect()
+        self.depths.iter().map(|p| host_f32(p.val())).collect()
     }
 }
 

@@ -1,14 +1,19 @@
 //! Where runs are written: `runs/<UTC timestamp>/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `runs/<YYYYmmdd-HHMMSS>` for a run starting now.
 pub fn default_run_dir() -> PathBuf {
+    run_dir_in(Path::new("runs"), "")
+}
+
+/// `ROOT/<YYYYmmdd-HHMMSS><suffix>` for a run starting now.
+pub fn run_dir_in(root: &Path, suffix: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    PathBuf::from("runs").join(format_timestamp(secs))
+    root.join(format!("{}{suffix}", format_timestamp(secs)))
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC, without a date library.

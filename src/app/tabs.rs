@@ -1,0 +1,188 @@
+//! The three tabs' layouts: which panels sit where, and what each panel is fed.
+
+use super::dataset_panel::DatasetAction;
+use super::retrieval_panel::IndexInputs;
+use super::weights_panel::WeightsInputs;
+use super::{DuskApp, Level, training_panel};
+use crate::data::Split;
+use crate::train::run_dir::run_dir_in;
+
+impl DuskApp {
+    pub(super) fn training_tab(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let active = self.session.as_ref().is_some_and(|s| s.is_active());
+                    ui.heading("Dataset");
+                    let action = self.dataset_panel.ui(ui, &self.dataset, !active);
+                    match action {
+                        Some(DatasetAction::Load(s)) => self.load_dataset(s),
+                        Some(DatasetAction::PickFolder) => {
+                            self.dataset_panel.pick_folder(self.waker.waker())
+                        }
+                        Some(DatasetAction::Invalid(e)) => self.notify(Level::Error, e),
+                        None => {}
+                    }
+                    ui.separator();
+                    ui.heading("Training");
+                    let can_continue = self
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.checkpoint.optimizer.is_some());
+                    let device = self.device_label();
+                    if let Some(a) = training_panel::controls_ui(
+                        ui,
+                        self.session.as_ref(),
+                        self.editor.valid().is_some(),
+                        can_continue,
+                        &device,
+                    ) {
+                        self.act(a);
+                    }
+                    if let Some(l) = &self.loaded {
+                        ui.weak(format!(
+                            "Loaded: {} (step {})",
+                            l.path.display(),
+                            l.checkpoint.header.state.step
+                        ));
+                    }
+                    ui.add(
+                        egui::Slider::new(&mut self.settings.snapshot_every, 1..=500)
+                            .text("refresh images every N steps"),
+                    );
+                    ui.separator();
+                    ui.heading("Configuration");
+                    self.editor.ui(ui, !active);
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let h = ui.available_height();
+            ui.heading("Losses");
+            ui.allocate_ui(
+                egui::vec2(ui.available_width(), (h * 0.42).max(160.0)),
+                |ui| {
+                    self.loss_plot.ui(ui, &self.history);
+                },
+            );
+            ui.separator();
+            let grid = self.snapshots.selected().and_then(|s| s.grid.clone());
+            self.grid.ui(ui, grid.as_ref());
+        });
+    }
+
+    /// The config whose split and seed describe the model on screen.
+    pub(super) fn model_config(&self) -> crate::train::TrainingConfig {
+        match (&self.session, &self.loaded) {
+            (None, Some(l)) => l.checkpoint.header.config.clone(),
+            _ => self.settings.config.clone(),
+        }
+    }
+
+    pub(super) fn retrieval_tab(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("retrieval-settings").show(ui, |ui| {
+            self.retrieval.settings_ui(ui);
+        });
+        let inputs = match (
+            self.snapshots.selected(),
+            self.dataset.dataset(),
+            &self.device,
+        ) {
+            (Some(snap), Some(ds), Some(dev)) => {
+                let cfg = self.model_config();
+                let own = *self.dataset.source() == cfg.data;
+                Some(IndexInputs {
+                    step: snap.step,
+                    model: snap.model.clone(),
+                    dataset: ds.clone(),
+                    split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
+                    device: dev.device.clone(),
+                    weights: if self.retrieval.use_weights {
+                        self.weights.latent_weights().cloned()
+                    } else {
+                        None
+                    },
+                })
+            }
+            _ => None,
+        };
+        if let Some(inputs) = inputs {
+            self.retrieval.ensure(inputs, self.waker.waker());
+        }
+        let ds = self.dataset.dataset().cloned();
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.retrieval.ui(ui, ds.as_ref());
+        });
+    }
+
+    pub(super) fn saliency_tab(&mut self, ui: &mut egui::Ui) {
+        let snap = self
+            .snapshots
+            .selected()
+            .map(|s| (s.step, s.model.clone(), s.config));
+        let ds = self.dataset.dataset().cloned();
+        let weights = self.weights.latent_weights().cloned();
+        egui::Panel::left("channel-controls")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("channel-controls-scroll")
+                    .show(ui, |ui| {
+                        let can = snap.is_some() && ds.is_some() && self.device.is_some();
+                        if self.weights.ui(ui, can) {
+                            self.start_weights();
+                        }
+                        ui.separator();
+                        let channels = snap.as_ref().map(|s| s.2.latent_channels()).unwrap_or(0);
+                        self.saliency
+                            .controls_ui(ui, ds.as_ref(), channels, weights.as_deref());
+                    });
+            });
+        if let (Some((step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
+            self.saliency.ensure(
+                step,
+                model,
+                ds,
+                dev.device.clone(),
+                weights,
+                self.waker.waker(),
+            );
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.saliency.view_ui(ui);
+        });
+    }
+
+    fn start_weights(&mut self) {
+        let (Some(snap), Some(ds), Some(dev)) = (
+            self.snapshots.selected(),
+            self.dataset.dataset(),
+            &self.device,
+        ) else {
+            return;
+        };
+        let cfg = self.model_config();
+        let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
+        let stage_one = match &self.loaded {
+            Some(l) if self.session.is_none() => (l.path.clone(), l.checkpoint.header.state.step),
+            _ => (
+                self.settings.checkpoint.clone().unwrap_or_default(),
+                snap.step,
+            ),
+        };
+        let suffix = format!("-weights-{}", self.weights.depths.name().replace(' ', ""));
+        let out = run_dir_in(&self.options.runs_dir, &suffix);
+        let inputs = WeightsInputs {
+            model: snap.model.clone(),
+            model_config: snap.config,
+            dataset: ds.clone(),
+            split,
+            device: dev.clone(),
+            out,
+            stage_one,
+        };
+        self.weights.start(inputs, self.waker.waker());
+    }
+}
