@@ -571,10 +571,13 @@ impl DuskApp {
         } else {
             None
         };
-        // A resumed run keeps the checkpoint's architecture; the data may change.
+        // A resumed run keeps the checkpoint's architecture and schedule and trains the
+        // editor's number of epochs more; the data may change.
         let config = match &resume {
             Some(ck) => crate::train::TrainingConfig {
                 data: config.data.clone(),
+                epochs: ck.header.state.epoch + config.epochs,
+                max_steps: 0,
                 ..ck.header.config.clone()
             },
             None => config,
@@ -608,8 +611,11 @@ impl DuskApp {
             .map(|t| t.with_snapshots(self.settings.snapshot_every.max(1)));
         match trainer {
             Ok(t) => {
-                self.history.clear();
-                self.snapshots.clear();
+                // Continuing a checkpoint extends its curves and snapshots; a new run starts clean.
+                if action == TrainAction::Start {
+                    self.history.clear();
+                    self.snapshots.clear();
+                }
                 self.snapshots.live = true;
                 self.pending_decode = None;
                 self.display = None;

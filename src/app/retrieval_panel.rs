@@ -69,6 +69,11 @@ pub struct RetrievalPanel {
     pub use_weights: bool,
     /// Set when the user asks to explain a match: (query domain, query index, match index).
     pub explain_request: Option<(Domain, usize, usize)>,
+    /// The query and database items of the last index, to keep the selection across snapshots.
+    last_items: Option<(
+        Vec<crate::retrieval::ItemInfo>,
+        Vec<crate::retrieval::ItemInfo>,
+    )>,
 }
 
 impl Default for RetrievalPanel {
@@ -85,6 +90,7 @@ impl Default for RetrievalPanel {
             thumb: 64.0,
             use_weights: false,
             explain_request: None,
+            last_items: None,
         }
     }
 }
@@ -139,11 +145,8 @@ impl RetrievalPanel {
             _ => {}
         }
         if let Some((_, r)) = self.cache.iter().find(|(k, _)| *k == key) {
-            self.state = IndexState::Ready {
-                key,
-                result: r.clone(),
-            };
-            self.selected_query = None;
+            let r = r.clone();
+            self.adopt(key, r);
             return;
         }
         let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
@@ -199,6 +202,21 @@ impl RetrievalPanel {
         };
     }
 
+    /// Show `result`. A newer snapshot over the same images keeps what the user was looking at.
+    fn adopt(&mut self, key: IndexKey, result: Arc<RetrievalResult>) {
+        let ev = &result.evaluation;
+        let same_images = self
+            .last_items
+            .as_ref()
+            .is_some_and(|(q, d)| *q == ev.queries.items && *d == ev.database.items);
+        if !same_images {
+            self.selected_query = None;
+            self.compare_match = None;
+        }
+        self.last_items = Some((ev.queries.items.clone(), ev.database.items.clone()));
+        self.state = IndexState::Ready { key, result };
+    }
+
     /// Collect a finished index. Never blocks.
     pub fn poll(&mut self) -> Option<String> {
         let IndexState::Computing { key, rx, .. } = &self.state else {
@@ -211,12 +229,8 @@ impl RetrievalPanel {
                 if self.cache.len() > 6 {
                     self.cache.remove(0);
                 }
-                self.state = IndexState::Ready {
-                    key: key.clone(),
-                    result,
-                };
-                self.selected_query = None;
-                self.compare_match = None;
+                let key = key.clone();
+                self.adopt(key, result);
                 None
             }
             Ok(Err(e)) => {
