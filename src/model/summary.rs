@@ -79,7 +79,11 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             &format!("res {}", 5 + i),
             format!("{c4} → {c4}"),
             "3+3 p1",
-            "residual (→ mu)",
+            if i + 1 == model.enc_shared.blocks.len() {
+                "residual → mu"
+            } else {
+                "residual"
+            },
             "shared",
             trainable_params(b),
         ));
