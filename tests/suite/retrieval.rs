@@ -1,6 +1,6 @@
 use burn::prelude::*;
 use duskmatch::data::Domain;
-use duskmatch::retrieval::distance::{DeviceIndex, exact};
+use duskmatch::retrieval::distance::{DeviceIndex, POOLED_CHUNK, exact};
 use duskmatch::retrieval::embed::{EmbeddingKind, Embeddings, ItemInfo, standardize};
 use duskmatch::retrieval::eval::evaluate;
 use duskmatch::retrieval::metrics::{
@@ -121,6 +121,54 @@ fn standardisation_and_distance_match_hand_values() {
     assert!(m[1].abs() < 1e-3);
     let top = idx.search(&queries, 1);
     assert_eq!(top[0][0].0, 1, "the identical row is nearest");
+}
+
+#[test]
+fn pooled_search_across_chunks_matches_the_exact_distances() {
+    // More items than one device chunk, weighted, so chunk offsets and the host-side finish of
+    // ‖q‖² + ‖x‖² − 2q·x are both exercised against the plain formula.
+    let (c, n, nq) = (6, POOLED_CHUNK * 2 + 37, 5);
+    let value = |i: usize| (((i as u32).wrapping_mul(2654435761) >> 7) % 2000) as f32 / 250.0 - 4.0;
+    let pooled = |data: Vec<f32>, len| Embeddings {
+        kind: EmbeddingKind::Pooled,
+        channels: c,
+        pixels: 1,
+        data,
+        items: items(&vec![(Domain::Day, 0); len]),
+    };
+    let db = pooled((0..n * c).map(value).collect(), n);
+    // Query 3 is a copy of database item 1500 (in the second chunk).
+    let mut qd: Vec<f32> = (0..nq * c).map(|i| value(i + 7 * n * c)).collect();
+    qd[3 * c..4 * c].copy_from_slice(db.row(1500));
+    let queries = pooled(qd, nq);
+    let w = [1.0, 0.5, 2.0, 0.0, 1.5, 1.0];
+    let idx = DeviceIndex::new(&db, Some(&w), &cpu());
+
+    let m = idx.distance_matrix(&queries);
+    assert_eq!(m.len(), nq * n);
+    for q in 0..nq {
+        for j in [0, 1, POOLED_CHUNK - 1, POOLED_CHUNK, 1500, n - 1] {
+            let e = exact(queries.row(q), db.row(j), c, 1, Some(&w));
+            assert!(
+                (m[q * n + j] - e).abs() < 1e-3,
+                "q{q} item {j}: {} vs {e}",
+                m[q * n + j]
+            );
+        }
+    }
+    let top = idx.search(&queries, 4);
+    for (q, top) in top.iter().enumerate() {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            let d = |j| exact(queries.row(q), db.row(j), c, 1, Some(&w));
+            d(a).total_cmp(&d(b))
+        });
+        let ids: Vec<usize> = top.iter().map(|&(j, _)| j).collect();
+        assert_eq!(ids, order[..4], "query {q}");
+        assert!(top.windows(2).all(|p| p[0].1 <= p[1].1));
+    }
+    assert_eq!(top[3][0].0, 1500);
+    assert!(top[3][0].1 < 1e-2, "a copy sits at {}", top[3][0].1);
 }
 
 #[test]
