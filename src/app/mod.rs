@@ -147,6 +147,7 @@ impl DuskApp {
     pub fn new(options: AppOptions) -> Self {
         let launched = options.launched;
         let settings = options.settings.clone();
+        let follow = settings.retrieval_follows_training;
         let waker = Waker::default();
         let mut notices = Vec::new();
 
@@ -210,7 +211,7 @@ impl DuskApp {
             loss_plot,
             snapshots: Snapshots::default(),
             grid: GridPanel::default(),
-            retrieval: RetrievalPanel::default(),
+            retrieval: RetrievalPanel::following(follow),
             weights: WeightsPanel::default(),
             saliency: SaliencyPanel::default(),
             display: None,
@@ -726,6 +727,7 @@ impl DuskApp {
         self.settings.ema = self.loss_plot.ema;
         self.settings.log_y = self.loss_plot.log_y;
         self.settings.x_in_epochs = self.loss_plot.x_in_epochs;
+        self.settings.retrieval_follows_training = self.retrieval.follow_live;
         if let Some(c) = self.editor.valid() {
             self.settings.config = c.clone();
         }

@@ -30,6 +30,16 @@ pub struct IndexKey {
     pub weights: Option<Vec<u32>>,
 }
 
+impl IndexKey {
+    /// The same images, query direction, embedding and weights: only the model step differs.
+    fn same_but_step(&self, other: &IndexKey) -> bool {
+        IndexKey {
+            step: other.step,
+            ..self.clone()
+        } == *other
+    }
+}
+
 pub struct RetrievalResult {
     pub evaluation: Evaluation,
     /// 2-D map of queries then database rows.
@@ -69,6 +79,13 @@ pub struct RetrievalPanel {
     pub use_weights: bool,
     /// Set when the user asks to explain a match: (query domain, query index, match index).
     pub explain_request: Option<(Domain, usize, usize)>,
+    /// Rebuild the index at every new live snapshot. Off by default: a rebuild embeds every
+    /// held-out image (seconds of CPU that training would otherwise get), so while training the
+    /// index stays put and offers an update instead.
+    pub follow_live: bool,
+    /// A newer live snapshot than the index's, when not following.
+    newer_step: Option<u64>,
+    update_requested: bool,
     /// The query and database items of the last index, to keep the selection across snapshots.
     last_items: Option<(
         Vec<crate::retrieval::ItemInfo>,
@@ -90,6 +107,9 @@ impl Default for RetrievalPanel {
             thumb: 64.0,
             use_weights: false,
             explain_request: None,
+            follow_live: false,
+            newer_step: None,
+            update_requested: false,
             last_items: None,
         }
     }
@@ -110,6 +130,13 @@ fn weights_key(w: Option<&[f32]>) -> Option<Vec<u32>> {
 }
 
 impl RetrievalPanel {
+    pub fn following(follow_live: bool) -> Self {
+        Self {
+            follow_live,
+            ..Default::default()
+        }
+    }
+
     pub fn result(&self) -> Option<&Arc<RetrievalResult>> {
         match &self.state {
             IndexState::Ready { result, .. } => Some(result),
@@ -119,6 +146,23 @@ impl RetrievalPanel {
 
     pub fn is_computing(&self) -> bool {
         matches!(self.state, IndexState::Computing { .. })
+    }
+
+    /// The model step of the index shown or being built.
+    pub fn index_step(&self) -> Option<u64> {
+        self.current_key().map(|k| k.step)
+    }
+
+    /// A newer live snapshot the index has not been updated to (when not following live).
+    pub fn newer_step(&self) -> Option<u64> {
+        self.newer_step
+    }
+
+    fn current_key(&self) -> Option<&IndexKey> {
+        match &self.state {
+            IndexState::Ready { key, .. } | IndexState::Computing { key, .. } => Some(key),
+            IndexState::Idle | IndexState::Failed { .. } => None,
+        }
     }
 
     fn key_for(&self, inputs: &IndexInputs) -> IndexKey {
@@ -131,9 +175,27 @@ impl RetrievalPanel {
         }
     }
 
-    /// Make sure the index for these inputs exists or is being built.
-    pub fn ensure(&mut self, inputs: IndexInputs, wake: impl Fn() + Send + 'static) {
+    /// Make sure the index for these inputs exists or is being built. `live` says the step
+    /// comes from following training rather than from the user's scrubber: then only a newer
+    /// model (nothing else changed) waits for the user, unless [`Self::follow_live`] is on,
+    /// and a build in progress is never abandoned for a newer snapshot.
+    pub fn ensure(&mut self, inputs: IndexInputs, live: bool, wake: impl Fn() + Send + 'static) {
         let key = self.key_for(&inputs);
+        if let Some(current) = self.current_key()
+            && current.step != key.step
+            && current.same_but_step(&key)
+            && live
+        {
+            if self.is_computing() {
+                return; // picked up when the running build finishes
+            }
+            if !self.follow_live && !self.update_requested {
+                self.newer_step = Some(key.step);
+                return;
+            }
+        }
+        self.update_requested = false;
+        self.newer_step = None;
         match &self.state {
             IndexState::Ready { key: k, .. }
             | IndexState::Computing { key: k, .. }
@@ -293,6 +355,11 @@ impl RetrievalPanel {
             ui.selectable_value(&mut self.pooled, true, "pooled");
             ui.separator();
             ui.checkbox(&mut self.failures_only, "failures only");
+            ui.checkbox(&mut self.follow_live, "follow training")
+                .on_hover_text(
+                    "Rebuild the index at every new snapshot while training (costs CPU); \
+                 otherwise an Update button offers the newest",
+                );
             ui.checkbox(&mut self.use_weights, "learned channel weights")
                 .on_hover_text(
                     "Weigh latent channels with the weights learned in the Saliency tab",
@@ -328,7 +395,19 @@ impl RetrievalPanel {
                 ui.colored_label(ui.visuals().error_fg_color, error.clone());
                 return;
             }
-            IndexState::Ready { .. } => {}
+            IndexState::Ready { key, .. } => {
+                if let Some(newer) = self.newer_step {
+                    let shown = key.step;
+                    ui.horizontal(|ui| {
+                        ui.label(format!(
+                            "Index of the model at step {shown}; training has reached step {newer}."
+                        ));
+                        if ui.button(format!("Update to step {newer}")).clicked() {
+                            self.update_requested = true;
+                        }
+                    });
+                }
+            }
         }
         let (Some(result), Some(ds)) = (self.result().cloned(), ds.cloned()) else {
             return;

@@ -31,6 +31,8 @@ pub struct Settings {
     pub log_y: bool,
     pub x_in_epochs: bool,
     pub tab: Tab,
+    /// Rebuild the retrieval index at every new snapshot while training.
+    pub retrieval_follows_training: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             log_y: false,
             x_in_epochs: false,
             tab: Tab::Training,
+            retrieval_follows_training: false,
         }
     }
 }

@@ -108,7 +108,8 @@ impl DuskApp {
             _ => None,
         };
         if let Some(inputs) = inputs {
-            self.retrieval.ensure(inputs, self.waker.waker());
+            let live = self.snapshots.live;
+            self.retrieval.ensure(inputs, live, self.waker.waker());
         }
         let ds = self.dataset.dataset().cloned();
         egui::CentralPanel::default().show(ui, |ui| {

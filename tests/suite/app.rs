@@ -315,9 +315,13 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
     .unwrap()
     .train()
     .unwrap();
+    // A later run from the window trains longer and snapshots every 4 steps.
+    let mut later = config.clone();
+    later.max_steps = 40;
     let app = DuskApp::new(AppOptions {
         settings: Settings {
-            config,
+            config: later,
+            snapshot_every: 4,
             ..Default::default()
         },
         checkpoint: Some(run.join("latest.dmck")),
@@ -354,6 +358,31 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
     h.step();
     h.step();
     h.get_by_label("Query and match");
+
+    // Training from the window: the index stays at the checkpoint's step and offers an update
+    // instead of re-embedding at every snapshot.
+    let first = h.state().retrieval.index_step();
+    assert_eq!(first, Some(5));
+    h.state_mut().retrieval.compare_match = None; // close the comparison window
+    h.step();
+    h.get_by_label("Training").click();
+    h.step();
+    h.step();
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot of the new run", |a| {
+        a.snapshots.selected().is_some_and(|s| s.step % 4 == 0)
+    });
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "an update offer", |a| {
+        a.retrieval.newer_step().is_some()
+    });
+    assert_eq!(h.state().retrieval.index_step(), first);
+    assert!(!h.state().retrieval.is_computing());
+    h.get_by_label_contains("Update to step").click();
+    step_until(&mut h, "the updated index", |a| {
+        a.retrieval.result().is_some() && a.retrieval.index_step() != first
+    });
+    assert_eq!(h.state().retrieval.index_step().unwrap() % 4, 0);
 }
 
 #[test]
