@@ -6,8 +6,8 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, interpolate};
-use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
+use burn::tensor::module::{conv_transpose2d, conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, InterpolateMode, InterpolateOptions};
 
 use super::init::Init;
 
@@ -174,4 +174,33 @@ pub fn upsample_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     y.reshape([n, 2, 2, co, h, wd])
         .permute([0, 3, 4, 1, 5, 2])
         .reshape([n, co, 2 * h, 2 * wd])
+}
+
+/// A stride-1 convolution computed as the transposed convolution with the flipped, transposed
+/// kernel: the same function and parameters as `conv.forward(x)`.
+///
+/// Why: the decoder's last layer (7×7, base width → 3 channels) narrows sharply. The plain
+/// convolution unfolds `in channels × 49` values per output pixel (im2col) and its input
+/// gradient scatters as many back; the transposed form unfolds `out channels × 49` forward and
+/// its input gradient is a plain convolution with 3 input channels. Measured on the CPU backend
+/// at 64 px, batch 8: forward + backward 26.9 → 17.6 ms (compact), 196 → 56 ms (paper). For
+/// layers that keep or widen their channels it gains nothing, so only that layer uses it.
+pub fn conv_via_transpose(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, k, k2] = conv.weight.dims();
+    let PaddingConfig2d::Explicit(p, _, _, _) = conv.padding.clone() else {
+        unreachable!("the model's convolutions have explicit padding")
+    };
+    assert_eq!(
+        (k, conv.stride, conv.padding.clone()),
+        (k2, [1, 1], PaddingConfig2d::Explicit(p, p, p, p)),
+        "conv_via_transpose is written for square, stride-1, evenly padded convolutions"
+    );
+    let flipped = conv.weight.val().swap_dims(0, 1).flip([2, 3]); // [Ci, Co, k, k]
+    let pad = k - 1 - p;
+    conv_transpose2d(
+        x,
+        flipped,
+        conv.bias.as_ref().map(|b| b.val()),
+        ConvTransposeOptions::new([1, 1], [pad, pad], [0, 0], [1, 1], 1),
+    )
 }

@@ -64,7 +64,7 @@ impl PrivateDecoder {
 
     fn forward(&self, h: Tensor<4>) -> Tensor<4> {
         let x = self.up2.forward(self.up1.forward(self.res.forward(h)));
-        sigmoid(self.out.forward(x))
+        sigmoid(super::blocks::conv_via_transpose(&self.out, x))
     }
 }
 

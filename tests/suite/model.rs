@@ -249,3 +249,54 @@ fn upsample_conv_by_phases_equals_upsample_then_conv_with_gradients() {
     // Not vacuous: the plain path's gradients are far from zero.
     assert!(gw2.iter().map(|v| v.abs()).sum::<f32>() > 1.0);
 }
+
+#[test]
+fn the_last_layer_as_a_transposed_convolution_equals_the_convolution_with_gradients() {
+    use burn::module::Param;
+    use duskmatch::model::blocks::{conv, conv_via_transpose};
+    use duskmatch::model::init::Init;
+
+    let dev = cpu().autodiff();
+    let base = conv(6, 3, 7, 1, 3, &dev, &mut Init::new(5));
+    let data = |n: usize, seed: u64, shape: [usize; 4]| {
+        TensorData::new(Init::new(seed).uniform(n, 1.0), shape)
+    };
+    let x0 = Tensor::<4>::from_data(data(2 * 6 * 9 * 11, 21, [2, 6, 9, 11]), &dev);
+    let r = Tensor::<4>::from_data(data(2 * 3 * 9 * 11, 22, [2, 3, 9, 11]), &dev);
+    let run = |transposed: bool| {
+        let x = x0.clone().require_grad();
+        let w = base.weight.val().detach().require_grad();
+        let b = base.bias.as_ref().unwrap().val().detach().require_grad();
+        let mut c = base.clone();
+        c.weight = Param::from_tensor(w.clone());
+        c.bias = Some(Param::from_tensor(b.clone()));
+        let y = if transposed {
+            conv_via_transpose(&c, x.clone())
+        } else {
+            c.forward(x.clone())
+        };
+        assert_eq!(y.dims(), [2, 3, 9, 11]);
+        let grads = (y.clone() * r.clone()).sum().backward();
+        (
+            vec4(y),
+            vec4(x.grad(&grads).unwrap()),
+            vec4(w.grad(&grads).unwrap()),
+            b.grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (run(true), run(false));
+    for (what, p, q) in [
+        ("outputs", &a.0, &b.0),
+        ("input gradients", &a.1, &b.1),
+        ("weight gradients", &a.2, &b.2),
+        ("bias gradients", &a.3, &b.3),
+    ] {
+        let d = max_abs_diff(p, q);
+        assert!(d < 1e-4, "{what} differ by {d}");
+    }
+    assert!(b.2.iter().map(|v| v.abs()).sum::<f32>() > 1.0);
+}
