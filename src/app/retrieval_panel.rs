@@ -400,7 +400,7 @@ impl RetrievalPanel {
                     let shown = key.step;
                     ui.horizontal(|ui| {
                         ui.label(format!(
-                            "Index of the model at step {shown}; training has reached step {newer}."
+                            "Index of the model at step {shown}; the newest snapshot is from step {newer}."
                         ));
                         if ui.button(format!("Update to step {newer}")).clicked() {
                             self.update_requested = true;

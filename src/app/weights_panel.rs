@@ -12,9 +12,8 @@ use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 use crate::data::{Dataset, Domain, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::compare::evaluation_items;
-use crate::retrieval::embed::embed;
-use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
+use crate::retrieval::compare::{DepthWeights, evaluation_items, with_and_without_weights};
+use crate::retrieval::eval::{Metrics, RECALL_AT};
 use crate::siamese::weights::{importance, share_for_mass};
 use crate::siamese::{Depths, Hinge, WeightsConfig, WeightsEvent, WeightsTrainer};
 use crate::train::Command;
@@ -29,7 +28,7 @@ pub struct WeightsRun {
     pub train: Vec<(f64, f64)>,
     pub weights: Option<Vec<Vec<f32>>>,
     pub seconds: f64,
-    /// Retrieval with w = 1 and with the learned latent weights.
+    /// Retrieval at the run's depths with w = 1 and with the learned weights.
     pub comparison: Option<(Metrics, Metrics)>,
 }
 
@@ -72,18 +71,18 @@ pub struct WeightsInputs {
     pub stage_one: (std::path::PathBuf, u64),
 }
 
+/// Retrieval at the run's depths with w = 1 and with the learned weights.
 fn compare(
     model: &DoubleVae,
     ds: &Dataset,
     split: &Split,
-    w: &[f32],
+    weights: &DepthWeights,
     device: &Device,
 ) -> (Metrics, Metrics) {
     let (items, _) = evaluation_items(ds, Some(split));
-    let e = embed(model, ds, items, device, 32, |_, _| {});
-    let plain = evaluate(&e, Domain::Night, None, device, 0).metrics;
-    let weighted = evaluate(&e, Domain::Night, Some(w), device, 0).metrics;
-    (plain, weighted)
+    let (plain, weighted) =
+        with_and_without_weights(model, ds, &items, Domain::Night, weights, device, 0);
+    (plain.metrics, weighted.metrics)
 }
 
 impl WeightsPanel {
@@ -102,8 +101,9 @@ impl WeightsPanel {
 
     pub fn start(&mut self, inputs: WeightsInputs, wake: impl Fn() + Send + Sync + 'static) {
         let wake = Arc::new(wake);
+        let depths = self.depths;
         let cfg = WeightsConfig {
-            depths: self.depths,
+            depths,
             hinge: self.hinge,
             epochs: self.epochs.max(1),
             ..Default::default()
@@ -154,28 +154,26 @@ impl WeightsPanel {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trainer.train()));
                 match r {
                     Ok(Ok((weights, _))) => {
-                        if let Some(latent) = weights
-                            .to_vecs()
-                            .last()
-                            .filter(|_| weights.depths.len() == 1)
-                        {
-                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                compare(
-                                    &inputs.model,
-                                    &inputs.dataset,
-                                    &inputs.split,
-                                    latent,
-                                    &inputs.device.device,
-                                )
-                            }));
-                            let _ = tx.send(match r {
-                                Ok((a, b)) => Msg::Comparison(a, b),
-                                Err(_) => Msg::Failed(
-                                    "comparing retrieval with and without the weights failed"
-                                        .into(),
-                                ),
-                            });
-                        }
+                        let learned = DepthWeights {
+                            taps: depths.taps().to_vec(),
+                            vectors: weights.to_vecs(),
+                            label: depths.name().to_string(),
+                        };
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            compare(
+                                &inputs.model,
+                                &inputs.dataset,
+                                &inputs.split,
+                                &learned,
+                                &inputs.device.device,
+                            )
+                        }));
+                        let _ = tx.send(match r {
+                            Ok((a, b)) => Msg::Comparison(a, b),
+                            Err(_) => Msg::Failed(
+                                "comparing retrieval with and without the weights failed".into(),
+                            ),
+                        });
                     }
                     Ok(Err(e)) => {
                         let _ = tx.send(Msg::Failed(e));
@@ -368,7 +366,10 @@ impl WeightsPanel {
                     );
                 });
             if let Some((plain, weighted)) = &run.comparison {
-                ui.label("Retrieval (night queries, held-out places):");
+                ui.label(format!(
+                    "Retrieval (night queries, held-out places, {}):",
+                    run.depths.name()
+                ));
                 egui::Grid::new("weights-vs-ones")
                     .striped(true)
                     .show(ui, |ui| {

@@ -9,7 +9,7 @@ use super::DataArgs;
 use crate::data::{DataSource, Dataset, Domain, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
-use crate::retrieval::compare::{compare_methods, evaluation_items};
+use crate::retrieval::compare::{DepthWeights, compare_methods, evaluation_items};
 use crate::retrieval::embed::{all_items, embed};
 use crate::retrieval::npy::write_npy;
 use crate::train::checkpoint::{self, Checkpoint};
@@ -26,7 +26,8 @@ pub struct EvalArgs {
     /// Use the pooled global descriptor instead of the spatial embedding.
     #[arg(long)]
     pub pooled: bool,
-    /// Learned channel weights (from `duskmatch weights`, latent depth) to compare with w = 1.
+    /// Learned channel weights (`duskmatch weights`; latent, 3 or 6 depths) to compare with w = 1
+    /// at the same depths.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Write the metrics as JSON here.
@@ -94,13 +95,6 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     let weights = match &args.weights {
         Some(p) => {
             let wc = crate::siamese::checkpoint::load(p)?;
-            if wc.header.config.depths != crate::siamese::Depths::Latent {
-                return Err(format!(
-                    "{} weighs {}; retrieval compares latent embeddings, so use weights trained with --depths latent (deeper matchings are compared by their triplet-loss curves)",
-                    p.display(),
-                    wc.header.config.depths.name()
-                ));
-            }
             if wc.header.model != cfg.model {
                 return Err(format!(
                     "{} was learned for a model with {}, this checkpoint has {}",
@@ -112,7 +106,12 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             if args.pooled {
                 return Err("--weights applies to the spatial embedding; drop --pooled".into());
             }
-            wc.vectors()?.pop()
+            let depths = wc.header.config.depths;
+            Some(DepthWeights {
+                taps: depths.taps().to_vec(),
+                vectors: wc.vectors()?,
+                label: depths.name().to_string(),
+            })
         }
         None => None,
     };
@@ -123,7 +122,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         &items,
         args.query,
         args.pooled,
-        weights.as_deref(),
+        weights.as_ref(),
         &dev.device,
         cfg.seed,
     );

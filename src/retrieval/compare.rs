@@ -3,8 +3,8 @@
 
 use burn::prelude::Device;
 
-use super::embed::{Embeddings, ItemInfo, embed, pixel_embeddings};
-use super::eval::{Evaluation, evaluate};
+use super::embed::{Embeddings, ItemInfo, LATENT_TAP, embed, embed_depths, pixel_embeddings};
+use super::eval::{Evaluation, evaluate, evaluate_depths};
 use crate::data::{Dataset, Domain, Split};
 use crate::model::{DoubleVae, ModelConfig};
 
@@ -28,6 +28,49 @@ pub struct Method {
     pub evaluation: Evaluation,
 }
 
+/// Learned channel weights: one vector per matched encoder depth.
+pub struct DepthWeights {
+    /// Indices into `DoubleVae::encode_taps`.
+    pub taps: Vec<usize>,
+    pub vectors: Vec<Vec<f32>>,
+    /// How the depths are named in tables, e.g. "3 depths".
+    pub label: String,
+}
+
+impl DepthWeights {
+    pub fn is_latent(&self) -> bool {
+        self.taps == [LATENT_TAP]
+    }
+}
+
+/// Retrieval with `w` = 1 and with the learned weights at the depths `weights` matches:
+/// `(plain, weighted)`. For the latent alone, `plain` is the model's usual evaluation.
+pub fn with_and_without_weights(
+    model: &DoubleVae,
+    ds: &Dataset,
+    items: &[ItemInfo],
+    query: Domain,
+    weights: &DepthWeights,
+    device: &Device,
+    seed: u64,
+) -> (Evaluation, Evaluation) {
+    let depths = embed_depths(
+        model,
+        ds,
+        items.to_vec(),
+        device,
+        32,
+        &weights.taps,
+        |_, _| {},
+    );
+    let ones = vec![None; depths.len()];
+    let learned: Vec<Option<&[f32]>> = weights.vectors.iter().map(|v| Some(&v[..])).collect();
+    (
+        evaluate_depths(&depths, &ones, query, device, seed),
+        evaluate_depths(&depths, &learned, query, device, seed),
+    )
+}
+
 /// Evaluate the model and both baselines with queries from `query`.
 #[allow(clippy::too_many_arguments)]
 pub fn compare_methods(
@@ -37,7 +80,7 @@ pub fn compare_methods(
     items: &[ItemInfo],
     query: Domain,
     pooled: bool,
-    weights: Option<&[f32]>,
+    weights: Option<&DepthWeights>,
     device: &Device,
     seed: u64,
 ) -> Vec<Method> {
@@ -51,11 +94,30 @@ pub fn compare_methods(
         name: "model".into(),
         evaluation: evaluate(&trained, query, None, device, seed),
     }];
-    if let Some(w) = weights {
-        out.push(Method {
+    match weights {
+        Some(w) if w.is_latent() => out.push(Method {
             name: "model + learned weights".into(),
-            evaluation: evaluate(&trained, query, Some(w), device, seed),
-        });
+            evaluation: evaluate(
+                &trained,
+                query,
+                w.vectors.last().map(|v| &v[..]),
+                device,
+                seed,
+            ),
+        }),
+        Some(w) => {
+            let (plain, weighted) =
+                with_and_without_weights(model, ds, items, query, w, device, seed);
+            out.push(Method {
+                name: format!("model, {}, w = 1", w.label),
+                evaluation: plain,
+            });
+            out.push(Method {
+                name: format!("model + weights, {}", w.label),
+                evaluation: weighted,
+            });
+        }
+        None => {}
     }
     out.push(Method {
         name: "pixels".into(),

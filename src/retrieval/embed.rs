@@ -168,10 +168,28 @@ pub fn embed(
     items: Vec<ItemInfo>,
     device: &Device,
     batch: usize,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Embeddings {
-    let mut data = Vec::new();
-    let (mut channels, mut pixels) = (0, 0);
+    let mut one = embed_depths(model, ds, items, device, batch, &[LATENT_TAP], progress);
+    one.pop().expect("one depth")
+}
+
+/// The encoder tap that is `mu` (see [`DoubleVae::encode_taps`]).
+pub const LATENT_TAP: usize = crate::model::vae::ENCODER_TAPS - 1;
+
+/// Embed `items` at several encoder depths (indices into [`DoubleVae::encode_taps`]), each
+/// standardised per pixel like `mu`: one [`Embeddings`] per tap, same images, same order.
+pub fn embed_depths(
+    model: &DoubleVae,
+    ds: &Dataset,
+    items: Vec<ItemInfo>,
+    device: &Device,
+    batch: usize,
+    taps: &[usize],
+    mut progress: impl FnMut(usize, usize),
+) -> Vec<Embeddings> {
+    let mut data = vec![Vec::new(); taps.len()];
+    let mut shapes = vec![(0, 0); taps.len()];
     let total = items.len();
     let mut done = 0;
     // Batches stay within one domain: each domain has its own encoder.
@@ -182,23 +200,34 @@ pub fn embed(
                 .iter()
                 .map(|it| &ds.domain(d)[it.index].image)
                 .collect();
-            let z = standardize(model.encode(to_tensor(&imgs, device), d));
-            let [_, c, h, w] = z.dims();
-            channels = c;
-            pixels = h * w;
-            data.extend(host_f32(z));
+            let x = to_tensor(&imgs, device);
+            let mut acts = if taps == [LATENT_TAP] {
+                vec![model.encode(x, d)]
+            } else {
+                let all = model.encode_taps(x, d);
+                taps.iter().map(|&t| all[t].clone()).collect()
+            };
+            for (k, z) in acts.drain(..).enumerate() {
+                let z = standardize(z);
+                let [_, c, h, w] = z.dims();
+                shapes[k] = (c, h * w);
+                data[k].extend(host_f32(z));
+            }
             done += chunk.len();
             progress(done, total);
         }
     }
     let ordered = day_then_night(&items);
-    Embeddings {
-        kind: EmbeddingKind::Spatial,
-        channels,
-        pixels,
-        data,
-        items: ordered,
-    }
+    data.into_iter()
+        .zip(shapes)
+        .map(|(data, (channels, pixels))| Embeddings {
+            kind: EmbeddingKind::Spatial,
+            channels,
+            pixels,
+            data,
+            items: ordered.clone(),
+        })
+        .collect()
 }
 
 /// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].

@@ -92,11 +92,42 @@ pub fn evaluate(
     device: &Device,
     seed: u64,
 ) -> Evaluation {
+    evaluate_depths(std::slice::from_ref(all), &[w], query_domain, device, seed)
+}
+
+/// Deep feature matching (DESIGN.md §3): `depths[k]` holds the same images embedded at one
+/// encoder depth, weighted by `w[k]`; the distance is the mean of the per-depth distances.
+/// The returned queries and database are those of the last (deepest) depth.
+pub fn evaluate_depths(
+    depths: &[Embeddings],
+    w: &[Option<&[f32]>],
+    query_domain: Domain,
+    device: &Device,
+    seed: u64,
+) -> Evaluation {
+    assert!(
+        !depths.is_empty() && depths.len() == w.len(),
+        "one weight vector (or none) per depth"
+    );
+    let all = depths.last().expect("at least one depth");
+    let mut matrix: Vec<f32> = Vec::new();
+    for (e, &w) in depths.iter().zip(w) {
+        assert_eq!(e.items, all.items, "every depth embeds the same images");
+        let queries = e.subset(&e.of_domain(query_domain));
+        let database = e.subset(&e.of_domain(query_domain.other()));
+        let index = DeviceIndex::new(&database, w, device);
+        let mut m = index.distance_matrix(&queries);
+        rescore_nearest(&mut m, &queries, &database, w, RESCORE);
+        if matrix.is_empty() {
+            matrix = m;
+        } else {
+            matrix.iter_mut().zip(&m).for_each(|(a, b)| *a += b);
+        }
+    }
+    let scale = 1.0 / depths.len() as f32;
+    matrix.iter_mut().for_each(|v| *v *= scale);
     let queries = all.subset(&all.of_domain(query_domain));
     let database = all.subset(&all.of_domain(query_domain.other()));
-    let index = DeviceIndex::new(&database, w, device);
-    let mut matrix = index.distance_matrix(&queries);
-    rescore_nearest(&mut matrix, &queries, &database, w, RESCORE);
 
     let ground_truth = queries
         .items
@@ -131,10 +162,10 @@ pub fn evaluate(
         recall_20: metric(&|r| recall_at(r, 20)),
         map: metric(&|r| mean_average_precision(r)),
         triplet_loss: ground_truth
-            .then(|| held_out_triplet_loss(all, w, seed))
+            .then(|| held_out_triplet_loss_depths(depths, w, seed))
             .flatten(),
         silhouette: ground_truth
-            .then(|| place_silhouette(all, w, device))
+            .then(|| place_silhouette_depths(depths, w, device))
             .flatten(),
         queries: queries.len(),
         database: n,
@@ -177,12 +208,29 @@ fn paired_places(all: &Embeddings) -> Vec<(u32, usize, usize)> {
 /// Mean hinge over triplets: anchor = a place by day, positive = it by night, negative =
 /// another place by day or by night (50/50), drawn with `seed`. Margin 1.
 pub fn held_out_triplet_loss(all: &Embeddings, w: Option<&[f32]>, seed: u64) -> Option<f64> {
+    held_out_triplet_loss_depths(std::slice::from_ref(all), &[w], seed)
+}
+
+/// [`held_out_triplet_loss`] with the distance averaged over depths.
+fn held_out_triplet_loss_depths(
+    depths: &[Embeddings],
+    w: &[Option<&[f32]>],
+    seed: u64,
+) -> Option<f64> {
+    let all = depths.last()?;
     let places = paired_places(all);
     if places.len() < 2 {
         return None;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7219_1e75);
-    let d = |a: usize, b: usize| exact(all.row(a), all.row(b), all.channels, all.pixels, w);
+    let d = |a: usize, b: usize| {
+        let sum: f32 = depths
+            .iter()
+            .zip(w)
+            .map(|(e, &w)| exact(e.row(a), e.row(b), e.channels, e.pixels, w))
+            .sum();
+        sum / depths.len() as f32
+    };
     let pairs: Vec<(f32, f32)> = places
         .iter()
         .enumerate()
@@ -204,16 +252,30 @@ pub fn held_out_triplet_loss(all: &Embeddings, w: Option<&[f32]>, seed: u64) -> 
 
 /// Silhouette of the embeddings of paired places, clustered by place.
 pub fn place_silhouette(all: &Embeddings, w: Option<&[f32]>, device: &Device) -> Option<f64> {
-    let places = paired_places(all);
+    place_silhouette_depths(std::slice::from_ref(all), &[w], device)
+}
+
+/// [`place_silhouette`] with the distance averaged over depths.
+fn place_silhouette_depths(
+    depths: &[Embeddings],
+    w: &[Option<&[f32]>],
+    device: &Device,
+) -> Option<f64> {
+    let places = paired_places(depths.last()?);
     if places.len() < 2 {
         return None;
     }
     let rows: Vec<usize> = places.iter().flat_map(|&(_, d, n)| [d, n]).collect();
     let labels: Vec<u32> = places.iter().flat_map(|&(p, _, _)| [p, p]).collect();
-    let sub = all.subset(&rows);
-    let index = DeviceIndex::new(&sub, w, device);
-    let mut m = index.distance_matrix(&sub);
-    let n = sub.len();
+    let n = rows.len();
+    let mut m = vec![0.0f32; n * n];
+    for (e, &w) in depths.iter().zip(w) {
+        let sub = e.subset(&rows);
+        let d = DeviceIndex::new(&sub, w, device).distance_matrix(&sub);
+        m.iter_mut()
+            .zip(&d)
+            .for_each(|(a, b)| *a += b / depths.len() as f32);
+    }
     for i in 0..n {
         m[i * n + i] = 0.0;
     }

@@ -241,3 +241,99 @@ fn npy_header_is_what_numpy_reads() {
         6.0
     );
 }
+
+#[test]
+fn matching_several_depths_averages_their_distances() {
+    use duskmatch::retrieval::eval::evaluate_depths;
+    let dev = cpu();
+    let info = items(&[
+        (Domain::Day, 0),
+        (Domain::Day, 1),
+        (Domain::Night, 0),
+        (Domain::Night, 1),
+    ]);
+    let depth = |v: [f32; 4]| Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels: 1,
+        pixels: 1,
+        data: v.to_vec(),
+        items: info.clone(),
+    };
+    // Shallow depth: each night image is nearer the wrong day image (0.1 against 0.9).
+    let a = depth([0.0, 1.0, 0.9, 0.1]);
+    // Deep depth, weighted by 2: exact copies (0), others 2 apart.
+    let b = depth([0.0, 1.0, 0.0, 1.0]);
+    let only_a = evaluate_depths(std::slice::from_ref(&a), &[None], Domain::Night, &dev, 0);
+    assert_eq!(only_a.metrics.recall_1, Some(0.0));
+    let both = evaluate_depths(&[a, b], &[None, Some(&[2.0])], Domain::Night, &dev, 0);
+    // Night 0 → day 0: (0.9 + 0) / 2; → day 1: (0.1 + 2) / 2. Night 1 mirrors it.
+    let expect = [0.45, 1.05, 1.05, 0.45];
+    assert!(
+        max_abs_diff(&both.matrix, &expect) < 1e-6,
+        "{:?}",
+        both.matrix
+    );
+    assert_eq!(both.metrics.recall_1, Some(1.0));
+    assert_eq!(both.metrics.map, Some(1.0));
+    // Silhouette over the averaged distances: every image is 0.45 from its own place. The other
+    // place's two images are, for a day image, (1 + 2) / 2 and (0.1 + 2) / 2 away, mean 1.275;
+    // for a night image (0.1 + 2) / 2 and (0.8 + 2) / 2, mean 1.225. s(i) = 1 − a / b.
+    let s = 1.0 - 0.45 * (1.0 / 1.275 + 1.0 / 1.225) / 2.0;
+    assert!((both.metrics.silhouette.unwrap() - s).abs() < 1e-6);
+}
+
+#[test]
+fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
+    use duskmatch::data::synth::SynthConfig;
+    use duskmatch::data::{DataSource, Split};
+    use duskmatch::model::{DoubleVae, ModelConfig};
+    use duskmatch::retrieval::compare::{DepthWeights, compare_methods, evaluation_items};
+    use duskmatch::siamese::Depths;
+    let dev = cpu();
+    let cfg = ModelConfig {
+        base_width: 2,
+        image_size: 32,
+    };
+    let (ds, _) = DataSource::Synth(SynthConfig {
+        places: 20,
+        seed: 4,
+    })
+    .load(32)
+    .unwrap();
+    let split = Split::new(&ds, 0.5, 1);
+    let (held_out, _) = evaluation_items(&ds, Some(&split));
+    let model = DoubleVae::new(&cfg, 3, &dev).valid();
+    let depths = Depths::Three;
+    let ones = DepthWeights {
+        taps: depths.taps().to_vec(),
+        vectors: depths.channels(2).iter().map(|&c| vec![1.0; c]).collect(),
+        label: depths.name().into(),
+    };
+    let rows = compare_methods(
+        &model,
+        &cfg,
+        &ds,
+        &held_out,
+        Domain::Night,
+        false,
+        Some(&ones),
+        &dev,
+        0,
+    );
+    let names: Vec<&str> = rows.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "model",
+            "model, 3 depths, w = 1",
+            "model + weights, 3 depths",
+            "pixels",
+            "random-encoder"
+        ]
+    );
+    // Weights of one are no weights: the two 3-depth rows agree to the last bit.
+    assert_eq!(rows[1].evaluation.matrix, rows[2].evaluation.matrix);
+    // And three depths are not the latent alone.
+    assert_ne!(rows[0].evaluation.matrix, rows[1].evaluation.matrix);
+    assert_eq!(rows[1].evaluation.metrics.queries, 10);
+}
