@@ -86,6 +86,8 @@ pub struct RetrievalPanel {
     /// A newer live snapshot than the index's, when not following.
     newer_step: Option<u64>,
     update_requested: bool,
+    /// An image to select as the query once an index with queries from its domain is shown.
+    pending_query: Option<(Domain, usize)>,
     /// The query and database items of the last index, to keep the selection across snapshots.
     last_items: Option<(
         Vec<crate::retrieval::ItemInfo>,
@@ -110,6 +112,7 @@ impl Default for RetrievalPanel {
             follow_live: false,
             newer_step: None,
             update_requested: false,
+            pending_query: None,
             last_items: None,
         }
     }
@@ -146,6 +149,28 @@ impl RetrievalPanel {
 
     pub fn is_computing(&self) -> bool {
         matches!(self.state, IndexState::Computing { .. })
+    }
+
+    /// Make image `index` of `domain` the query: at once when the index shown has queries from
+    /// that domain, otherwise after the direction is turned around and that index is built.
+    pub fn select_image(&mut self, domain: Domain, index: usize) {
+        if let Some(r) = self.result()
+            && r.evaluation.query_domain == domain
+        {
+            let found = r
+                .evaluation
+                .queries
+                .items
+                .iter()
+                .position(|it| it.index == index);
+            if found.is_some() {
+                self.selected_query = found;
+                self.compare_match = None;
+                return;
+            }
+        }
+        self.query_domain = domain;
+        self.pending_query = Some((domain, index));
     }
 
     /// The model step of the index shown or being built.
@@ -273,6 +298,13 @@ impl RetrievalPanel {
             .is_some_and(|(q, d)| *q == ev.queries.items && *d == ev.database.items);
         if !same_images {
             self.selected_query = None;
+            self.compare_match = None;
+        }
+        if let Some((domain, index)) = self.pending_query
+            && domain == ev.query_domain
+        {
+            self.pending_query = None;
+            self.selected_query = ev.queries.items.iter().position(|it| it.index == index);
             self.compare_match = None;
         }
         self.last_items = Some((ev.queries.items.clone(), ev.database.items.clone()));
@@ -532,7 +564,8 @@ impl RetrievalPanel {
                 );
                 p.pointer_coordinate()
             });
-        // Hover shows the nearest image; a click on a query point selects it.
+        // Hover shows the nearest image; a click makes it the query (a database image turns the
+        // direction around, and is selected once that index is built).
         if let Some(pos) = resp.inner {
             let screen = |pt: [f64; 2]| {
                 resp.transform
@@ -555,8 +588,9 @@ impl RetrievalPanel {
                     ui.label(name);
                     ui.image((tex.id(), egui::vec2(96.0, 96.0)));
                 });
-                if resp.response.clicked() && i < nq {
-                    self.selected_query = Some(i);
+                if resp.response.clicked() {
+                    let (domain, index) = (item.domain, item.index);
+                    self.select_image(domain, index);
                 }
             }
         }

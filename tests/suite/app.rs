@@ -359,11 +359,31 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
     h.step();
     h.get_by_label("Query and match");
 
+    // Choosing a day image (as a click on the map does) turns the direction around and makes
+    // it the query once the day-to-night index is built.
+    let day_image = ev.database.items[2].clone();
+    h.state_mut().retrieval.compare_match = None;
+    h.state_mut()
+        .retrieval
+        .select_image(Domain::Day, day_image.index);
+    step_until(&mut h, "the day-to-night index", |a| {
+        a.retrieval
+            .result()
+            .is_some_and(|r| r.evaluation.query_domain == Domain::Day)
+    });
+    let result = h.state().retrieval.result().unwrap().clone();
+    let q = h
+        .state()
+        .retrieval
+        .selected_query
+        .expect("a query is selected");
+    assert_eq!(result.evaluation.queries.items[q], day_image);
+    h.get_by_label_contains("true match ranked");
+
     // Training from the window: the index stays at the checkpoint's step and offers an update
     // instead of re-embedding at every snapshot.
     let first = h.state().retrieval.index_step();
     assert_eq!(first, Some(5));
-    h.state_mut().retrieval.compare_match = None; // close the comparison window
     h.step();
     h.get_by_label("Training").click();
     h.step();
