@@ -59,6 +59,16 @@ fn step_until(h: &mut Harness<'_, DuskApp>, what: &str, done: impl Fn(&DuskApp) 
     h.step();
 }
 
+/// Press Stop and wait until the run has saved and finished.
+fn stop_and_wait(h: &mut Harness<'_, DuskApp>) {
+    h.get_by_label("Stop").click();
+    step_until(h, "finished", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Finished)
+    });
+}
+
 fn ready(h: &mut Harness<'_, DuskApp>) {
     step_until(h, "dataset and device", |a| {
         a.dataset.dataset().is_some() && a.device.is_some()
@@ -101,12 +111,7 @@ fn start_produces_loss_points_and_pause_stops_steps() {
     step_until(&mut h, "steps after resuming", |a| {
         a.history.train.len() > n
     });
-    h.get_by_label("Stop").click();
-    step_until(&mut h, "finished", |a| {
-        a.session
-            .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
-    });
+    stop_and_wait(&mut h);
     // Stopping saved a checkpoint into the run folder.
     let saved = h
         .state()
@@ -126,12 +131,7 @@ fn grid_shows_four_labelled_columns_and_the_scrubber_moves_through_steps() {
     step_until(&mut h, "three snapshots with a decoded grid", |a| {
         a.snapshots.len() >= 3 && a.snapshots.selected().is_some_and(|s| s.grid.is_some())
     });
-    h.get_by_label("Stop").click();
-    step_until(&mut h, "finished", |a| {
-        a.session
-            .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
-    });
+    stop_and_wait(&mut h);
     step_until(&mut h, "newest grid decoded", |a| {
         a.snapshots.selected().is_some_and(|s| s.grid.is_some())
     });
@@ -225,12 +225,7 @@ fn a_bad_folder_shows_an_error_and_the_app_stays_usable() {
     ready(&mut h);
     h.get_by_label("Start").click();
     step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
-    h.get_by_label("Stop").click();
-    step_until(&mut h, "finished", |a| {
-        a.session
-            .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
-    });
+    stop_and_wait(&mut h);
 }
 
 #[test]
@@ -434,12 +429,7 @@ fn a_missing_checkpoint_is_a_notice_not_a_failure() {
     h.get_by_label_contains("No decoded images yet");
     h.get_by_label("Start").click();
     step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
-    h.get_by_label("Stop").click();
-    step_until(&mut h, "finished", |a| {
-        a.session
-            .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
-    });
+    stop_and_wait(&mut h);
 }
 
 /// A benchmark, not a test of speed: prints the GUI thread's time per frame while training
@@ -470,10 +460,5 @@ fn frame_time_while_training() {
         pct(1.0),
         h.state().history.train.len()
     );
-    h.get_by_label("Stop").click();
-    step_until(&mut h, "finished", |a| {
-        a.session
-            .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
-    });
+    stop_and_wait(&mut h);
 }

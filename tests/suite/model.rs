@@ -184,119 +184,87 @@ fn views_have_four_columns_of_images() {
     assert!(max_abs_diff(&vec4(v.translation), &vec4(expect)) < 1e-6);
 }
 
+/// Output, then the gradients of `sum(f(conv, x) ⊙ r)` with respect to x, the weight and the
+/// bias, for `f` applied to a copy of `base` whose parameters are tracked.
+fn output_and_gradients(
+    base: &burn::nn::conv::Conv2d,
+    x0: &Tensor<4>,
+    r: &Tensor<4>,
+    f: impl Fn(&burn::nn::conv::Conv2d, Tensor<4>) -> Tensor<4>,
+) -> [Vec<f32>; 4] {
+    use burn::module::Param;
+    let x = x0.clone().require_grad();
+    let w = base.weight.val().detach().require_grad();
+    let b = base.bias.as_ref().unwrap().val().detach().require_grad();
+    let mut c = base.clone();
+    c.weight = Param::from_tensor(w.clone());
+    c.bias = Some(Param::from_tensor(b.clone()));
+    let y = f(&c, x.clone());
+    assert_eq!(y.dims(), r.dims());
+    let grads = (y.clone() * r.clone()).sum().backward();
+    [
+        vec4(y),
+        vec4(x.grad(&grads).expect("input gradient")),
+        vec4(w.grad(&grads).expect("weight gradient")),
+        b.grad(&grads)
+            .expect("bias gradient")
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    ]
+}
+
+/// A tensor of uniform values in ±1 from seed `seed`.
+fn uniform4(seed: u64, shape: [usize; 4], dev: &Device) -> Tensor<4> {
+    let n = shape.iter().product();
+    let data = duskmatch::model::init::Init::new(seed).uniform(n, 1.0);
+    Tensor::<4>::from_data(TensorData::new(data, shape), dev)
+}
+
 #[test]
 fn upsample_conv_by_phases_equals_upsample_then_conv_with_gradients() {
-    use burn::module::Param;
     use duskmatch::model::blocks::{conv, upsample_conv, upsample_conv_plain};
     use duskmatch::model::init::Init;
 
     let dev = cpu().autodiff();
-    let mut init = Init::new(7);
-    let base = conv(3, 4, 5, 1, 2, &dev, &mut init);
+    let base = conv(3, 4, 5, 1, 2, &dev, &mut Init::new(7));
     // Odd, non-square input so edges and both phases are exercised.
-    let data = |n: usize, seed: u64, shape: [usize; 4]| {
-        TensorData::new(Init::new(seed).uniform(n, 1.0), shape)
-    };
-    let x0 = Tensor::<4>::from_data(data(2 * 3 * 5 * 6, 11, [2, 3, 5, 6]), &dev);
-    let r = Tensor::<4>::from_data(data(2 * 4 * 10 * 12, 12, [2, 4, 10, 12]), &dev);
-
-    let run = |phases: bool| {
-        let x = x0.clone().require_grad();
-        let w = base.weight.val().detach().require_grad();
-        let b = base.bias.as_ref().unwrap().val().detach().require_grad();
-        let mut c = base.clone();
-        c.weight = Param::from_tensor(w.clone());
-        c.bias = Some(Param::from_tensor(b.clone()));
-        let y = if phases {
-            upsample_conv(&c, x.clone())
-        } else {
-            upsample_conv_plain(&c, x.clone())
-        };
-        assert_eq!(y.dims(), [2, 4, 10, 12]);
-        let grads = (y.clone() * r.clone()).sum().backward();
-        let host = |t: Option<Tensor<4>>| vec4(t.expect("gradient"));
-        (
-            vec4(y),
-            host(x.grad(&grads)),
-            host(w.grad(&grads)),
-            b.grad(&grads)
-                .map(|g| g.into_data().try_to_vec::<f32>().unwrap())
-                .unwrap(),
-        )
-    };
-    let (y1, gx1, gw1, gb1) = run(true);
-    let (y2, gx2, gw2, gb2) = run(false);
-    assert!(
-        max_abs_diff(&y1, &y2) < 1e-5,
-        "outputs differ by {}",
-        max_abs_diff(&y1, &y2)
-    );
-    assert!(
-        max_abs_diff(&gx1, &gx2) < 1e-4,
-        "input gradients differ by {}",
-        max_abs_diff(&gx1, &gx2)
-    );
-    assert!(
-        max_abs_diff(&gw1, &gw2) < 1e-4,
-        "weight gradients differ by {}",
-        max_abs_diff(&gw1, &gw2)
-    );
-    assert!(
-        max_abs_diff(&gb1, &gb2) < 1e-4,
-        "bias gradients differ by {}",
-        max_abs_diff(&gb1, &gb2)
-    );
+    let x0 = uniform4(11, [2, 3, 5, 6], &dev);
+    let r = uniform4(12, [2, 4, 10, 12], &dev);
+    let phases = output_and_gradients(&base, &x0, &r, upsample_conv);
+    let plain = output_and_gradients(&base, &x0, &r, upsample_conv_plain);
+    for (what, tol, p, q) in [
+        ("outputs", 1e-5, &phases[0], &plain[0]),
+        ("input gradients", 1e-4, &phases[1], &plain[1]),
+        ("weight gradients", 1e-4, &phases[2], &plain[2]),
+        ("bias gradients", 1e-4, &phases[3], &plain[3]),
+    ] {
+        let d = max_abs_diff(p, q);
+        assert!(d < tol, "{what} differ by {d}");
+    }
     // Not vacuous: the plain path's gradients are far from zero.
-    assert!(gw2.iter().map(|v| v.abs()).sum::<f32>() > 1.0);
+    assert!(plain[2].iter().map(|v| v.abs()).sum::<f32>() > 1.0);
 }
 
 #[test]
 fn the_last_layer_as_a_transposed_convolution_equals_the_convolution_with_gradients() {
-    use burn::module::Param;
     use duskmatch::model::blocks::{conv, conv_via_transpose};
     use duskmatch::model::init::Init;
 
     let dev = cpu().autodiff();
     let base = conv(6, 3, 7, 1, 3, &dev, &mut Init::new(5));
-    let data = |n: usize, seed: u64, shape: [usize; 4]| {
-        TensorData::new(Init::new(seed).uniform(n, 1.0), shape)
-    };
-    let x0 = Tensor::<4>::from_data(data(2 * 6 * 9 * 11, 21, [2, 6, 9, 11]), &dev);
-    let r = Tensor::<4>::from_data(data(2 * 3 * 9 * 11, 22, [2, 3, 9, 11]), &dev);
-    let run = |transposed: bool| {
-        let x = x0.clone().require_grad();
-        let w = base.weight.val().detach().require_grad();
-        let b = base.bias.as_ref().unwrap().val().detach().require_grad();
-        let mut c = base.clone();
-        c.weight = Param::from_tensor(w.clone());
-        c.bias = Some(Param::from_tensor(b.clone()));
-        let y = if transposed {
-            conv_via_transpose(&c, x.clone())
-        } else {
-            c.forward(x.clone())
-        };
-        assert_eq!(y.dims(), [2, 3, 9, 11]);
-        let grads = (y.clone() * r.clone()).sum().backward();
-        (
-            vec4(y),
-            vec4(x.grad(&grads).unwrap()),
-            vec4(w.grad(&grads).unwrap()),
-            b.grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap(),
-        )
-    };
-    let (a, b) = (run(true), run(false));
+    let x0 = uniform4(21, [2, 6, 9, 11], &dev);
+    let r = uniform4(22, [2, 3, 9, 11], &dev);
+    let transposed = output_and_gradients(&base, &x0, &r, conv_via_transpose);
+    let plain = output_and_gradients(&base, &x0, &r, |c, x| c.forward(x));
     for (what, p, q) in [
-        ("outputs", &a.0, &b.0),
-        ("input gradients", &a.1, &b.1),
-        ("weight gradients", &a.2, &b.2),
-        ("bias gradients", &a.3, &b.3),
+        ("outputs", &transposed[0], &plain[0]),
+        ("input gradients", &transposed[1], &plain[1]),
+        ("weight gradients", &transposed[2], &plain[2]),
+        ("bias gradients", &transposed[3], &plain[3]),
     ] {
         let d = max_abs_diff(p, q);
         assert!(d < 1e-4, "{what} differ by {d}");
     }
-    assert!(b.2.iter().map(|v| v.abs()).sum::<f32>() > 1.0);
+    assert!(plain[2].iter().map(|v| v.abs()).sum::<f32>() > 1.0);
 }
