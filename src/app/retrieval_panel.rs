@@ -154,20 +154,13 @@ impl RetrievalPanel {
     /// Make image `index` of `domain` the query: at once when the index shown has queries from
     /// that domain, otherwise after the direction is turned around and that index is built.
     pub fn select_image(&mut self, domain: Domain, index: usize) {
-        if let Some(r) = self.result()
-            && r.evaluation.query_domain == domain
+        if let Some(q) = self
+            .result()
+            .and_then(|r| r.evaluation.query_row(domain, index))
         {
-            let found = r
-                .evaluation
-                .queries
-                .items
-                .iter()
-                .position(|it| it.index == index);
-            if found.is_some() {
-                self.selected_query = found;
-                self.compare_match = None;
-                return;
-            }
+            self.selected_query = Some(q);
+            self.compare_match = None;
+            return;
         }
         self.query_domain = domain;
         self.pending_query = Some((domain, index));
@@ -304,7 +297,7 @@ impl RetrievalPanel {
             && domain == ev.query_domain
         {
             self.pending_query = None;
-            self.selected_query = ev.queries.items.iter().position(|it| it.index == index);
+            self.selected_query = ev.query_row(domain, index);
             self.compare_match = None;
         }
         self.last_items = Some((ev.queries.items.clone(), ev.database.items.clone()));

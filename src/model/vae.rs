@@ -82,6 +82,8 @@ pub struct DoubleVae {
 /// Number of encoder depths that can be tapped for deep feature matching: the outputs of
 /// conv1, conv2_1, conv2_2 and of each of the four residual blocks (the last one is `mu`).
 pub const ENCODER_TAPS: usize = 7;
+/// The tap that is `mu`, the latent.
+pub const LATENT_TAP: usize = ENCODER_TAPS - 1;
 
 impl DoubleVae {
     /// A freshly initialised model; the same seed gives the same weights on every device.

@@ -174,8 +174,7 @@ pub fn embed(
     one.pop().expect("one depth")
 }
 
-/// The encoder tap that is `mu` (see [`DoubleVae::encode_taps`]).
-pub const LATENT_TAP: usize = crate::model::vae::ENCODER_TAPS - 1;
+pub use crate::model::vae::LATENT_TAP;
 
 /// Embed `items` at several encoder depths (indices into [`DoubleVae::encode_taps`]), each
 /// standardised per pixel like `mu`: one [`Embeddings`] per tap, same images, same order.

@@ -76,6 +76,14 @@ impl Evaluation {
     }
 
     /// 1-based rank of query `q`'s true match.
+    /// The query row of image `index` of `domain`, if it is one of the queries.
+    pub fn query_row(&self, domain: Domain, index: usize) -> Option<usize> {
+        if domain != self.query_domain {
+            return None;
+        }
+        self.queries.items.iter().position(|it| it.index == index)
+    }
+
     pub fn true_match_rank(&self, q: usize) -> Option<usize> {
         if !self.ground_truth {
             return None;
@@ -110,11 +118,16 @@ pub fn evaluate_depths(
         "one weight vector (or none) per depth"
     );
     let all = depths.last().expect("at least one depth");
+    let (query_rows, database_rows) = (
+        all.of_domain(query_domain),
+        all.of_domain(query_domain.other()),
+    );
     let mut matrix: Vec<f32> = Vec::new();
+    // The deepest depth's queries and database are the ones returned.
+    let mut last = None;
     for (e, &w) in depths.iter().zip(w) {
         assert_eq!(e.items, all.items, "every depth embeds the same images");
-        let queries = e.subset(&e.of_domain(query_domain));
-        let database = e.subset(&e.of_domain(query_domain.other()));
+        let (queries, database) = (e.subset(&query_rows), e.subset(&database_rows));
         let index = DeviceIndex::new(&database, w, device);
         let mut m = index.distance_matrix(&queries);
         rescore_nearest(&mut m, &queries, &database, w, RESCORE);
@@ -123,11 +136,11 @@ pub fn evaluate_depths(
         } else {
             matrix.iter_mut().zip(&m).for_each(|(a, b)| *a += b);
         }
+        last = Some((queries, database));
     }
+    let (queries, database) = last.expect("at least one depth");
     let scale = 1.0 / depths.len() as f32;
     matrix.iter_mut().for_each(|v| *v *= scale);
-    let queries = all.subset(&all.of_domain(query_domain));
-    let database = all.subset(&all.of_domain(query_domain.other()));
 
     let ground_truth = queries
         .items

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Domain;
 use crate::data::batch::host_f32;
 use crate::model::DoubleVae;
+use crate::model::vae::LATENT_TAP;
 use crate::retrieval::embed::standardize;
 
 /// Which encoder depths are matched: the latent only, or 3 or 6 depths (deep feature matching,
@@ -29,9 +30,9 @@ impl Depths {
 
     pub fn taps(self) -> &'static [usize] {
         match self {
-            Depths::Latent => &[6],
-            Depths::Three => &[2, 4, 6],
-            Depths::Six => &[1, 2, 3, 4, 5, 6],
+            Depths::Latent => &[LATENT_TAP],
+            Depths::Three => &[2, 4, LATENT_TAP],
+            Depths::Six => &[1, 2, 3, 4, 5, LATENT_TAP],
         }
     }
 
