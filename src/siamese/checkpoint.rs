@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::trainer::WeightsConfig;
 use super::weights::ChannelWeights;
 use crate::model::ModelConfig;
-use crate::train::checkpoint::{now_string, read_container, write_container};
+use crate::train::checkpoint::{now_string, optimizer_bytes, read_container, write_container};
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
 pub const LATEST: &str = "weights.dmwt";
@@ -91,13 +91,7 @@ pub fn save(
         .into_record()
         .into_bytes()
         .map_err(|e| format!("cannot serialise the weights: {e}"))?;
-    let optim = match optimizer {
-        Some(o) => o
-            .into_bytes()
-            .map_err(|e| format!("cannot serialise the optimiser: {e}"))?
-            .to_vec(),
-        None => Vec::new(),
-    };
+    let optim = optimizer_bytes(optimizer)?;
     write_container(path, MAGIC, &[&header, &record, &optim])
 }
 

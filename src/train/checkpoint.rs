@@ -217,14 +217,21 @@ pub fn save(
         .into_record()
         .into_bytes()
         .map_err(|e| format!("cannot serialise the model: {e}"))?;
-    let optim_bytes = match optimizer {
+    let optim_bytes = optimizer_bytes(optimizer)?;
+    write_container(path, MAGIC, &[&header, &model_bytes, &optim_bytes])
+}
+
+/// The optimiser's state as bytes for a container section; empty when there is none.
+pub fn optimizer_bytes(
+    optimizer: Option<&burn::optim::ModuleOptimizer>,
+) -> Result<Vec<u8>, String> {
+    Ok(match optimizer {
         Some(o) => o
             .into_bytes()
             .map_err(|e| format!("cannot serialise the optimiser: {e}"))?
             .to_vec(),
         None => Vec::new(),
-    };
-    write_container(path, MAGIC, &[&header, &model_bytes, &optim_bytes])
+    })
 }
 
 /// Read a checkpoint file (or `DIR/latest.dmck` when given a run folder).
