@@ -163,7 +163,7 @@ fn grid_shows_four_labelled_columns_and_the_scrubber_moves_through_steps() {
         );
     }
     let newest = grid.step;
-    h.get_by_label_contains(&format!("at step {newest}"));
+    h.get_by_label_contains(&format!("decoded by the model at step {newest}"));
 
     // Move the scrubber to the first snapshot: every image panel follows it.
     let first = h.state().snapshots.steps()[0];
@@ -179,7 +179,7 @@ fn grid_shows_four_labelled_columns_and_the_scrubber_moves_through_steps() {
         !h.state().snapshots.live,
         "leaving the newest snapshot turns live off"
     );
-    h.get_by_label_contains(&format!("at step {first}"));
+    h.get_by_label_contains(&format!("decoded by the model at step {first}"));
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod app;
 mod bench;
 mod common;
 mod config;
+mod conv_kernels;
 mod data_bad_files;
 mod data_folder;
 mod gpu;

@@ -1,0 +1,320 @@
+//! The CPU backend's convolution kernels (vendor/burn-flex, `conv2d_gemm.rs`) against direct
+//! loops in f64: outputs and the gradients of `sum(y ⊙ r)` for x, the weight and the bias.
+
+use burn::prelude::*;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use duskmatch::model::init::Init;
+
+use crate::common::*;
+
+/// One convolution: shapes and options, shared by the direct loops and burn.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    batch: usize,
+    /// Input channels and size (of the transposed convolution, for `transposed`).
+    ci: usize,
+    h: usize,
+    w: usize,
+    co: usize,
+    k: [usize; 2],
+    stride: [usize; 2],
+    /// (begin, end) per axis; a transposed convolution uses `begin` on both sides.
+    pad: [(usize, usize); 2],
+    dilation: [usize; 2],
+    groups: usize,
+    /// Output padding of a transposed convolution.
+    out_pad: [usize; 2],
+    transposed: bool,
+}
+
+const BASE: Case = Case {
+    batch: 2,
+    ci: 5,
+    h: 9,
+    w: 7,
+    co: 4,
+    k: [3, 3],
+    stride: [1, 1],
+    pad: [(1, 1), (1, 1)],
+    dilation: [1, 1],
+    groups: 1,
+    out_pad: [0, 0],
+    transposed: false,
+};
+
+impl Case {
+    fn out_size(&self) -> [usize; 2] {
+        let size = [self.h, self.w];
+        std::array::from_fn(|i| {
+            let span = self.dilation[i] * (self.k[i] - 1);
+            if self.transposed {
+                (size[i] - 1) * self.stride[i] + span + self.out_pad[i] + 1 - 2 * self.pad[i].0
+            } else {
+                (size[i] + self.pad[i].0 + self.pad[i].1 - span - 1) / self.stride[i] + 1
+            }
+        })
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        let [kh, kw] = self.k;
+        if self.transposed {
+            [self.ci, self.co / self.groups, kh, kw]
+        } else {
+            [self.co, self.ci / self.groups, kh, kw]
+        }
+    }
+
+    /// Calls `f(b, i, o, ((ci, iy, ix), (co, oy, ox)), weight index)` for every multiply-add
+    /// of the convolution: output element `o` gains `x[i] · w[wi]`.
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let [ho, wo] = self.out_size();
+        let [kh, kw] = self.k;
+        let (cig, cog) = (self.ci / self.groups, self.co / self.groups);
+        for b in 0..self.batch {
+            for grp in 0..self.groups {
+                for cil in 0..cig {
+                    for col in 0..cog {
+                        let (ci, co) = (grp * cig + cil, grp * cog + col);
+                        let wi = if self.transposed {
+                            (ci * cog + col) * kh * kw
+                        } else {
+                            (co * cig + cil) * kh * kw
+                        };
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let wi = wi + ky * kw + kx;
+                                let (ry, rx) = (ky * self.dilation[0], kx * self.dilation[1]);
+                                // Conv: input = out·stride + tap − pad.
+                                // Transposed: output = in·stride + tap − pad.
+                                let (outer, inner) = if self.transposed {
+                                    ([self.h, self.w], [ho, wo])
+                                } else {
+                                    ([ho, wo], [self.h, self.w])
+                                };
+                                for a in 0..outer[0] {
+                                    let Some(c) = (a * self.stride[0] + ry)
+                                        .checked_sub(self.pad[0].0)
+                                        .filter(|&c| c < inner[0])
+                                    else {
+                                        continue;
+                                    };
+                                    for d in 0..outer[1] {
+                                        let Some(e) = (d * self.stride[1] + rx)
+                                            .checked_sub(self.pad[1].0)
+                                            .filter(|&e| e < inner[1])
+                                        else {
+                                            continue;
+                                        };
+                                        let ((iy, ix), (oy, ox)) = if self.transposed {
+                                            ((a, d), (c, e))
+                                        } else {
+                                            ((c, e), (a, d))
+                                        };
+                                        let i = ((b * self.ci + ci) * self.h + iy) * self.w + ix;
+                                        let o = ((b * self.co + co) * ho + oy) * wo + ox;
+                                        f(i, o, wi);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output, dx, dw and db of `sum(y ⊙ r)` by direct loops, in f64.
+    fn direct(&self, x: &[f32], w: &[f32], bias: &[f32], r: &[f32]) -> [Vec<f32>; 4] {
+        let [ho, wo] = self.out_size();
+        let plane = ho * wo;
+        let mut y: Vec<f64> = (0..self.batch * self.co * plane)
+            .map(|o| bias[(o / plane) % self.co] as f64)
+            .collect();
+        let (mut dx, mut dw) = (vec![0f64; x.len()], vec![0f64; w.len()]);
+        self.for_each_tap(|i, o, wi| {
+            y[o] += x[i] as f64 * w[wi] as f64;
+            dx[i] += r[o] as f64 * w[wi] as f64;
+            dw[wi] += r[o] as f64 * x[i] as f64;
+        });
+        let mut db = vec![0f64; self.co];
+        for (o, &ro) in r.iter().enumerate() {
+            db[(o / plane) % self.co] += ro as f64;
+        }
+        [y, dx, dw, db].map(|v| v.into_iter().map(|v| v as f32).collect())
+    }
+
+    /// The same four through burn's autodiff on the CPU backend.
+    fn burn(&self, x: &[f32], w: &[f32], bias: &[f32], r: &[f32]) -> [Vec<f32>; 4] {
+        let dev = cpu().autodiff();
+        let [ho, wo] = self.out_size();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(x.to_vec(), [self.batch, self.ci, self.h, self.w]),
+            &dev,
+        )
+        .require_grad();
+        let w = Tensor::<4>::from_data(TensorData::new(w.to_vec(), self.weight_shape()), &dev)
+            .require_grad();
+        let b =
+            Tensor::<1>::from_data(TensorData::new(bias.to_vec(), [self.co]), &dev).require_grad();
+        let r = Tensor::<4>::from_data(
+            TensorData::new(r.to_vec(), [self.batch, self.co, ho, wo]),
+            &dev,
+        );
+        let y = if self.transposed {
+            let pad = self.pad.map(|(begin, _)| begin);
+            let options = ConvTransposeOptions::new(
+                self.stride,
+                pad,
+                self.out_pad,
+                self.dilation,
+                self.groups,
+            );
+            conv_transpose2d(x.clone(), w.clone(), Some(b.clone()), options)
+        } else {
+            let mut options = ConvOptions::new(self.stride, [0, 0], self.dilation, self.groups);
+            options.padding = self.pad;
+            conv2d(x.clone(), w.clone(), Some(b.clone()), options)
+        };
+        assert_eq!(y.dims(), [self.batch, self.co, ho, wo], "{self:?}");
+        let grads = (y.clone() * r).sum().backward();
+        let db = b.grad(&grads).expect("bias gradient");
+        [
+            vec4(y),
+            vec4(x.grad(&grads).expect("input gradient")),
+            vec4(w.grad(&grads).expect("weight gradient")),
+            db.into_data().try_to_vec::<f32>().unwrap(),
+        ]
+    }
+
+    fn check(&self, seed: u64) {
+        let [ho, wo] = self.out_size();
+        let mut init = Init::new(seed);
+        let x = init.uniform(self.batch * self.ci * self.h * self.w, 1.0);
+        let w = init.uniform(self.weight_shape().iter().product(), 1.0);
+        let bias = init.uniform(self.co, 1.0);
+        let r = init.uniform(self.batch * self.co * ho * wo, 1.0);
+        let expect = self.direct(&x, &w, &bias, &r);
+        let got = self.burn(&x, &w, &bias, &r);
+        for (name, (e, g)) in ["output", "dx", "dw", "db"]
+            .iter()
+            .zip(expect.iter().zip(&got))
+        {
+            assert_eq!(e.len(), g.len(), "{name} of {self:?}");
+            let scale = e.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(e, g);
+            assert!(
+                diff <= 2e-5 * scale,
+                "{name} of {self:?}: max diff {diff}, scale {scale}"
+            );
+        }
+        // The checks must see real numbers, not all zeros.
+        assert!(
+            expect.iter().all(|v| v.iter().any(|&a| a.abs() > 1e-3)),
+            "{self:?}"
+        );
+    }
+}
+
+#[test]
+fn convolutions_match_direct_loops_with_gradients() {
+    let cases = [
+        // The model's residual 3×3 and a non-square image.
+        BASE,
+        // Stride-2 4×4 downsampling.
+        Case {
+            ci: 3,
+            co: 6,
+            h: 10,
+            w: 10,
+            k: [4, 4],
+            stride: [2, 2],
+            ..BASE
+        },
+        // Dilation, unequal strides and asymmetric padding.
+        Case {
+            dilation: [2, 1],
+            stride: [1, 2],
+            pad: [(2, 1), (0, 2)],
+            ..BASE
+        },
+        // Groups (forward: upstream's kernel; gradients: the GEMM path).
+        Case {
+            ci: 4,
+            co: 6,
+            groups: 2,
+            ..BASE
+        },
+        // 1×1: the unfolded matrix is the input itself.
+        Case {
+            k: [1, 1],
+            pad: [(0, 0), (0, 0)],
+            ..BASE
+        },
+        // The first 7×7 layer, one image (the GEMMs fan out instead of the images).
+        Case {
+            batch: 1,
+            ci: 3,
+            co: 8,
+            h: 12,
+            w: 12,
+            k: [7, 7],
+            pad: [(3, 3), (3, 3)],
+            ..BASE
+        },
+        // Enough channels × columns for several row tiles per image, more tiles than threads.
+        Case {
+            batch: 4,
+            ci: 64,
+            co: 3,
+            h: 20,
+            w: 64,
+            ..BASE
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        case.check(100 + i as u64);
+    }
+}
+
+#[test]
+fn transposed_convolutions_match_direct_loops_with_gradients() {
+    let t = Case {
+        transposed: true,
+        ..BASE
+    };
+    let cases = [
+        // ×2 upsampling.
+        Case {
+            k: [4, 4],
+            stride: [2, 2],
+            pad: [(1, 1), (1, 1)],
+            ..t
+        },
+        // Output padding, unequal strides, dilation.
+        Case {
+            stride: [2, 3],
+            out_pad: [1, 2],
+            dilation: [1, 2],
+            ..t
+        },
+        // The last 7×7 layer written as a transposed convolution.
+        Case {
+            ci: 6,
+            co: 3,
+            k: [7, 7],
+            pad: [(3, 3), (3, 3)],
+            ..t
+        },
+        // Groups (forward: upstream's kernel; gradients: the GEMM path).
+        Case {
+            ci: 4,
+            co: 6,
+            groups: 2,
+            ..t
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        case.check(200 + i as u64);
+    }
+}
