@@ -238,6 +238,12 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(2, 1), (0, 2)],
             ..BASE
         },
+        // Same width with dilation and asymmetric padding (the one-copy unfolding).
+        Case {
+            dilation: [2, 2],
+            pad: [(2, 2), (3, 1)],
+            ..BASE
+        },
         // Groups (forward: upstream's kernel; gradients: the GEMM path).
         Case {
             ci: 4,

@@ -269,6 +269,10 @@ fn im2col<T: GemmElement>(x: &[T], g: &Geometry, oy0: usize, oy1: usize, col: &m
                 let row = (c * g.kh + ky) * g.kw + kx;
                 let dst_row = &mut col[row * cols..(row + 1) * cols];
                 let (lo, hi) = g.valid_cols(kx);
+                if g.sh == 1 && g.sw == 1 && g.wo == g.w {
+                    unfold_same_width_row(plane, g, ky, kx, oy0, oy1, (lo, hi), dst_row);
+                    continue;
+                }
                 for oy in oy0..oy1 {
                     let dst = &mut dst_row[(oy - oy0) * g.wo..(oy - oy0 + 1) * g.wo];
                     let Some(iy) = g.input_row(oy, ky) else {
@@ -290,6 +294,48 @@ fn im2col<T: GemmElement>(x: &[T], g: &Geometry, oy0: usize, oy1: usize, col: &m
                     }
                 }
             }
+        }
+    }
+}
+
+/// One row of [`im2col`] for a unit-stride convolution that keeps the width. Consecutive
+/// output pixels then read consecutive input pixels, even across rows, so the whole tile is
+/// one contiguous copy; only the columns that wrapped around a row edge are zeroed after it.
+/// (Small images have rows of 16–64 pixels: copying them one by one cost more than the copy.)
+#[allow(clippy::too_many_arguments)]
+fn unfold_same_width_row<T: GemmElement>(
+    plane: &[T],
+    g: &Geometry,
+    ky: usize,
+    kx: usize,
+    oy0: usize,
+    oy1: usize,
+    (lo, hi): (usize, usize),
+    dst: &mut [T],
+) {
+    let w = g.w;
+    // Output rows whose input row is inside the image.
+    let oy_lo = oy0.max(g.ph.saturating_sub(ky * g.dh));
+    let oy_hi = oy1.min((g.h + g.ph).saturating_sub(ky * g.dh));
+    if oy_lo >= oy_hi || lo >= hi {
+        dst.fill(T::ZERO);
+        return;
+    }
+    let (j_begin, j_end) = ((oy_lo - oy0) * w, (oy_hi - oy0) * w);
+    // Input index of tile position j is `base + j`.
+    let base = (oy0 * w + ky * g.dh * w + kx * g.dw) as isize - (g.ph * w + g.pw) as isize;
+    let j0 = j_begin.max((-base).max(0) as usize);
+    let j1 = j_end.min((plane.len() as isize - base).max(0) as usize);
+    dst[..j_begin.max(j0).min(j_end)].fill(T::ZERO);
+    dst[j1.max(j_begin).min(j_end)..].fill(T::ZERO);
+    if j0 < j1 {
+        let src = (base + j0 as isize) as usize;
+        dst[j0..j1].copy_from_slice(&plane[src..src + (j1 - j0)]);
+    }
+    if lo > 0 || hi < w {
+        for r in (j_begin..j_end).step_by(w) {
+            dst[r..r + lo].fill(T::ZERO);
+            dst[r + hi..r + w].fill(T::ZERO);
         }
     }
 }
@@ -336,16 +382,27 @@ struct SharedOut<T>(*mut T);
 unsafe impl<T> Send for SharedOut<T> {}
 unsafe impl<T> Sync for SharedOut<T> {}
 
-/// Runs `f(i)` for `i in 0..n`, on the rayon pool when there is one. Returns whether the tasks
-/// ran in parallel, so the caller's GEMMs stay single-threaded inside them.
-fn for_each_task(n: usize, f: impl Fn(usize) + Send + Sync) {
+/// Runs `f(scratch, i)` for `i in 0..n`, on the rayon pool when there is one. Each worker
+/// reuses one scratch buffer across its tasks instead of allocating (and zeroing) per task.
+fn for_each_task<T: GemmElement>(n: usize, f: impl Fn(&mut Vec<T>, usize) + Send + Sync) {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        (0..n).into_par_iter().for_each(f);
+        (0..n).into_par_iter().for_each_init(Vec::new, f);
     }
     #[cfg(not(feature = "rayon"))]
-    (0..n).for_each(f);
+    {
+        let mut scratch = Vec::new();
+        (0..n).for_each(|i| f(&mut scratch, i));
+    }
+}
+
+/// `scratch` grown to at least `len` elements; what it holds is overwritten by the caller.
+fn scratch_of<T: GemmElement>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
+    if scratch.len() < len {
+        scratch.resize(len, T::ZERO);
+    }
+    &mut scratch[..len]
 }
 
 /// Whether `tasks` independent tasks already fill the thread pool (otherwise each GEMM fans out).
@@ -363,19 +420,18 @@ fn tasks_fill_pool(tasks: usize) -> bool {
 
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
-    let mut y = vec![T::ZERO; g.batch * g.co * g.out_plane()];
+    let len = g.batch * g.co * g.out_plane();
+    // Every element is written by exactly one GEMM (read_dst = false) before `set_len`, so
+    // the output is never zero-filled first.
+    let mut y: Vec<T> = Vec::with_capacity(len);
     let tasks = g.batch * g.tiles();
     let parallel_gemm = !tasks_fill_pool(tasks);
     let out = SharedOut(y.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
-    for_each_task(tasks, |task| {
+    for_each_task(tasks, |scratch: &mut Vec<T>, task| {
         let (b, (oy0, oy1)) = (task / g.tiles(), g.tile(task % g.tiles()));
         let cols = (oy1 - oy0) * g.wo;
-        let mut col = if g.is_pointwise() {
-            Vec::new()
-        } else {
-            vec![T::ZERO; k_g * cols]
-        };
+        let col = scratch_of(scratch, if g.is_pointwise() { 0 } else { k_g * cols });
         let out = out;
         for grp in 0..g.groups {
             let x_bg = &x[(b * g.ci + grp * g.ci_g()) * g.in_plane()..][..g.ci_g() * g.in_plane()];
@@ -386,7 +442,7 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
                     cs: 1,
                 }
             } else {
-                im2col(x_bg, g, oy0, oy1, &mut col);
+                im2col(x_bg, g, oy0, oy1, col);
                 Mat {
                     ptr: col.as_ptr(),
                     rs: cols as isize,
@@ -405,6 +461,8 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
             }
         }
     });
+    // SAFETY: the tasks above covered every (image, channel, output row) once.
+    unsafe { y.set_len(len) };
     if let Some(bias) = bias {
         // Planes run (image, channel) in order, so the channel is the plane index mod co.
         for (i, plane) in y.chunks_exact_mut(n).enumerate() {
@@ -422,13 +480,13 @@ fn input_grad<T: GemmElement>(dy: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let parallel_gemm = !tasks_fill_pool(g.batch);
     let out = SharedOut(dx.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
-    for_each_task(g.batch, |b| {
+    for_each_task(g.batch, |scratch: &mut Vec<T>, b| {
         let out = out;
         // SAFETY: image b's slice of dx is written by this task only.
         let dx_b = unsafe {
             core::slice::from_raw_parts_mut(out.0.add(b * g.ci * g.in_plane()), g.ci * g.in_plane())
         };
-        let mut col = vec![T::ZERO; k_g * g.tile_rows() * g.wo];
+        let col = scratch_of(scratch, k_g * g.tile_rows() * g.wo);
         for t in 0..g.tiles() {
             let (oy0, oy1) = g.tile(t);
             let cols = (oy1 - oy0) * g.wo;
