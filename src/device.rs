@@ -69,12 +69,14 @@ pub fn probe_wgpu() -> Result<WgpuProbe, String> {
 
 /// The Flex CPU device.
 pub fn cpu() -> ComputeDevice {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    // Flex runs on rayon's global pool, which `--threads` may have sized below the core count.
+    let threads = rayon::current_num_threads();
     ComputeDevice {
         device: Device::flex(),
-        label: format!("CPU (burn Flex, {threads} threads)"),
+        label: format!(
+            "CPU (burn Flex, {threads} thread{})",
+            if threads == 1 { "" } else { "s" }
+        ),
         is_gpu: false,
         note: None,
     }

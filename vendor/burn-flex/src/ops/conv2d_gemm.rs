@@ -33,6 +33,8 @@ const TILE_ELEMS: usize = 256 * 1024;
 /// ... unless that leaves the GEMM fewer than this many columns (wide layers: 256 channels × 9
 /// taps): narrow products ran at 190 GFLOP/s against 240 for 512 columns on one core.
 const MIN_TILE_COLS: usize = 512;
+/// Weight gradients are summed in this many fixed parts (each a full-size accumulator).
+const WEIGHT_GRAD_PARTS: usize = 8;
 
 /// The convolution seen from its input side: what every kernel below needs.
 #[derive(Clone, Copy, Debug)]
@@ -214,6 +216,10 @@ struct Mat<T> {
 
 /// `dst = (accumulate ? dst : 0) + lhs · rhs` with `dst` `[m, n]` of row stride `dst_rs`.
 ///
+/// Always single-threaded: the tasks around it are the parallel units. (gemm's own rayon
+/// split, called from a pool thread, changed the summation order from run to run, and seeded
+/// training must reproduce exactly.)
+///
 /// # Safety
 /// Every operand must be valid for its shape and strides, and `dst` not aliased.
 #[allow(clippy::too_many_arguments)]
@@ -226,19 +232,7 @@ unsafe fn gemm<T: GemmElement>(
     accumulate: bool,
     lhs: Mat<T>,
     rhs: Mat<T>,
-    parallel: bool,
 ) {
-    #[cfg(feature = "rayon")]
-    let parallelism = if parallel {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    #[cfg(not(feature = "rayon"))]
-    let parallelism = {
-        let _ = parallel;
-        gemm::Parallelism::None
-    };
     unsafe {
         gemm::gemm(
             m,
@@ -259,7 +253,7 @@ unsafe fn gemm<T: GemmElement>(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         )
     }
 }
@@ -410,19 +404,6 @@ fn scratch_of<T: GemmElement>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut scratch[..len]
 }
 
-/// Whether `tasks` independent tasks already fill the thread pool (otherwise each GEMM fans out).
-fn tasks_fill_pool(tasks: usize) -> bool {
-    #[cfg(feature = "rayon")]
-    {
-        tasks >= rayon::current_num_threads()
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let _ = tasks;
-        true
-    }
-}
-
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let len = g.batch * g.co * g.out_plane();
@@ -430,7 +411,6 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     // the output is never zero-filled first.
     let mut y: Vec<T> = Vec::with_capacity(len);
     let tasks = g.batch * g.tiles();
-    let parallel_gemm = !tasks_fill_pool(tasks);
     let out = SharedOut(y.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
     for_each_task(tasks, |scratch: &mut Vec<T>, task| {
@@ -462,7 +442,7 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
             // SAFETY: task (b, tile) alone writes rows oy0..oy1 of image b.
             unsafe {
                 let dst = out.0.add((b * g.co + grp * g.co_g()) * n + oy0 * g.wo);
-                gemm(g.co_g(), cols, k_g, dst, n, false, w_g, rhs, parallel_gemm);
+                gemm(g.co_g(), cols, k_g, dst, n, false, w_g, rhs);
             }
         }
     });
@@ -482,7 +462,6 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
 fn input_grad<T: GemmElement>(dy: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let mut dx = vec![T::ZERO; g.batch * g.ci * g.in_plane()];
     // Tiles of one image overlap in dx, so images are the parallel tasks.
-    let parallel_gemm = !tasks_fill_pool(g.batch);
     let out = SharedOut(dx.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
     for_each_task(g.batch, |scratch: &mut Vec<T>, b| {
@@ -519,7 +498,6 @@ fn input_grad<T: GemmElement>(dy: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
                             true,
                             w_g_t,
                             dy_bg,
-                            parallel_gemm,
                         )
                     };
                     continue;
@@ -534,7 +512,6 @@ fn input_grad<T: GemmElement>(dy: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
                         false,
                         w_g_t,
                         dy_bg,
-                        parallel_gemm,
                     )
                 };
                 col2im_add(&col[..k_g * cols], g, oy0, oy1, dx_bg);
@@ -549,7 +526,6 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let (k_g, n) = (g.k_g(), g.out_plane());
     let len = g.co * k_g;
     let tasks = g.batch * g.tiles();
-    let parallel_gemm = !tasks_fill_pool(tasks);
     let one_task = |acc: &mut Vec<T>, col: &mut Vec<T>, task: usize| {
         let (b, (oy0, oy1)) = (task / g.tiles(), g.tile(task % g.tiles()));
         let cols = (oy1 - oy0) * g.wo;
@@ -576,46 +552,34 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
                 cs: 1,
             };
             let dst = acc[grp * g.co_g() * k_g..].as_mut_ptr();
-            unsafe {
-                gemm(
-                    g.co_g(),
-                    k_g,
-                    cols,
-                    dst,
-                    k_g,
-                    true,
-                    dy_bg,
-                    col_t,
-                    parallel_gemm,
-                )
-            };
+            unsafe { gemm(g.co_g(), k_g, cols, dst, k_g, true, dy_bg, col_t) };
         }
     };
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        (0..tasks)
-            .into_par_iter()
-            .fold(
-                || (vec![T::ZERO; len], Vec::new()),
-                |(mut acc, mut col), task| {
-                    one_task(&mut acc, &mut col, task);
-                    (acc, col)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
-                a
-            })
-            .unwrap_or_else(|| vec![T::ZERO; len])
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
+    // Fixed parts, each summing its tasks in order, added in order: the same sums for any
+    // thread count or schedule, so a seeded run reproduces exactly (a work-stealing fold
+    // changed the summation order from run to run).
+    let parts = tasks.clamp(1, WEIGHT_GRAD_PARTS);
+    let per_part = tasks.div_ceil(parts);
+    let part = |p: usize| {
         let (mut acc, mut col) = (vec![T::ZERO; len], Vec::new());
-        (0..tasks).for_each(|task| one_task(&mut acc, &mut col, task));
+        for task in p * per_part..((p + 1) * per_part).min(tasks) {
+            one_task(&mut acc, &mut col, task);
+        }
         acc
+    };
+    #[cfg(feature = "rayon")]
+    let partials: Vec<Vec<T>> = {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().map(part).collect()
+    };
+    #[cfg(not(feature = "rayon"))]
+    let partials: Vec<Vec<T>> = (0..parts).map(part).collect();
+    let mut partials = partials.into_iter();
+    let mut sum = partials.next().unwrap_or_else(|| vec![T::ZERO; len]);
+    for p in partials {
+        sum.iter_mut().zip(&p).for_each(|(a, &b)| *a = *a + b);
     }
+    sum
 }
 
 fn tensor<T: GemmElement>(data: Vec<T>, shape: [usize; 4]) -> FlexTensor {
