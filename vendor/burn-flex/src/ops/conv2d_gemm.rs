@@ -385,15 +385,21 @@ unsafe impl<T> Sync for SharedOut<T> {}
 /// reuses one scratch buffer across its tasks instead of allocating (and zeroing) per task.
 fn for_each_task<T: GemmElement>(n: usize, f: impl Fn(&mut Vec<T>, usize) + Send + Sync) {
     #[cfg(feature = "rayon")]
-    {
+    if use_pool(n) {
         use rayon::prelude::*;
         (0..n).into_par_iter().for_each_init(Vec::new, f);
+        return;
     }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let mut scratch = Vec::new();
-        (0..n).for_each(|i| f(&mut scratch, i));
-    }
+    let mut scratch = Vec::new();
+    (0..n).for_each(|i| f(&mut scratch, i));
+}
+
+/// Whether `tasks` tasks are worth handing to the pool. With one task or one pool thread they
+/// run on the calling thread: handing work to the pool from outside it costs a sleep and a
+/// wake-up per call (compact encoder at 1 thread: 1870 → 2300 images/s).
+#[cfg(feature = "rayon")]
+fn use_pool(tasks: usize) -> bool {
+    tasks > 1 && rayon::current_num_threads() > 1
 }
 
 /// `scratch` grown to at least `len` elements; what it holds is overwritten by the caller.
@@ -568,9 +574,11 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
         acc
     };
     #[cfg(feature = "rayon")]
-    let partials: Vec<Vec<T>> = {
+    let partials: Vec<Vec<T>> = if use_pool(parts) {
         use rayon::prelude::*;
         (0..parts).into_par_iter().map(part).collect()
+    } else {
+        (0..parts).map(part).collect()
     };
     #[cfg(not(feature = "rayon"))]
     let partials: Vec<Vec<T>> = (0..parts).map(part).collect();
