@@ -70,7 +70,7 @@ pub enum Preset {
     /// The research model: width 64, 256 px, batch 32. For a GPU.
     Paper,
     /// Width 8 at 64 px, batch 8, 12 epochs: trains to recognisable reconstructions of the
-    /// synthetic town on a 2-core CPU in about ten minutes.
+    /// synthetic town on a 2-core CPU in about a minute and a half.
     Compact,
     /// Width 4 at 32 px: for tests and smoke runs.
     Tiny,

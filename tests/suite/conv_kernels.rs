@@ -244,6 +244,23 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(2, 2), (3, 1)],
             ..BASE
         },
+        // 16+ input channels, unit stride: the forward is one GEMM per tap on a padded copy.
+        Case {
+            ci: 16,
+            co: 5,
+            dilation: [2, 2],
+            pad: [(2, 2), (3, 1)],
+            ..BASE
+        },
+        Case {
+            ci: 16,
+            co: 6,
+            h: 8,
+            w: 11,
+            k: [5, 3],
+            pad: [(0, 1), (2, 0)],
+            ..BASE
+        },
         // Groups (forward: upstream's kernel; gradients: the GEMM path).
         Case {
             ci: 4,
@@ -319,6 +336,8 @@ fn transposed_convolutions_match_direct_loops_with_gradients() {
             groups: 2,
             ..t
         },
+        // Its input gradient is a 16-channel unit-stride convolution (the per-tap GEMMs).
+        Case { ci: 6, co: 16, ..t },
     ];
     for (i, case) in cases.iter().enumerate() {
         case.check(200 + i as u64);
