@@ -244,7 +244,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(2, 2), (3, 1)],
             ..BASE
         },
-        // 16+ input channels, unit stride: the forward is one GEMM per tap on a padded copy.
+        // 16+ input channels with dilation, asymmetric padding and a non-square kernel.
         Case {
             ci: 16,
             co: 5,
@@ -336,7 +336,7 @@ fn transposed_convolutions_match_direct_loops_with_gradients() {
             groups: 2,
             ..t
         },
-        // Its input gradient is a 16-channel unit-stride convolution (the per-tap GEMMs).
+        // Its input gradient is a 16-channel unit-stride convolution.
         Case { ci: 6, co: 16, ..t },
     ];
     for (i, case) in cases.iter().enumerate() {

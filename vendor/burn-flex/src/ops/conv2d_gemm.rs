@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, Element, ops::ConvOptions, ops::ConvTransposeOptions};
 use burn_std::{Bytes, Shape, bf16};
 
+use crate::ops::conv_common::add_bias;
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -188,7 +189,14 @@ impl Geometry {
 
 /// The element types the GEMM crate multiplies natively.
 pub(crate) trait GemmElement:
-    Element + bytemuck::Pod + Copy + Send + Sync + core::ops::Add<Output = Self> + 'static
+    Element
+    + burn_backend::ElementAdd
+    + bytemuck::Pod
+    + Copy
+    + Send
+    + Sync
+    + core::ops::Add<Output = Self>
+    + 'static
 {
     const ZERO: Self;
     const ONE: Self;
@@ -455,11 +463,7 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     // SAFETY: the tasks above covered every (image, channel, output row) once.
     unsafe { y.set_len(len) };
     if let Some(bias) = bias {
-        // Planes run (image, channel) in order, so the channel is the plane index mod co.
-        for (i, plane) in y.chunks_exact_mut(n).enumerate() {
-            let bv = bias[i % g.co];
-            plane.iter_mut().for_each(|v| *v = *v + bv);
-        }
+        add_bias(&mut y, bias, g.batch, g.co, n);
     }
     y
 }
@@ -544,7 +548,7 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
                     cs: n as isize,
                 }
             } else {
-                col.resize(k_g * cols, T::ZERO);
+                let col = scratch_of(col, k_g * cols);
                 im2col(x_bg, g, oy0, oy1, col);
                 Mat {
                     ptr: col.as_ptr(),
@@ -716,11 +720,7 @@ pub(crate) fn conv_transpose2d(
                 let (x, w) = (x.unwrap().to_contiguous(), w.unwrap().to_contiguous());
                 let mut y = input_grad::<T>(x.storage(), w.storage(), &g);
                 if let Some(b) = b.map(|b| b.to_contiguous()) {
-                    let b: &[T] = b.storage();
-                    for (i, plane) in y.chunks_exact_mut(g.in_plane()).enumerate() {
-                        let bv = b[i % g.ci];
-                        plane.iter_mut().for_each(|v| *v = *v + bv);
-                    }
+                    add_bias(&mut y, b.storage(), g.batch, g.ci, g.in_plane());
                 }
                 tensor(y, [g.batch, g.ci, g.h, g.w])
             }
