@@ -7,8 +7,9 @@
 //! output gradient, i.e. GEMMs with N = kh·kw). Here everything stays NCHW:
 //!
 //! - `col` is the classic unfolded matrix `[ci·kh·kw, pixels]` of one image and one tile of
-//!   output rows. With unit stride each of its rows is a run of contiguous copies, so building it
-//!   is memcpy-speed, and the GEMM writes straight into the NCHW output.
+//!   output rows, built from a zero-bordered copy of the input rows the tile reads, so each of
+//!   its runs is a plain copy (or a strided gather) with no border arithmetic. The GEMM writes
+//!   straight into the NCHW output.
 //! - forward:          `y[co, p]   = W[co, k] · col[k, p]`
 //! - input gradient:   `dcol[k, p] = Wᵀ[k, co] · dy[co, p]`, then `col2im` adds `dcol` back
 //! - weight gradient:  `dW[co, k] += dy[co, p] · colᵀ[p, k]`, summed over images and tiles
@@ -151,6 +152,18 @@ impl Geometry {
         let r = self.tile_rows();
         (t * r, ((t + 1) * r).min(self.ho))
     }
+    /// Rows of the zero-bordered input copy that output rows `oy0..oy1` read.
+    fn padded_rows(&self, oy0: usize, oy1: usize) -> usize {
+        (oy1 - oy0 - 1) * self.sh + (self.kh - 1) * self.dh + 1
+    }
+    /// Columns of that copy: every input column an output row reads, border included.
+    fn padded_width(&self) -> usize {
+        (self.wo - 1) * self.sw + (self.kw - 1) * self.dw + 1
+    }
+    /// Scratch elements [`im2col`] needs beside `col` for a tile of `rows` output rows.
+    fn padded_len(&self, rows: usize) -> usize {
+        self.ci_g() * self.padded_rows(0, rows) * self.padded_width() + 1
+    }
     /// A 1×1, unit-stride, unpadded convolution: `col` is the input itself.
     fn is_pointwise(&self) -> bool {
         self.kh == 1
@@ -267,82 +280,133 @@ unsafe fn gemm<T: GemmElement>(
 }
 
 /// Unfolds output rows `oy0..oy1` of one image and group: `col[k, p]`, `k = (c, ky, kx)`.
-fn im2col<T: GemmElement>(x: &[T], g: &Geometry, oy0: usize, oy1: usize, col: &mut [T]) {
-    let cols = (oy1 - oy0) * g.wo;
+/// `pad` is scratch for [`Geometry::padded_len`] elements.
+fn im2col<T: GemmElement>(
+    x: &[T],
+    g: &Geometry,
+    oy0: usize,
+    oy1: usize,
+    col: &mut [T],
+    pad: &mut [T],
+) {
+    pad_rows(x, g, oy0, oy1, pad);
+    unfold_padded(pad, g, oy0, oy1, col);
+}
+
+/// The input rows that output rows `oy0..oy1` read, copied with their zero border:
+/// `[ci / groups, padded_rows, padded_width]`, plus one slack element (see [`gather`]).
+///
+/// Both halves of [`im2col`] are compiled once per SIMD level (macerator picks at run time)
+/// so that their copies and strided gathers are vectorised.
+#[allow(clippy::extra_unused_type_parameters)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn pad_rows<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElement>(
+    x: &[T],
+    g: &Geometry,
+    oy0: usize,
+    oy1: usize,
+    pad: &mut [T],
+) {
+    let (rows, wp) = (g.padded_rows(oy0, oy1), g.padded_width());
+    let iy0 = (oy0 * g.sh) as isize - g.ph as isize;
+    // Padded column q holds input column q - pw.
+    let left = g.pw.min(wp);
+    let right_start = (g.pw + g.w).min(wp);
     for c in 0..g.ci_g() {
         let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
+        let dst_plane = &mut pad[c * rows * wp..(c + 1) * rows * wp];
+        for (r, dst) in dst_plane.chunks_exact_mut(wp).enumerate() {
+            let iy = iy0 + r as isize;
+            if iy < 0 || iy >= g.h as isize {
+                dst.fill(T::ZERO);
+                continue;
+            }
+            let src = &plane[iy as usize * g.w..][..g.w];
+            dst[..left].fill(T::ZERO);
+            copy_rows(src, 0, &mut dst[left..right_start], right_start - left);
+            dst[right_start..].fill(T::ZERO);
+        }
+    }
+    pad[g.ci_g() * rows * wp] = T::ZERO;
+}
+
+/// `col` from the zero-bordered rows of [`pad_rows`]: every run of the unfolded matrix is a
+/// plain (or strided) copy of `wo` elements, with no border arithmetic. (Unfolding straight
+/// from the image, with the border worked out per run, cost the compact encoder's stride-2
+/// layers more than their GEMMs.)
+#[allow(clippy::extra_unused_type_parameters)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn unfold_padded<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElement>(
+    pad: &[T],
+    g: &Geometry,
+    oy0: usize,
+    oy1: usize,
+    col: &mut [T],
+) {
+    let (rows, wp) = (g.padded_rows(oy0, oy1), g.padded_width());
+    let (out_rows, wo) = (oy1 - oy0, g.wo);
+    let cols = out_rows * wo;
+    for c in 0..g.ci_g() {
+        let plane = &pad[c * rows * wp..];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let row = (c * g.kh + ky) * g.kw + kx;
                 let dst_row = &mut col[row * cols..(row + 1) * cols];
-                let (lo, hi) = g.valid_cols(kx);
-                if g.sh == 1 && g.sw == 1 && g.wo == g.w {
-                    unfold_same_width_row(plane, g, ky, kx, oy0, oy1, (lo, hi), dst_row);
+                let src = &plane[ky * g.dh * wp + kx * g.dw..];
+                if g.sw == 1 {
+                    copy_rows(src, g.sh * wp, dst_row, wo);
                     continue;
                 }
-                for oy in oy0..oy1 {
-                    let dst = &mut dst_row[(oy - oy0) * g.wo..(oy - oy0 + 1) * g.wo];
-                    let Some(iy) = g.input_row(oy, ky) else {
-                        dst.fill(T::ZERO);
-                        continue;
-                    };
-                    dst[..lo].fill(T::ZERO);
-                    dst[hi..].fill(T::ZERO);
-                    if lo < hi {
-                        let ix0 = lo * g.sw + kx * g.dw - g.pw;
-                        let src = &plane[iy * g.w..(iy + 1) * g.w];
-                        if g.sw == 1 {
-                            dst[lo..hi].copy_from_slice(&src[ix0..ix0 + hi - lo]);
-                        } else {
-                            for (i, d) in dst[lo..hi].iter_mut().enumerate() {
-                                *d = src[ix0 + i * g.sw];
-                            }
-                        }
-                    }
+                for (r, dst) in dst_row.chunks_exact_mut(wo).enumerate() {
+                    gather(&src[r * g.sh * wp..], g.sw, dst);
                 }
             }
         }
     }
 }
 
-/// One row of [`im2col`] for a unit-stride convolution that keeps the width. Consecutive
-/// output pixels then read consecutive input pixels, even across rows, so the whole tile is
-/// one contiguous copy; only the columns that wrapped around a row edge are zeroed after it.
-/// (Small images have rows of 16–64 pixels: copying them one by one cost more than the copy.)
-#[allow(clippy::too_many_arguments)]
-fn unfold_same_width_row<T: GemmElement>(
-    plane: &[T],
-    g: &Geometry,
-    ky: usize,
-    kx: usize,
-    oy0: usize,
-    oy1: usize,
-    (lo, hi): (usize, usize),
-    dst: &mut [T],
-) {
-    let w = g.w;
-    // Output rows whose input row is inside the image.
-    let oy_lo = oy0.max(g.ph.saturating_sub(ky * g.dh));
-    let oy_hi = oy1.min((g.h + g.ph).saturating_sub(ky * g.dh));
-    if oy_lo >= oy_hi || lo >= hi {
-        dst.fill(T::ZERO);
+/// `dst` row `r` (of `dst.len() / width`) = `src[r·stride..][..width]`, in blocks of 16 that
+/// compile to vector moves: rows here are 16–64 elements, where a `memcpy` call per row
+/// costs as much as the copy.
+#[inline(always)]
+fn copy_rows<T: GemmElement>(src: &[T], stride: usize, dst: &mut [T], width: usize) {
+    let rows = if width == 0 { 0 } else { dst.len() / width };
+    if rows == 0 {
         return;
     }
-    let (j_begin, j_end) = ((oy_lo - oy0) * w, (oy_hi - oy0) * w);
-    // Input index of tile position j is `base + j`.
-    let base = (oy0 * w + ky * g.dh * w + kx * g.dw) as isize - (g.ph * w + g.pw) as isize;
-    let j0 = j_begin.max((-base).max(0) as usize);
-    let j1 = j_end.min((plane.len() as isize - base).max(0) as usize);
-    dst[..j_begin.max(j0).min(j_end)].fill(T::ZERO);
-    dst[j1.max(j_begin).min(j_end)..].fill(T::ZERO);
-    if j0 < j1 {
-        let src = (base + j0 as isize) as usize;
-        dst[j0..j1].copy_from_slice(&plane[src..src + (j1 - j0)]);
+    assert!(dst.len() == rows * width && src.len() >= (rows - 1) * stride + width);
+    let (blocks, tail) = (width / 16, width % 16);
+    // SAFETY: the assert above bounds every read and write below.
+    unsafe {
+        for r in 0..rows {
+            let s = src.as_ptr().add(r * stride);
+            let d = dst.as_mut_ptr().add(r * width);
+            for j in 0..blocks {
+                core::ptr::copy_nonoverlapping(s.add(16 * j), d.add(16 * j), 16);
+            }
+            for j in 16 * blocks..16 * blocks + tail {
+                *d.add(j) = *s.add(j);
+            }
+        }
     }
-    if lo > 0 || hi < w {
-        for r in (j_begin..j_end).step_by(w) {
-            dst[r..r + lo].fill(T::ZERO);
-            dst[r + hi..r + w].fill(T::ZERO);
+}
+
+/// `dst[i] = src[i·step]`. For step 2 it reads pairs up to `src[2·len − 1]`, one past the
+/// last element it keeps, so the compiler sees a fixed stride and shuffles instead of
+/// gathering; [`pad_rows`] leaves a slack element so that read stays in bounds.
+#[inline(always)]
+fn gather<T: GemmElement>(src: &[T], step: usize, dst: &mut [T]) {
+    match step {
+        2 => {
+            let n = dst.len();
+            for (d, pair) in dst.iter_mut().zip(src[..2 * n].chunks_exact(2)) {
+                *d = pair[0];
+            }
+        }
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src.iter().step_by(step)) {
+                *d = *s;
+            }
         }
     }
 }
@@ -389,33 +453,55 @@ struct SharedOut<T>(*mut T);
 unsafe impl<T> Send for SharedOut<T> {}
 unsafe impl<T> Sync for SharedOut<T> {}
 
-/// Runs `f(scratch, i)` for `i in 0..n`, on the rayon pool when there is one. Each worker
-/// reuses one scratch buffer across its tasks instead of allocating (and zeroing) per task.
-fn for_each_task<T: GemmElement>(n: usize, f: impl Fn(&mut Vec<T>, usize) + Send + Sync) {
+/// Runs `f(i)` for `i in 0..n`, on the rayon pool when there is one.
+fn for_each_task(n: usize, f: impl Fn(usize) + Send + Sync) {
     #[cfg(feature = "rayon")]
     if use_pool(n) {
         use rayon::prelude::*;
-        (0..n).into_par_iter().for_each_init(Vec::new, f);
+        (0..n).into_par_iter().for_each(f);
         return;
     }
-    let mut scratch = Vec::new();
-    (0..n).for_each(|i| f(&mut scratch, i));
+    (0..n).for_each(f);
 }
 
 /// Whether `tasks` tasks are worth handing to the pool. With one task or one pool thread they
 /// run on the calling thread: handing work to the pool from outside it costs a sleep and a
-/// wake-up per call (compact encoder at 1 thread: 1870 → 2300 images/s).
+/// wake-up per call (compact encoder at 1 thread: 1870 -> 2300 images/s).
 #[cfg(feature = "rayon")]
 fn use_pool(tasks: usize) -> bool {
     tasks > 1 && rayon::current_num_threads() > 1
 }
 
-/// `scratch` grown to at least `len` elements; what it holds is overwritten by the caller.
-fn scratch_of<T: GemmElement>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
-    if scratch.len() < len {
-        scratch.resize(len, T::ZERO);
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// Each thread's unfolding buffer, kept between calls: allocating (and zeroing) a fresh
+    /// one per call cost more than the unfolding itself at batch 8 (first layer of the compact
+    /// encoder: 180 against 93 us per image at batch 64). Words, to be aligned for any `T`.
+    static SCRATCH: core::cell::RefCell<Vec<u64>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` elements; what it holds is stale and
+/// is overwritten by the caller.
+fn with_scratch<T: GemmElement, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let bytes = len * core::mem::size_of::<T>();
+    let run = |buf: &mut Vec<u64>| {
+        let words = bytes.div_ceil(8);
+        if buf.len() < words {
+            buf.resize(words, 0);
+        }
+        let raw: &mut [u8] = bytemuck::cast_slice_mut(&mut buf[..words]);
+        f(bytemuck::cast_slice_mut(&mut raw[..bytes]))
+    };
+    #[cfg(feature = "std")]
+    {
+        // A nested call (none today) would get a buffer of its own rather than a panic.
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => run(&mut buf),
+            Err(_) => run(&mut Vec::new()),
+        })
     }
-    &mut scratch[..len]
+    #[cfg(not(feature = "std"))]
+    run(&mut Vec::new())
 }
 
 /// `y = conv(x, weight) + bias`, NCHW.
@@ -427,38 +513,46 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     let tasks = g.batch * g.tiles();
     let out = SharedOut(y.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
-    for_each_task(tasks, |scratch: &mut Vec<T>, task| {
+    for_each_task(tasks, |task| {
         let (b, (oy0, oy1)) = (task / g.tiles(), g.tile(task % g.tiles()));
         let cols = (oy1 - oy0) * g.wo;
-        let col = scratch_of(scratch, if g.is_pointwise() { 0 } else { k_g * cols });
-        let out = out;
-        for grp in 0..g.groups {
-            let x_bg = &x[(b * g.ci + grp * g.ci_g()) * g.in_plane()..][..g.ci_g() * g.in_plane()];
-            let rhs = if g.is_pointwise() {
-                Mat {
-                    ptr: x_bg[oy0 * g.wo..].as_ptr(),
-                    rs: n as isize,
+        let col_len = if g.is_pointwise() {
+            0
+        } else {
+            k_g * cols + g.padded_len(oy1 - oy0)
+        };
+        with_scratch(col_len, |scratch: &mut [T]| {
+            let (col, pad) = scratch.split_at_mut(if g.is_pointwise() { 0 } else { k_g * cols });
+            let out = out;
+            for grp in 0..g.groups {
+                let x_bg =
+                    &x[(b * g.ci + grp * g.ci_g()) * g.in_plane()..][..g.ci_g() * g.in_plane()];
+                let rhs = if g.is_pointwise() {
+                    Mat {
+                        ptr: x_bg[oy0 * g.wo..].as_ptr(),
+                        rs: n as isize,
+                        cs: 1,
+                    }
+                } else {
+                    im2col(x_bg, g, oy0, oy1, col, pad);
+                    Mat {
+                        ptr: col.as_ptr(),
+                        rs: cols as isize,
+                        cs: 1,
+                    }
+                };
+                let w_g = Mat {
+                    ptr: weight[grp * g.co_g() * k_g..].as_ptr(),
+                    rs: k_g as isize,
                     cs: 1,
+                };
+                // SAFETY: task (b, tile) alone writes rows oy0..oy1 of image b.
+                unsafe {
+                    let dst = out.0.add((b * g.co + grp * g.co_g()) * n + oy0 * g.wo);
+                    gemm(g.co_g(), cols, k_g, dst, n, false, w_g, rhs);
                 }
-            } else {
-                im2col(x_bg, g, oy0, oy1, col);
-                Mat {
-                    ptr: col.as_ptr(),
-                    rs: cols as isize,
-                    cs: 1,
-                }
-            };
-            let w_g = Mat {
-                ptr: weight[grp * g.co_g() * k_g..].as_ptr(),
-                rs: k_g as isize,
-                cs: 1,
-            };
-            // SAFETY: task (b, tile) alone writes rows oy0..oy1 of image b.
-            unsafe {
-                let dst = out.0.add((b * g.co + grp * g.co_g()) * n + oy0 * g.wo);
-                gemm(g.co_g(), cols, k_g, dst, n, false, w_g, rhs);
             }
-        }
+        })
     });
     // SAFETY: the tasks above covered every (image, channel, output row) once.
     unsafe { y.set_len(len) };
@@ -474,59 +568,61 @@ fn input_grad<T: GemmElement>(dy: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     // Tiles of one image overlap in dx, so images are the parallel tasks.
     let out = SharedOut(dx.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
-    for_each_task(g.batch, |scratch: &mut Vec<T>, b| {
+    for_each_task(g.batch, |b| {
         let out = out;
         // SAFETY: image b's slice of dx is written by this task only.
         let dx_b = unsafe {
             core::slice::from_raw_parts_mut(out.0.add(b * g.ci * g.in_plane()), g.ci * g.in_plane())
         };
-        let col = scratch_of(scratch, k_g * g.tile_rows() * g.wo);
-        for t in 0..g.tiles() {
-            let (oy0, oy1) = g.tile(t);
-            let cols = (oy1 - oy0) * g.wo;
-            for grp in 0..g.groups {
-                let w_g_t = Mat {
-                    ptr: weight[grp * g.co_g() * k_g..].as_ptr(),
-                    rs: 1,
-                    cs: k_g as isize,
-                };
-                let dy_bg = Mat {
-                    ptr: dy[(b * g.co + grp * g.co_g()) * n + oy0 * g.wo..].as_ptr(),
-                    rs: n as isize,
-                    cs: 1,
-                };
-                let dx_bg = &mut dx_b[grp * g.ci_g() * g.in_plane()..][..g.ci_g() * g.in_plane()];
-                if g.is_pointwise() {
-                    // col2im of a pointwise convolution is the identity: accumulate in place.
+        with_scratch(k_g * g.tile_rows() * g.wo, |col: &mut [T]| {
+            for t in 0..g.tiles() {
+                let (oy0, oy1) = g.tile(t);
+                let cols = (oy1 - oy0) * g.wo;
+                for grp in 0..g.groups {
+                    let w_g_t = Mat {
+                        ptr: weight[grp * g.co_g() * k_g..].as_ptr(),
+                        rs: 1,
+                        cs: k_g as isize,
+                    };
+                    let dy_bg = Mat {
+                        ptr: dy[(b * g.co + grp * g.co_g()) * n + oy0 * g.wo..].as_ptr(),
+                        rs: n as isize,
+                        cs: 1,
+                    };
+                    let dx_bg =
+                        &mut dx_b[grp * g.ci_g() * g.in_plane()..][..g.ci_g() * g.in_plane()];
+                    if g.is_pointwise() {
+                        // col2im of a pointwise convolution is the identity: accumulate in place.
+                        unsafe {
+                            gemm(
+                                k_g,
+                                cols,
+                                g.co_g(),
+                                dx_bg[oy0 * g.wo..].as_mut_ptr(),
+                                n,
+                                true,
+                                w_g_t,
+                                dy_bg,
+                            )
+                        };
+                        continue;
+                    }
                     unsafe {
                         gemm(
                             k_g,
                             cols,
                             g.co_g(),
-                            dx_bg[oy0 * g.wo..].as_mut_ptr(),
-                            n,
-                            true,
+                            col.as_mut_ptr(),
+                            cols,
+                            false,
                             w_g_t,
                             dy_bg,
                         )
                     };
-                    continue;
+                    col2im_add(&col[..k_g * cols], g, oy0, oy1, dx_bg);
                 }
-                unsafe {
-                    gemm(
-                        k_g,
-                        cols,
-                        g.co_g(),
-                        col.as_mut_ptr(),
-                        cols,
-                        false,
-                        w_g_t,
-                        dy_bg,
-                    )
-                };
-                col2im_add(&col[..k_g * cols], g, oy0, oy1, dx_bg);
             }
-        }
+        })
     });
     dx
 }
@@ -536,7 +632,7 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let (k_g, n) = (g.k_g(), g.out_plane());
     let len = g.co * k_g;
     let tasks = g.batch * g.tiles();
-    let one_task = |acc: &mut Vec<T>, col: &mut Vec<T>, task: usize| {
+    let one_task = |acc: &mut Vec<T>, scratch: &mut [T], task: usize| {
         let (b, (oy0, oy1)) = (task / g.tiles(), g.tile(task % g.tiles()));
         let cols = (oy1 - oy0) * g.wo;
         for grp in 0..g.groups {
@@ -548,8 +644,9 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
                     cs: n as isize,
                 }
             } else {
-                let col = scratch_of(col, k_g * cols);
-                im2col(x_bg, g, oy0, oy1, col);
+                let (col, pad) = scratch.split_at_mut(k_g * g.tile_rows() * g.wo);
+                let col = &mut col[..k_g * cols];
+                im2col(x_bg, g, oy0, oy1, col, pad);
                 Mat {
                     ptr: col.as_ptr(),
                     rs: 1,
@@ -571,10 +668,17 @@ fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let parts = tasks.clamp(1, WEIGHT_GRAD_PARTS);
     let per_part = tasks.div_ceil(parts);
     let part = |p: usize| {
-        let (mut acc, mut col) = (vec![T::ZERO; len], Vec::new());
-        for task in p * per_part..((p + 1) * per_part).min(tasks) {
-            one_task(&mut acc, &mut col, task);
-        }
+        let mut acc = vec![T::ZERO; len];
+        let col_len = if g.is_pointwise() {
+            0
+        } else {
+            k_g * g.tile_rows() * g.wo + g.padded_len(g.tile_rows())
+        };
+        with_scratch(col_len, |scratch: &mut [T]| {
+            for task in p * per_part..((p + 1) * per_part).min(tasks) {
+                one_task(&mut acc, scratch, task);
+            }
+        });
         acc
     };
     #[cfg(feature = "rayon")]
