@@ -268,6 +268,27 @@ fn convolutions_match_direct_loops_with_gradients() {
             groups: 2,
             ..BASE
         },
+        // Direct AVX-512 kernel (unit stride, output rows of whole 16-lane vectors, output
+        // channels in eights): the compact model's 3×3, two channel blocks, an odd number of
+        // pixel vectors per image (9 rows × 16 = 9 vectors) and a bias.
+        Case {
+            ci: 5,
+            co: 16,
+            h: 9,
+            w: 16,
+            ..BASE
+        },
+        // ... with dilation, asymmetric padding, a non-square kernel and 32-pixel rows.
+        Case {
+            ci: 3,
+            co: 8,
+            h: 7,
+            w: 32,
+            k: [3, 5],
+            dilation: [1, 2],
+            pad: [(2, 1), (4, 4)],
+            ..BASE
+        },
         // 1×1: the unfolded matrix is the input itself.
         Case {
             k: [1, 1],

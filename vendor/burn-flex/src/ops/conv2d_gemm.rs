@@ -26,6 +26,8 @@ use burn_backend::{DType, Element, ops::ConvOptions, ops::ConvTransposeOptions};
 use burn_std::{Bytes, Shape, bf16};
 
 use crate::ops::conv_common::add_bias;
+
+mod direct;
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -506,6 +508,23 @@ fn with_scratch<T: GemmElement, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
 
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && direct::applies(g) {
+        let len = g.batch * g.co * g.out_plane();
+        let mut y: Vec<T> = Vec::with_capacity(len);
+        // T is f32 here, so these casts are identities.
+        // SAFETY: `y` has room for the `len` elements the call writes.
+        unsafe {
+            direct::forward(
+                bytemuck::cast_slice(x),
+                bytemuck::cast_slice(weight),
+                bias.map(bytemuck::cast_slice),
+                g,
+                y.as_mut_ptr().cast::<f32>(),
+            );
+            y.set_len(len);
+        }
+        return y;
+    }
     let len = g.batch * g.co * g.out_plane();
     // Every element is written by exactly one GEMM (read_dst = false) before `set_len`, so
     // the output is never zero-filled first.
