@@ -289,6 +289,35 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(2, 1), (4, 4)],
             ..BASE
         },
+        // ... strided, through column phases: the compact model's 4×4 stride-2 downsampling,
+        // then a 3×3 one whose bordered rows (33 wide) leave the odd phase one column short...
+        Case {
+            ci: 3,
+            co: 8,
+            h: 10,
+            w: 32,
+            k: [4, 4],
+            stride: [2, 2],
+            ..BASE
+        },
+        Case {
+            ci: 3,
+            co: 8,
+            h: 6,
+            w: 31,
+            stride: [2, 2],
+            ..BASE
+        },
+        // ... and three phases with unequal row and column strides and padding.
+        Case {
+            ci: 2,
+            co: 8,
+            h: 5,
+            w: 46,
+            stride: [1, 3],
+            pad: [(1, 1), (0, 2)],
+            ..BASE
+        },
         // 1×1: the unfolded matrix is the input itself.
         Case {
             k: [1, 1],

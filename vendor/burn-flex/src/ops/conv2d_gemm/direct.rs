@@ -1,5 +1,5 @@
-//! Direct forward convolution for f32 with AVX-512, for unit-stride layers whose output rows
-//! are whole 16-lane vectors and whose output channels come in groups of 8.
+//! Direct forward convolution for f32 with AVX-512, for layers whose output rows are whole
+//! 16-lane vectors and whose output channels come in groups of 8.
 //!
 //! Added by duskmatch (see `VENDORED.md`). For small layers (the compact model's 32-channel
 //! 3×3 convolutions on 16×16 images) the unfold-and-GEMM path spends as long writing and
@@ -11,7 +11,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Geometry, SharedOut, for_each_task, pad_rows, with_scratch};
+use super::{Geometry, SharedOut, for_each_task, gather, pad_rows, with_scratch};
 
 const LANES: usize = 16;
 /// Output channels per register block.
@@ -22,13 +22,7 @@ const PB: usize = 2;
 
 /// Whether [`forward`] can compute this convolution on this CPU.
 pub(super) fn applies(g: &Geometry) -> bool {
-    g.sh == 1
-        && g.sw == 1
-        && g.groups == 1
-        && g.wo % LANES == 0
-        && g.co % CB == 0
-        && !g.is_pointwise()
-        && avx512()
+    g.groups == 1 && g.wo % LANES == 0 && g.co % CB == 0 && !g.is_pointwise() && avx512()
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
@@ -62,24 +56,40 @@ pub(super) unsafe fn forward(
             packed.extend((0..CB).map(|i| weight[(cb * CB + i) * k + kk]));
         }
     }
-    let wp = g.padded_width();
-    let plane = g.padded_rows(0, g.ho) * wp;
+    // Strided layers read the bordered rows through `sw` column phases (phase q holds
+    // columns q, q + sw, ...), so that every tap still reads 16 consecutive floats.
+    let (rows, wp) = (g.padded_rows(0, g.ho), g.padded_width());
+    let wq = wp.div_ceil(g.sw);
+    let plane = rows * wq;
+    let phases_len = if g.sw == 1 { 0 } else { g.sw * g.ci * plane };
     let taps: Vec<usize> = (0..g.kh * g.kw)
-        .map(|t| (t / g.kw) * g.dh * wp + (t % g.kw) * g.dw)
+        .map(|t| {
+            let (ky, col) = (t / g.kw, (t % g.kw) * g.dw);
+            (col % g.sw) * g.ci * plane + ky * g.dh * wq + col / g.sw
+        })
         .collect();
     let vectors = g.out_plane() / LANES;
-    // Where output vector v starts, in the output plane and in the bordered input plane.
+    // Where output vector v starts, in the output plane and in the (phased) bordered plane.
     let at = |v: usize| {
         let (oy, ox) = (v * LANES / g.wo, v * LANES % g.wo);
-        (oy * g.wo + ox, oy * wp + ox)
+        (oy * g.wo + ox, oy * g.sh * wq + ox)
     };
 
     let out = SharedOut(y);
     for_each_task(g.batch, |b| {
         let out = out;
         let x_b = &x[b * g.ci * g.in_plane()..][..g.ci * g.in_plane()];
-        with_scratch(g.padded_len(g.ho), |pad: &mut [f32]| {
+        let pad_len = g.padded_len(g.ho);
+        with_scratch(pad_len + phases_len, |scratch: &mut [f32]| {
+            let (pad, phases) = scratch.split_at_mut(pad_len);
             pad_rows(x_b, g, 0, g.ho, pad);
+            let input: &[f32] = if g.sw == 1 {
+                pad
+            } else {
+                // SAFETY: AVX-512 was detected (`applies`).
+                unsafe { deinterleave(pad, g.ci * rows, wp, g.sw, phases) };
+                phases
+            };
             for cb in 0..g.co / CB {
                 let w = &packed[cb * k * CB..][..k * CB];
                 let bias: [f32; CB] =
@@ -92,13 +102,13 @@ pub(super) unsafe fn forward(
                             core::array::from_fn(|j| at(v + j.min(n - 1)));
                         (p.map(|p| p.0), p.map(|p| p.1))
                     };
-                    // SAFETY: AVX-512 was detected (`applies`). Reads: the last tap of the
-                    // last channel starts at most (ci − 1)·plane + taps[last] + src, and
-                    // src + taps[last] + 16 ≤ plane because the output vector lies inside
-                    // the output row and the row's taps inside the bordered row. Writes:
-                    // image b's channels cb·8.. and vectors v..v + n, this task's alone.
+                    // SAFETY: AVX-512 was detected (`applies`). Reads: a tap's 16 floats are
+                    // columns ox·sw + kx·dw (ox < wo) of one bordered row, all inside it, so
+                    // each read stays inside its channel's (phase's) plane of `input`.
+                    // Writes: image b's channels cb·8.. and vectors v..v + n, this task's
+                    // alone.
                     unsafe {
-                        let acc = block(pad.as_ptr(), plane, g.ci, &taps, w, bias, src);
+                        let acc = block(input.as_ptr(), plane, g.ci, &taps, w, bias, src);
                         let base = out.0.add((b * g.co + cb * CB) * g.out_plane());
                         for (i, acc_i) in acc.iter().enumerate() {
                             for (j, a) in acc_i.iter().take(n).enumerate() {
@@ -117,6 +127,27 @@ pub(super) unsafe fn forward(
 use core::arch::x86_64::{
     __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
 };
+
+/// `phases[q][r][j] = pad[r][j·step + q]` for the `rows` rows of `width` floats in `pad`
+/// (zero past the row's end); each phase row is `width.div_ceil(step)` long.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[target_feature(enable = "avx512f")]
+unsafe fn deinterleave(pad: &[f32], rows: usize, width: usize, step: usize, phases: &mut [f32]) {
+    let wq = width.div_ceil(step);
+    for q in 0..step.min(width) {
+        // Columns q, q + step, ... of a row: `n` of them.
+        let n = (width - q).div_ceil(step);
+        let phase = &mut phases[q * rows * wq..][..rows * wq];
+        for (r, dst) in phase.chunks_exact_mut(wq).enumerate() {
+            // `gather` may read one float past the row (the next row, or `pad`'s slack).
+            gather(&pad[r * width + q..], step, &mut dst[..n]);
+            dst[n..].fill(0.0);
+        }
+    }
+}
 
 /// 8 output channels × `PB` output vectors, summed over every input channel and tap.
 ///
