@@ -238,7 +238,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(2, 1), (0, 2)],
             ..BASE
         },
-        // Same width with dilation and asymmetric padding (the one-copy unfolding).
+        // Unit stride with dilation and asymmetric padding.
         Case {
             dilation: [2, 2],
             pad: [(2, 2), (3, 1)],
@@ -324,7 +324,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(0, 0), (0, 0)],
             ..BASE
         },
-        // The first 7×7 layer, one image (the GEMMs fan out instead of the images).
+        // The first 7×7 layer, one image: a single task, run on the calling thread.
         Case {
             batch: 1,
             ci: 3,

@@ -26,10 +26,10 @@ use burn_backend::{DType, Element, ops::ConvOptions, ops::ConvTransposeOptions};
 use burn_std::{Bytes, Shape, bf16};
 
 use crate::ops::conv_common::add_bias;
-
-mod direct;
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
+
+mod direct;
 
 /// Elements of one unfolded tile: 256 Ki floats (1 MiB) keeps `col` near the GEMM's packed
 /// panels in L2 ...
@@ -468,7 +468,7 @@ fn for_each_task(n: usize, f: impl Fn(usize) + Send + Sync) {
 
 /// Whether `tasks` tasks are worth handing to the pool. With one task or one pool thread they
 /// run on the calling thread: handing work to the pool from outside it costs a sleep and a
-/// wake-up per call (compact encoder at 1 thread: 1870 -> 2300 images/s).
+/// wake-up per call (compact encoder at 1 thread: 1870 → 2300 images/s).
 #[cfg(feature = "rayon")]
 fn use_pool(tasks: usize) -> bool {
     tasks > 1 && rayon::current_num_threads() > 1
@@ -478,7 +478,7 @@ fn use_pool(tasks: usize) -> bool {
 std::thread_local! {
     /// Each thread's unfolding buffer, kept between calls: allocating (and zeroing) a fresh
     /// one per call cost more than the unfolding itself at batch 8 (first layer of the compact
-    /// encoder: 180 against 93 us per image at batch 64). Words, to be aligned for any `T`.
+    /// encoder: 180 against 93 µs per image at batch 64). Words, to be aligned for any `T`.
     static SCRATCH: core::cell::RefCell<Vec<u64>> = const { core::cell::RefCell::new(Vec::new()) };
 }
 
@@ -508,9 +508,11 @@ fn with_scratch<T: GemmElement, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
 
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    let len = g.batch * g.co * g.out_plane();
+    // Every element is written exactly once (by the direct kernel, or by one GEMM with
+    // read_dst = false) before `set_len`, so the output is never zero-filled first.
+    let mut y: Vec<T> = Vec::with_capacity(len);
     if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && direct::applies(g) {
-        let len = g.batch * g.co * g.out_plane();
-        let mut y: Vec<T> = Vec::with_capacity(len);
         // T is f32 here, so these casts are identities.
         // SAFETY: `y` has room for the `len` elements the call writes.
         unsafe {
@@ -525,23 +527,20 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
         }
         return y;
     }
-    let len = g.batch * g.co * g.out_plane();
-    // Every element is written by exactly one GEMM (read_dst = false) before `set_len`, so
-    // the output is never zero-filled first.
-    let mut y: Vec<T> = Vec::with_capacity(len);
     let tasks = g.batch * g.tiles();
     let out = SharedOut(y.as_mut_ptr());
     let (k_g, n) = (g.k_g(), g.out_plane());
     for_each_task(tasks, |task| {
         let (b, (oy0, oy1)) = (task / g.tiles(), g.tile(task % g.tiles()));
         let cols = (oy1 - oy0) * g.wo;
-        let col_len = if g.is_pointwise() {
-            0
+        // A pointwise convolution multiplies the input itself: no scratch.
+        let (col_len, pad_len) = if g.is_pointwise() {
+            (0, 0)
         } else {
-            k_g * cols + g.padded_len(oy1 - oy0)
+            (k_g * cols, g.padded_len(oy1 - oy0))
         };
-        with_scratch(col_len, |scratch: &mut [T]| {
-            let (col, pad) = scratch.split_at_mut(if g.is_pointwise() { 0 } else { k_g * cols });
+        with_scratch(col_len + pad_len, |scratch: &mut [T]| {
+            let (col, pad) = scratch.split_at_mut(col_len);
             let out = out;
             for grp in 0..g.groups {
                 let x_bg =

@@ -109,13 +109,9 @@ pub(super) unsafe fn forward(
                     // Writes: image b's channels cb·8.. and vectors v..v + n, this task's
                     // alone.
                     unsafe {
-                        let acc = block(input.as_ptr(), plane, g.ci, &taps, w, bias, src);
                         let base = out.0.add((b * g.co + cb * CB) * g.out_plane());
-                        for (i, acc_i) in acc.iter().enumerate() {
-                            for (j, a) in acc_i.iter().take(n).enumerate() {
-                                store(base.add(i * g.out_plane() + dst[j]), *a);
-                            }
-                        }
+                        let dst = (base, g.out_plane(), dst, n);
+                        block(input.as_ptr(), plane, g.ci, &taps, w, bias, src, dst);
                     }
                     v += n;
                 }
@@ -150,13 +146,16 @@ unsafe fn deinterleave(pad: &[f32], rows: usize, width: usize, step: usize, phas
     }
 }
 
-/// 8 output channels × `PB` output vectors, summed over every input channel and tap.
+/// 8 output channels × `PB` output vectors, summed over every input channel and tap, then
+/// stored: `out = (channel 0 of the block, channel stride, vector offsets, vectors to keep)`.
 ///
 /// # Safety
 /// AVX-512F must be available; `pad` must be readable at `c·plane + tap + src[j] .. + 16` for
-/// every channel, tap and vector; `w` holds `ci · taps · 8` weights.
+/// every channel, tap and vector; `w` holds `ci · taps · 8` weights; `base + i·stride + dst[j]`
+/// must be writable for 16 floats for every channel `i` and kept vector `j`.
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn block(
     pad: *const f32,
     plane: usize,
@@ -165,7 +164,8 @@ unsafe fn block(
     w: &[f32],
     bias: [f32; CB],
     src: [usize; PB],
-) -> [[__m512; PB]; CB] {
+    (base, stride, dst, n): (*mut f32, usize, [usize; PB], usize),
+) {
     let mut acc: [[__m512; PB]; CB] = core::array::from_fn(|i| [_mm512_set1_ps(bias[i]); PB]);
     let mut wk = w.as_ptr();
     for c in 0..ci {
@@ -185,15 +185,12 @@ unsafe fn block(
             }
         }
     }
-    acc
-}
-
-/// # Safety
-/// `dst` must be writable for 16 floats; AVX-512F must be available.
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx512f")]
-unsafe fn store(dst: *mut f32, v: __m512) {
-    unsafe { _mm512_storeu_ps(dst, v) }
+    for (i, acc_i) in acc.iter().enumerate() {
+        for (j, a) in acc_i.iter().take(n).enumerate() {
+            // SAFETY: see the function's contract.
+            unsafe { _mm512_storeu_ps(base.add(i * stride + dst[j]), *a) };
+        }
+    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
