@@ -318,6 +318,27 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(1, 1), (0, 2)],
             ..BASE
         },
+        // Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides): 24 tile rows of
+        // 6 tiles, in chunks of 21 rows and 3, the first straddling all three images...
+        Case {
+            batch: 3,
+            ci: 128,
+            co: 128,
+            h: 16,
+            w: 12,
+            ..BASE
+        },
+        // ... odd output sizes (9×37: half tiles at the right and bottom; 19 tiles a row, in
+        // one full and one partial group of 16), asymmetric padding and channel counts that
+        // are not multiples of 8.
+        Case {
+            ci: 129,
+            co: 136,
+            h: 10,
+            w: 37,
+            pad: [(0, 1), (2, 0)],
+            ..BASE
+        },
         // 1×1: the unfolded matrix is the input itself.
         Case {
             k: [1, 1],

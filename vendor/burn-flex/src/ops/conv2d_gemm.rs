@@ -30,6 +30,7 @@ use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
 mod direct;
+mod winograd;
 
 /// Elements of one unfolded tile: 256 Ki floats (1 MiB) keeps `col` near the GEMM's packed
 /// panels in L2 ...
@@ -512,7 +513,23 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     // Every element is written exactly once (by the direct kernel, or by one GEMM with
     // read_dst = false) before `set_len`, so the output is never zero-filled first.
     let mut y: Vec<T> = Vec::with_capacity(len);
-    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && direct::applies(g) {
+    let is_f32 = core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>();
+    if is_f32 && winograd::applies(g) {
+        // T is f32 here, so these casts are identities.
+        // SAFETY: `y` has room for the `len` elements the call writes.
+        unsafe {
+            winograd::forward(
+                bytemuck::cast_slice(x),
+                bytemuck::cast_slice(weight),
+                bias.map(bytemuck::cast_slice),
+                g,
+                y.as_mut_ptr().cast::<f32>(),
+            );
+            y.set_len(len);
+        }
+        return y;
+    }
+    if is_f32 && direct::applies(g) {
         // T is f32 here, so these casts are identities.
         // SAFETY: `y` has room for the `len` elements the call writes.
         unsafe {

@@ -27,12 +27,12 @@ pub(super) fn applies(g: &Geometry) -> bool {
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
-fn avx512() -> bool {
+pub(super) fn avx512() -> bool {
     std::is_x86_feature_detected!("avx512f")
 }
 
 #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
-fn avx512() -> bool {
+pub(super) fn avx512() -> bool {
     false
 }
 
