@@ -318,7 +318,8 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(1, 1), (0, 2)],
             ..BASE
         },
-        // Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides): 24 tile rows of
+        // Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides, on CPUs with
+        // AVX-512 like the CI machines; elsewhere these run the GEMM path): 24 tile rows of
         // 6 tiles, in chunks of 21 rows and 3, the first straddling all three images...
         Case {
             batch: 3,
@@ -333,10 +334,30 @@ fn convolutions_match_direct_loops_with_gradients() {
         // are not multiples of 8.
         Case {
             ci: 129,
-            co: 136,
+            co: 130,
             h: 10,
             w: 37,
             pad: [(0, 1), (2, 0)],
+            ..BASE
+        },
+        // ... 25 columns: 13 tiles, whose second vector of interleaved outputs is partial...
+        Case {
+            batch: 1,
+            ci: 128,
+            co: 128,
+            h: 7,
+            w: 25,
+            ..BASE
+        },
+        // ... and 130 tiles a row (one tile row per chunk, nine groups of 16 tiles), two rows
+        // of top padding and none at the sides.
+        Case {
+            batch: 1,
+            ci: 128,
+            co: 128,
+            h: 4,
+            w: 262,
+            pad: [(2, 0), (0, 0)],
             ..BASE
         },
         // 1×1: the unfolded matrix is the input itself.
@@ -412,5 +433,66 @@ fn transposed_convolutions_match_direct_loops_with_gradients() {
     ];
     for (i, case) in cases.iter().enumerate() {
         case.check(200 + i as u64);
+    }
+}
+
+/// Seeded training must reproduce exactly whatever `--threads` says: every kernel cuts its work
+/// into pieces that do not depend on the thread count, so one thread and two give the same bits
+/// (outputs and all three gradients) on the Winograd, direct and GEMM paths.
+#[test]
+fn convolutions_give_the_same_bits_on_one_thread_and_two() {
+    let cases = [
+        // Winograd forward: two chunks, the first straddling images.
+        Case {
+            batch: 3,
+            ci: 128,
+            co: 128,
+            h: 16,
+            w: 12,
+            ..BASE
+        },
+        // Direct forward (the compact model's 3×3 on 16×16 latents).
+        Case {
+            batch: 4,
+            ci: 32,
+            co: 32,
+            h: 16,
+            w: 16,
+            ..BASE
+        },
+        // GEMM forward, several row tiles per image.
+        Case {
+            batch: 4,
+            ci: 64,
+            co: 3,
+            h: 20,
+            w: 64,
+            ..BASE
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut init = Init::new(300 + i as u64);
+        let [ho, wo] = case.out_size();
+        let x = init.uniform(case.batch * case.ci * case.h * case.w, 1.0);
+        let w = init.uniform(case.weight_shape().iter().product(), 1.0);
+        let bias = init.uniform(case.co, 1.0);
+        let r = init.uniform(case.batch * case.co * ho * wo, 1.0);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            pool.install(|| case.burn(&x, &w, &bias, &r))
+        };
+        let (one, two) = (on(1), on(2));
+        for (name, (a, b)) in ["output", "dx", "dw", "db"]
+            .iter()
+            .zip(one.iter().zip(&two))
+        {
+            assert!(
+                a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name} of {case:?} differs between one thread and two"
+            );
+        }
     }
 }

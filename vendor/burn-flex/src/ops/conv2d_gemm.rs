@@ -510,8 +510,9 @@ fn with_scratch<T: GemmElement, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let len = g.batch * g.co * g.out_plane();
-    // Every element is written exactly once (by the direct kernel, or by one GEMM with
-    // read_dst = false) before `set_len`, so the output is never zero-filled first.
+    // Every element is written exactly once (by the Winograd output transform, the direct
+    // kernel, or one GEMM with read_dst = false) before `set_len`, so the output is never
+    // zero-filled first.
     let mut y: Vec<T> = Vec::with_capacity(len);
     let is_f32 = core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>();
     if is_f32 && winograd::applies(g) {
