@@ -122,8 +122,9 @@ unsafe fn weights(_: &[f32]) -> Vec<f32> {
 }
 
 /// The weight transform, on blocks of kernels turned tap-major first so that each tap of the
-/// block is one contiguous run (a kernel-major loop wrote 16 scattered values per kernel and
-/// took as long as a fifth of the layer's GEMMs).
+/// block is one contiguous run and the loop over kernels vectorises (kernel by kernel it was
+/// 1.8 % of a perf profile of the paper model's bench; tap-major, paper training at one thread
+/// went from 0.259 to 0.28 steps/s).
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 #[inline(always)]
 fn transform_weights(weight: &[f32], u: &mut [f32]) {
