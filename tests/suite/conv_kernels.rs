@@ -43,6 +43,29 @@ const BASE: Case = Case {
     transposed: false,
 };
 
+/// Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides, on CPUs with AVX-512 like
+/// the CI machines; elsewhere the GEMM path): 24 tile rows of 6 tiles, in chunks of 21 rows
+/// and 3, the first straddling all three images.
+const WINOGRAD: Case = Case {
+    batch: 3,
+    ci: 128,
+    co: 128,
+    h: 16,
+    w: 12,
+    ..BASE
+};
+
+/// The GEMM path with enough channels × columns for several row tiles per image, more tiles
+/// than threads.
+const GEMM_TILES: Case = Case {
+    batch: 4,
+    ci: 64,
+    co: 3,
+    h: 20,
+    w: 64,
+    ..BASE
+};
+
 impl Case {
     fn out_size(&self) -> [usize; 2] {
         let size = [self.h, self.w];
@@ -187,13 +210,21 @@ impl Case {
         ]
     }
 
-    fn check(&self, seed: u64) {
+    /// Seeded input, weight, bias and output weighting `r`, uniform in ±1.
+    fn inputs(&self, seed: u64) -> [Vec<f32>; 4] {
         let [ho, wo] = self.out_size();
         let mut init = Init::new(seed);
-        let x = init.uniform(self.batch * self.ci * self.h * self.w, 1.0);
-        let w = init.uniform(self.weight_shape().iter().product(), 1.0);
-        let bias = init.uniform(self.co, 1.0);
-        let r = init.uniform(self.batch * self.co * ho * wo, 1.0);
+        [
+            self.batch * self.ci * self.h * self.w,
+            self.weight_shape().iter().product(),
+            self.co,
+            self.batch * self.co * ho * wo,
+        ]
+        .map(|n| init.uniform(n, 1.0))
+    }
+
+    fn check(&self, seed: u64) {
+        let [x, w, bias, r] = self.inputs(seed);
         let expect = self.direct(&x, &w, &bias, &r);
         let got = self.burn(&x, &w, &bias, &r);
         for (name, (e, g)) in ["output", "dx", "dw", "db"]
@@ -318,17 +349,8 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(1, 1), (0, 2)],
             ..BASE
         },
-        // Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides, on CPUs with
-        // AVX-512 like the CI machines; elsewhere these run the GEMM path): 24 tile rows of
-        // 6 tiles, in chunks of 21 rows and 3, the first straddling all three images...
-        Case {
-            batch: 3,
-            ci: 128,
-            co: 128,
-            h: 16,
-            w: 12,
-            ..BASE
-        },
+        // Winograd: chunks straddling images...
+        WINOGRAD,
         // ... odd output sizes (9×37: half tiles at the right and bottom; 19 tiles a row, in
         // one full and one partial group of 16), asymmetric padding and channel counts that
         // are not multiples of 8.
@@ -377,15 +399,8 @@ fn convolutions_match_direct_loops_with_gradients() {
             pad: [(3, 3), (3, 3)],
             ..BASE
         },
-        // Enough channels × columns for several row tiles per image, more tiles than threads.
-        Case {
-            batch: 4,
-            ci: 64,
-            co: 3,
-            h: 20,
-            w: 64,
-            ..BASE
-        },
+        // Several row tiles per image.
+        GEMM_TILES,
     ];
     for (i, case) in cases.iter().enumerate() {
         case.check(100 + i as u64);
@@ -442,15 +457,7 @@ fn transposed_convolutions_match_direct_loops_with_gradients() {
 #[test]
 fn convolutions_give_the_same_bits_on_one_thread_and_two() {
     let cases = [
-        // Winograd forward: two chunks, the first straddling images.
-        Case {
-            batch: 3,
-            ci: 128,
-            co: 128,
-            h: 16,
-            w: 12,
-            ..BASE
-        },
+        WINOGRAD,
         // Direct forward (the compact model's 3×3 on 16×16 latents).
         Case {
             batch: 4,
@@ -460,23 +467,10 @@ fn convolutions_give_the_same_bits_on_one_thread_and_two() {
             w: 16,
             ..BASE
         },
-        // GEMM forward, several row tiles per image.
-        Case {
-            batch: 4,
-            ci: 64,
-            co: 3,
-            h: 20,
-            w: 64,
-            ..BASE
-        },
+        GEMM_TILES,
     ];
     for (i, case) in cases.iter().enumerate() {
-        let mut init = Init::new(300 + i as u64);
-        let [ho, wo] = case.out_size();
-        let x = init.uniform(case.batch * case.ci * case.h * case.w, 1.0);
-        let w = init.uniform(case.weight_shape().iter().product(), 1.0);
-        let bias = init.uniform(case.co, 1.0);
-        let r = init.uniform(case.batch * case.co * ho * wo, 1.0);
+        let [x, w, bias, r] = case.inputs(300 + i as u64);
         let on = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
