@@ -514,27 +514,24 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     // kernel, or one GEMM with read_dst = false) before `set_len`, so the output is never
     // zero-filled first.
     let mut y: Vec<T> = Vec::with_capacity(len);
+    // The f32 kernels that skip unfolding, tried in this order.
+    type F32Kernel = unsafe fn(&[f32], &[f32], Option<&[f32]>, &Geometry, *mut f32);
     let is_f32 = core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>();
-    if is_f32 && winograd::applies(g) {
+    let kernel: Option<F32Kernel> = if !is_f32 {
+        None
+    } else if winograd::applies(g) {
+        Some(winograd::forward)
+    } else if direct::applies(g) {
+        Some(direct::forward)
+    } else {
+        None
+    };
+    if let Some(kernel) = kernel {
         // T is f32 here, so these casts are identities.
-        // SAFETY: `y` has room for the `len` elements the call writes.
+        // SAFETY: `y` has room for the `len` elements the call writes, and the kernel's
+        // `applies` held.
         unsafe {
-            winograd::forward(
-                bytemuck::cast_slice(x),
-                bytemuck::cast_slice(weight),
-                bias.map(bytemuck::cast_slice),
-                g,
-                y.as_mut_ptr().cast::<f32>(),
-            );
-            y.set_len(len);
-        }
-        return y;
-    }
-    if is_f32 && direct::applies(g) {
-        // T is f32 here, so these casts are identities.
-        // SAFETY: `y` has room for the `len` elements the call writes.
-        unsafe {
-            direct::forward(
+            kernel(
                 bytemuck::cast_slice(x),
                 bytemuck::cast_slice(weight),
                 bias.map(bytemuck::cast_slice),

@@ -13,8 +13,8 @@
 //!
 //! The transforms only add and subtract (G's halves are exact), but their terms partly cancel,
 //! so the rounding error is somewhat larger than a direct sum's; the tests hold it to the same
-//! tolerance against f64 loops. Tiles are cut into chunks of a fixed number of tile rows, the parallel
-//! tasks; the chunk size never depends on the thread count, so neither do the results.
+//! tolerance against f64 loops. Tiles are cut into chunks of a fixed number of tile rows, the
+//! parallel tasks; the chunk size never depends on the thread count, so neither do the results.
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 use alloc::vec;
@@ -30,8 +30,8 @@ const XI: usize = 16;
 const MIN_CHANNELS: usize = 128;
 /// Tiles per task, rounded to whole tile rows: the GEMMs' column count. 64, 128 and 256
 /// measured the same within noise (paper encoder, one core, 109–114 images/s at batch 8);
-/// 128 keeps the per-thread scratch at 4 MiB for 256 channels (rows up to 256 pixels wide) and gives two threads four
-/// tasks at batch 8.
+/// 128 keeps the per-thread scratch at 4 MiB for 256 channels (rows up to 256 pixels wide)
+/// and gives two threads four tasks at batch 8.
 const CHUNK_TILES: usize = 128;
 
 /// Whether [`forward`] computes this convolution.
