@@ -1,6 +1,7 @@
 //! Editing the main TrainingConfig fields, validated as you type: an invalid value is shown
 //! with the reason next to it and never reaches a run.
 
+use crate::model::Objective;
 use crate::train::{Preset, TrainingConfig};
 
 pub struct ConfigEditor {
@@ -45,6 +46,15 @@ impl ConfigEditor {
                 }
             });
             let c = &mut self.draft;
+            ui.horizontal(|ui| {
+                ui.label("Objective:");
+                for o in [Objective::Aligned, Objective::Research] {
+                    changed |= ui
+                        .selectable_value(&mut c.objective, o, o.name())
+                        .on_hover_text(o.describe())
+                        .changed();
+                }
+            });
             egui::Grid::new("config-grid")
                 .num_columns(2)
                 .spacing([8.0, 4.0])
@@ -146,6 +156,22 @@ impl ConfigEditor {
                             .speed(0.001)
                             .max_decimals(4),
                     );
+                    if c.objective == Objective::Aligned {
+                        row(
+                            ui,
+                            "w GAN",
+                            "weight of the generators' LSGAN term (UNIT: 1)",
+                            egui::DragValue::new(&mut c.align.gan).speed(0.05),
+                        );
+                        row(
+                            ui,
+                            "discriminator lr",
+                            "Adam learning rate of the image discriminators (β 0.5, 0.999)",
+                            egui::DragValue::new(&mut c.align.d_learning_rate)
+                                .speed(1e-5)
+                                .max_decimals(6),
+                        );
+                    }
                 });
         });
         if changed {

@@ -1,6 +1,7 @@
 //! Loss curves as they arrive: one point per training step, one per epoch for validation.
 
 use crate::model::LossValues;
+use crate::retrieval::eval::HeldOutScores;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Point {
@@ -16,11 +17,22 @@ pub struct LossHistory {
     pub val: Vec<Point>,
     /// Epoch means of the training loss (the plateau metric).
     pub train_epochs: Vec<Point>,
+    /// Held-out retrieval and invariance at each epoch's end: `(step, epoch, scores)`.
+    pub retrieval: Vec<(u64, f64, HeldOutScores)>,
 }
 
 impl LossHistory {
     pub fn clear(&mut self) {
         *self = Self::default();
+    }
+
+    /// The held-out scores of the newest epoch at or before `step`.
+    pub fn retrieval_at(&self, step: u64) -> Option<&HeldOutScores> {
+        self.retrieval
+            .iter()
+            .rev()
+            .find(|(s, _, _)| *s <= step)
+            .map(|(_, _, r)| r)
     }
 
     /// Record a step; a resumed run may replay steps we already have, so drop what it rewrites.
@@ -42,8 +54,12 @@ impl LossHistory {
         epoch: usize,
         train: LossValues,
         val: Option<LossValues>,
+        retrieval: Option<HeldOutScores>,
     ) {
         let e = (epoch + 1) as f64;
+        if let Some(r) = retrieval {
+            self.retrieval.push((step, e, r));
+        }
         self.train_epochs.push(Point {
             step,
             epoch: e,
@@ -112,8 +128,9 @@ impl LossHistory {
                     step,
                     train,
                     val,
+                    retrieval,
                     ..
-                } => h.push_epoch(*step, *epoch, *train, *val),
+                } => h.push_epoch(*step, *epoch, *train, *val, *retrieval),
             }
         }
         h

@@ -10,6 +10,7 @@ pub mod history;
 pub mod inference;
 pub mod loss_plot;
 pub mod overlay_gpu;
+pub mod retrieval_curves;
 pub mod retrieval_panel;
 pub mod saliency_panel;
 pub mod session;
@@ -401,7 +402,8 @@ impl DuskApp {
                     .push_step(r.progress.step, r.progress.steps_per_epoch, r.losses)
             }
             TrainEvent::Epoch(r) => {
-                self.history.push_epoch(r.step, r.epoch, r.train, r.val);
+                self.history
+                    .push_epoch(r.step, r.epoch, r.train, r.val, r.retrieval);
                 if r.lr_reduced {
                     self.notify(
                         Level::Info,

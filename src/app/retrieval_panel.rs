@@ -496,6 +496,14 @@ impl RetrievalPanel {
                 ui.label("silhouette");
                 ui.label(f(m.silhouette));
                 ui.end_row();
+                ui.label("domain probe")
+                    .on_hover_text("held-out accuracy of a linear day/night classifier on pooled embeddings: 0.5 = no domain left, 1.0 = two clouds");
+                ui.label(f(m.domain_probe));
+                ui.end_row();
+                ui.label("same / other distance")
+                    .on_hover_text("mean distance to the true match over mean distance to the other places");
+                ui.label(f(m.distance_ratio));
+                ui.end_row();
             });
         let pts: Vec<[f64; 2]> = eval.pr_curve.iter().map(|&(p, r)| [r, p]).collect();
         Plot::new("pr-curve")

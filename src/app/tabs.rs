@@ -61,9 +61,16 @@ impl DuskApp {
             let h = ui.available_height();
             ui.heading("Losses");
             ui.allocate_ui(
-                egui::vec2(ui.available_width(), (h * 0.42).max(160.0)),
+                egui::vec2(ui.available_width(), (h * 0.34).max(150.0)),
                 |ui| {
                     self.loss_plot.ui(ui, &self.history);
+                },
+            );
+            ui.label(egui::RichText::new("Held-out retrieval and invariance").strong());
+            ui.allocate_ui(
+                egui::vec2(ui.available_width(), (h * 0.2).max(110.0)),
+                |ui| {
+                    super::retrieval_curves::ui(ui, &self.history, self.loss_plot.x_in_epochs);
                 },
             );
             ui.separator();

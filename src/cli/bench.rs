@@ -3,6 +3,7 @@
 use clap::Args;
 
 use crate::device::{self, BackendChoice};
+use crate::model::Objective;
 use crate::train::bench::{TrainBench, run_train_bench};
 
 #[derive(Args, Debug)]
@@ -27,6 +28,9 @@ pub struct BenchArgs {
     pub infer_batch: Vec<usize>,
     #[arg(long, default_value_t = 5)]
     pub infer_iters: usize,
+    /// `research` times DESIGN.md §2's step; `aligned` adds the discriminators' update.
+    #[arg(long, value_enum, default_value_t = Objective::Research)]
+    pub objective: Objective,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -86,6 +90,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 infer_batches: args.infer_batch.clone(),
                 infer_iters: args.infer_iters,
                 lr: 1e-4,
+                objective: args.objective,
             };
             println!("{}", run_train_bench(&b, &dev, threads));
         }

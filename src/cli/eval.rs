@@ -142,8 +142,8 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         );
     }
     println!(
-        "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}",
-        "method", "R@1", "R@5", "R@10", "R@20", "mAP", "triplet", "silhouette"
+        "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
+        "method", "R@1", "R@5", "R@10", "R@20", "mAP", "triplet", "silhouette", "probe", "ratio"
     );
     let mut json = serde_json::Map::new();
     json.insert("query".into(), args.query.name().into());
@@ -154,7 +154,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     for m in &methods {
         let x = &m.evaluation.metrics;
         println!(
-            "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10}",
+            "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
             m.name,
             fmt(x.recall_1),
             fmt(x.recall_5),
@@ -162,7 +162,9 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             fmt(x.recall_20),
             fmt(x.map),
             fmt(x.triplet_loss),
-            fmt(x.silhouette)
+            fmt(x.silhouette),
+            fmt(x.domain_probe),
+            fmt(x.distance_ratio)
         );
         json.insert(
             m.name.clone(),

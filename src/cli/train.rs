@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{DataArgs, default_preset, default_run_dir};
 use crate::data::DataSource;
 use crate::device::{self, BackendChoice};
+use crate::model::Objective;
 use crate::train::checkpoint;
 use crate::train::{Command, Preset, TrainEvent, Trainer, TrainingConfig};
 
@@ -43,6 +44,9 @@ pub struct TrainArgs {
     /// Images per domain per step.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// research: DESIGN.md §2 exactly; aligned: + image discriminators (§2b, the default).
+    #[arg(long, value_enum)]
+    pub objective: Option<Objective>,
     /// No progress bar; one line per epoch.
     #[arg(long)]
     pub quiet: bool,
@@ -92,6 +96,9 @@ fn resolve_config(
     if let Some(b) = args.batch_size {
         cfg.batch_size = b;
     }
+    if let Some(o) = args.objective {
+        cfg.objective = o;
+    }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
@@ -136,6 +143,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         trainer = trainer.resume_from(ck)?;
     }
     eprintln!("run folder: {}", out.display());
+    eprintln!("objective: {}", cfg.objective.describe());
     let stop_tx = ctx.clone();
     let _ = ctrlc::set_handler(move || {
         let _ = stop_tx.send(Command::Stop);
@@ -184,7 +192,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 bar.set_position(r.progress.step);
                 let l = r.losses;
                 bar.set_message(format!(
-                    "ep {}/{}  total {:.4}  rec {:.4}  kl {:.3}  cyc {:.4}  kl_cyc {:.3}  {:.2} steps/s  {:.1} img/s",
+                    "ep {}/{}  total {:.4}  rec {:.4}  kl {:.3}  cyc {:.4}  kl_cyc {:.3}  gan {:.3}  D {:.3}  {:.2} steps/s  {:.1} img/s",
                     r.progress.epoch + 1,
                     r.progress.epochs,
                     l.total,
@@ -192,6 +200,8 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                     l.kl,
                     l.cycle,
                     l.cycle_kl,
+                    l.gan,
+                    l.discriminator,
                     r.steps_per_sec,
                     r.images_per_sec
                 ));
@@ -206,8 +216,17 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                         )
                     })
                     .unwrap_or_else(|| "no validation set".into());
+                let retrieval = r
+                    .retrieval
+                    .map(|s| {
+                        format!(
+                            "  held-out R@1 {:.3} R@10 {:.3} mAP {:.3} probe {:.2} ratio {:.3}",
+                            s.recall_1, s.recall_10, s.map, s.domain_probe, s.distance_ratio
+                        )
+                    })
+                    .unwrap_or_default();
                 say(format!(
-                    "epoch {:>3}: train total {:.4}  {val}  lr {:.2e}{}",
+                    "epoch {:>3}: train total {:.4}  {val}{retrieval}  lr {:.2e}{}",
                     r.epoch + 1,
                     r.train.total,
                     r.lr,

@@ -12,6 +12,27 @@ pub struct ModelConfig {
     pub base_width: usize,
     /// Side of the square input images in pixels; must be a multiple of 4.
     pub image_size: usize,
+    /// `private`: each domain owns conv1–res 4 (DESIGN.md §1, the research). `shared`: one
+    /// conv1–res 4 for both domains, with a per-domain instance norm after each of the first
+    /// three convolutions (§2b); files without the field are `private`.
+    pub encoder: EncoderSharing,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderSharing {
+    #[default]
+    Private,
+    Shared,
+}
+
+impl EncoderSharing {
+    pub fn name(self) -> &'static str {
+        match self {
+            EncoderSharing::Private => "private",
+            EncoderSharing::Shared => "shared",
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -25,6 +46,7 @@ impl ModelConfig {
     pub const PAPER: Self = Self {
         base_width: 64,
         image_size: 256,
+        encoder: EncoderSharing::Private,
     };
 
     pub fn latent_channels(&self) -> usize {
@@ -48,12 +70,17 @@ impl ModelConfig {
     pub fn describe(&self) -> String {
         let [c, h, w] = self.latent_shape();
         format!(
-            "base width {} ({}→{}→{} channels), {} px images, latent {c}×{h}×{w}",
+            "base width {} ({}→{}→{} channels), {} px images, latent {c}×{h}×{w}{}",
             self.base_width,
             self.base_width,
             2 * self.base_width,
             4 * self.base_width,
-            self.image_size
+            self.image_size,
+            match self.encoder {
+                EncoderSharing::Private => "",
+                EncoderSharing::Shared =>
+                    ", one encoder for both domains (per-domain instance norms)",
+            }
         )
     }
 

@@ -56,20 +56,47 @@ pub struct LossTensors {
     pub cycle: Tensor<1>,
     pub cycle_kl: Tensor<1>,
     pub total: Tensor<1>,
+    /// The step's codes and translations, for the terms of DESIGN.md §2b built on top.
+    pub inner: StepTensors,
 }
 
-/// The same terms read back as numbers, for curves and logs.
+/// What one forward pass of the objective computed besides the losses.
+pub struct StepTensors {
+    pub mu_a: Tensor<4>,
+    pub mu_b: Tensor<4>,
+    /// `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`.
+    pub a2b: Tensor<4>,
+    pub b2a: Tensor<4>,
+    /// The translations re-encoded: `E_b(a2b)` and `E_a(b2a)`.
+    pub mu_ab: Tensor<4>,
+    pub mu_ba: Tensor<4>,
+}
+
+/// The same terms read back as numbers, for curves and logs. `gan` (the generators' LSGAN
+/// term) and `discriminator` (the discriminators' own loss) stay 0 under the research objective;
+/// logs written before they existed read back with 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LossValues {
     pub reconstruction: f32,
     pub kl: f32,
     pub cycle: f32,
     pub cycle_kl: f32,
+    pub gan: f32,
+    pub discriminator: f32,
     pub total: f32,
 }
 
 impl LossValues {
-    pub const NAMES: [&'static str; 5] = ["total", "reconstruction", "kl", "cycle", "cycle_kl"];
+    pub const NAMES: [&'static str; 7] = [
+        "total",
+        "reconstruction",
+        "kl",
+        "cycle",
+        "cycle_kl",
+        "gan",
+        "discriminator",
+    ];
 
     pub fn get(&self, name: &str) -> Option<f32> {
         Some(match name {
@@ -78,8 +105,34 @@ impl LossValues {
             "kl" => self.kl,
             "cycle" => self.cycle,
             "cycle_kl" => self.cycle_kl,
+            "gan" => self.gan,
+            "discriminator" => self.discriminator,
             _ => return None,
         })
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut f32> {
+        Some(match name {
+            "total" => &mut self.total,
+            "reconstruction" => &mut self.reconstruction,
+            "kl" => &mut self.kl,
+            "cycle" => &mut self.cycle,
+            "cycle_kl" => &mut self.cycle_kl,
+            "gan" => &mut self.gan,
+            "discriminator" => &mut self.discriminator,
+            _ => return None,
+        })
+    }
+
+    /// Builds values from `(name, value)` pairs; unnamed terms are 0.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (&'static str, f32)>) -> LossValues {
+        let mut v = LossValues::default();
+        for (n, x) in pairs {
+            if let Some(slot) = v.get_mut(n) {
+                *slot = x;
+            }
+        }
+        v
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> + '_ {
@@ -91,15 +144,9 @@ impl LossValues {
     /// Mean of several values, term by term.
     pub fn mean(values: &[LossValues]) -> LossValues {
         let n = values.len().max(1) as f32;
-        let mut m = LossValues::default();
-        for v in values {
-            m.reconstruction += v.reconstruction / n;
-            m.kl += v.kl / n;
-            m.cycle += v.cycle / n;
-            m.cycle_kl += v.cycle_kl / n;
-            m.total += v.total / n;
-        }
-        m
+        LossValues::from_pairs(
+            Self::NAMES.map(|t| (t, values.iter().map(|v| v.get(t).unwrap_or(0.0) / n).sum())),
+        )
     }
 
     pub fn is_finite(&self) -> bool {
@@ -134,6 +181,7 @@ impl LossTensors {
             cycle: v[2],
             cycle_kl: v[3],
             total: v[4],
+            ..Default::default()
         }
     }
 }
@@ -175,15 +223,15 @@ pub fn unit_loss_with(
     let mu_b = model.encode(b.clone(), Domain::Night);
     let (a_rec, a2b) = model.decode_both(noisy(mu_a.clone()));
     let (b2a, b_rec) = model.decode_both(noisy(mu_b.clone()));
-    let mu_ab = model.encode(a2b, Domain::Night);
-    let mu_ba = model.encode(b2a, Domain::Day);
+    let mu_ab = model.encode(a2b.clone(), Domain::Night);
+    let mu_ba = model.encode(b2a.clone(), Domain::Day);
     let a_cyc = model.decode(noisy(mu_ab.clone()), Domain::Day);
     let b_cyc = model.decode(noisy(mu_ba.clone()), Domain::Night);
 
     let reconstruction = l1(a_rec, a.clone()) + l1(b_rec, b.clone());
-    let kl = mean_square(mu_a) + mean_square(mu_b);
+    let kl = mean_square(mu_a.clone()) + mean_square(mu_b.clone());
     let cycle = l1(a_cyc, a) + l1(b_cyc, b);
-    let cycle_kl = mean_square(mu_ab) + mean_square(mu_ba);
+    let cycle_kl = mean_square(mu_ab.clone()) + mean_square(mu_ba.clone());
     let total = reconstruction.clone().mul_scalar(w.reconstruction)
         + kl.clone().mul_scalar(w.kl)
         + cycle.clone().mul_scalar(w.cycle)
@@ -194,5 +242,13 @@ pub fn unit_loss_with(
         cycle,
         cycle_kl,
         total,
+        inner: StepTensors {
+            mu_a,
+            mu_b,
+            a2b,
+            b2a,
+            mu_ab,
+            mu_ba,
+        },
     }
 }

@@ -1,14 +1,18 @@
 //! Networks and losses. One code for every burn device: nothing here names a backend.
 
+pub mod align;
 pub mod blocks;
 pub mod config;
+pub mod discriminator;
 pub mod init;
 pub mod loss;
 pub mod summary;
 pub mod vae;
 pub mod views;
 
+pub use align::{AlignConfig, Objective};
 pub use config::ModelConfig;
+pub use discriminator::{DiscriminatorConfig, Discriminators};
 pub use loss::{LossValues, LossWeights, unit_loss};
 pub use vae::DoubleVae;
 pub use views::Views;

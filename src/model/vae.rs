@@ -2,11 +2,12 @@
 //! encoders end in, and whose decoders start with, the same shared residual blocks.
 
 use burn::nn::conv::Conv2d;
+use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use super::blocks::{ResStack, UpBlock, conv};
-use super::config::ModelConfig;
+use super::config::{EncoderSharing, ModelConfig};
 use super::init::Init;
 use crate::data::Domain;
 
@@ -29,16 +30,47 @@ impl PrivateEncoder {
         }
     }
 
-    fn forward(&self, x: Tensor<4>, taps: Option<&mut Vec<Tensor<4>>>) -> Tensor<4> {
-        let x1 = relu(self.conv1.forward(x));
-        let x2 = relu(self.conv2_1.forward(x1.clone()));
-        let x3 = relu(self.conv2_2.forward(x2.clone()));
+    /// `norms`: the domain's instance norms after conv1, conv2_1 and conv2_2, when the encoder
+    /// serves both domains.
+    fn forward(
+        &self,
+        x: Tensor<4>,
+        norms: Option<&DomainNorms>,
+        taps: Option<&mut Vec<Tensor<4>>>,
+    ) -> Tensor<4> {
+        let norm = |k: usize, h: Tensor<4>| match norms {
+            Some(n) => n.norms[k].forward(h),
+            None => h,
+        };
+        let x1 = relu(norm(0, self.conv1.forward(x)));
+        let x2 = relu(norm(1, self.conv2_1.forward(x1.clone())));
+        let x3 = relu(norm(2, self.conv2_2.forward(x2.clone())));
         match taps {
             Some(taps) => {
                 taps.extend([x1, x2, x3.clone()]);
                 self.res.forward_all(x3, taps)
             }
             None => self.res.forward(x3),
+        }
+    }
+}
+
+/// One domain's instance norms (affine) of a shared encoder: what stays domain-specific when
+/// both domains go through the same convolutions, as domain-specific normalisation in domain
+/// adaptation. They remove each image's per-channel brightness and contrast, which is most of
+/// what tells a night image from a day one.
+#[derive(Module, Debug)]
+pub struct DomainNorms {
+    pub norms: Vec<InstanceNorm>,
+}
+
+impl DomainNorms {
+    fn new(w: usize, device: &Device) -> Self {
+        Self {
+            norms: [w, 2 * w, 4 * w]
+                .iter()
+                .map(|&c| InstanceNormConfig::new(c).init(device))
+                .collect(),
         }
     }
 }
@@ -71,8 +103,12 @@ impl PrivateDecoder {
 /// Both autoencoders. Field names say who owns each part; `shared` parts serve both domains.
 #[derive(Module, Debug)]
 pub struct DoubleVae {
+    /// The day encoder; with a shared encoder, the one encoder of both domains.
     pub enc_day: PrivateEncoder,
-    pub enc_night: PrivateEncoder,
+    /// The night encoder; `None` with a shared encoder.
+    pub enc_night: Option<PrivateEncoder>,
+    /// Per-domain instance norms of a shared encoder: `[day, night]`.
+    pub enc_norms: Option<Vec<DomainNorms>>,
     pub enc_shared: ResStack,
     pub dec_shared: ResStack,
     pub dec_day: PrivateDecoder,
@@ -90,9 +126,12 @@ impl DoubleVae {
     pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Self {
         let w = config.base_width;
         let init = &mut Init::new(seed);
+        let shared = config.encoder == EncoderSharing::Shared;
         Self {
             enc_day: PrivateEncoder::new(w, device, init),
-            enc_night: PrivateEncoder::new(w, device, init),
+            enc_night: (!shared).then(|| PrivateEncoder::new(w, device, init)),
+            enc_norms: shared
+                .then(|| vec![DomainNorms::new(w, device), DomainNorms::new(w, device)]),
             enc_shared: ResStack::new(4 * w, 2, device, init),
             dec_shared: ResStack::new(4 * w, 2, device, init),
             dec_day: PrivateDecoder::new(w, device, init),
@@ -100,23 +139,29 @@ impl DoubleVae {
         }
     }
 
+    /// The first encoder stage of `domain` and its norms (when the stage is shared).
+    fn encoder_of(&self, domain: Domain) -> (&PrivateEncoder, Option<&DomainNorms>) {
+        let norms = self.enc_norms.as_ref().map(|n| match domain {
+            Domain::Day => &n[0],
+            Domain::Night => &n[1],
+        });
+        match (domain, &self.enc_night) {
+            (Domain::Night, Some(night)) => (night, norms),
+            _ => (&self.enc_day, norms),
+        }
+    }
+
     /// `mu` of an image batch in its own domain: `[B, 4w, H/4, W/4]`, no activation.
     pub fn encode(&self, x: Tensor<4>, domain: Domain) -> Tensor<4> {
-        let private = match domain {
-            Domain::Day => &self.enc_day,
-            Domain::Night => &self.enc_night,
-        };
-        self.enc_shared.forward(private.forward(x, None))
+        let (first, norms) = self.encoder_of(domain);
+        self.enc_shared.forward(first.forward(x, norms, None))
     }
 
     /// Every encoder activation from shallow to deep; the last element is `mu`.
     pub fn encode_taps(&self, x: Tensor<4>, domain: Domain) -> Vec<Tensor<4>> {
-        let private = match domain {
-            Domain::Day => &self.enc_day,
-            Domain::Night => &self.enc_night,
-        };
+        let (first, norms) = self.encoder_of(domain);
         let mut taps = Vec::with_capacity(ENCODER_TAPS);
-        let h = private.forward(x, Some(&mut taps));
+        let h = first.forward(x, norms, Some(&mut taps));
         self.enc_shared.forward_all(h, &mut taps);
         taps
     }

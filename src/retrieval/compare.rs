@@ -3,6 +3,7 @@
 
 use burn::prelude::Device;
 
+use super::baselines::{gradient_embeddings, sad_embeddings};
 use super::embed::{Embeddings, ItemInfo, LATENT_TAP, embed, embed_depths, pixel_embeddings};
 use super::eval::{Evaluation, evaluate, evaluate_depths};
 use crate::data::{Dataset, Domain, Split};
@@ -127,5 +128,30 @@ pub fn compare_methods(
         name: "random-encoder".into(),
         evaluation: evaluate(&random, query, None, device, seed),
     });
+    // One-channel maps: pooling would leave a constant, so these rows are spatial only.
+    if !pooled {
+        let half = (config.image_size / 2) as u32;
+        let full = config.image_size as u32;
+        out.push(Method {
+            name: "patch-normalised (SAD)".into(),
+            evaluation: evaluate(
+                &sad_embeddings(ds, items.to_vec(), half),
+                query,
+                None,
+                device,
+                seed,
+            ),
+        });
+        out.push(Method {
+            name: "gradient magnitude".into(),
+            evaluation: evaluate(
+                &gradient_embeddings(ds, items.to_vec(), full),
+                query,
+                None,
+                device,
+                seed,
+            ),
+        });
+    }
     out
 }

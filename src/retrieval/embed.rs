@@ -20,6 +20,10 @@ pub enum EmbeddingKind {
     Pooled,
     /// Raw RGB downscaled to the latent's resolution (a baseline).
     Pixels,
+    /// Grayscale with each 4×4 patch normalised (the "SAD" baseline of place recognition).
+    PatchNormalised,
+    /// Z-scored gradient magnitude of the grayscale image (a baseline).
+    GradientMagnitude,
 }
 
 impl EmbeddingKind {
@@ -28,6 +32,8 @@ impl EmbeddingKind {
             EmbeddingKind::Spatial => "spatial (standardised mu, distance averaged over pixels)",
             EmbeddingKind::Pooled => "pooled global descriptor (mean over pixels, L2-normalised)",
             EmbeddingKind::Pixels => "raw downscaled pixels",
+            EmbeddingKind::PatchNormalised => "patch-normalised grayscale (SAD)",
+            EmbeddingKind::GradientMagnitude => "z-scored gradient magnitude",
         }
     }
 }
@@ -129,7 +135,7 @@ pub fn standardize(x: Tensor<4>) -> Tensor<4> {
 
 /// Embedding rows are produced domain by domain (each domain has its own encoder): the items
 /// in that order.
-fn day_then_night(items: &[ItemInfo]) -> Vec<ItemInfo> {
+pub(crate) fn day_then_night(items: &[ItemInfo]) -> Vec<ItemInfo> {
     let mut ordered: Vec<ItemInfo> = items
         .iter()
         .filter(|it| it.domain == Domain::Day)
@@ -200,7 +206,28 @@ pub fn embed_depths(
                 .map(|it| &ds.domain(d)[it.index].image)
                 .collect();
             let x = to_tensor(&imgs, device);
-            let mut acts = if taps == [LATENT_TAP] {
+            let via = std::env::var("DUSK_VIA").unwrap_or_default();
+            let mut acts = if via == "day" || via == "both" {
+                let z = match (d, via.as_str()) {
+                    (Domain::Night, _) => {
+                        model.encode(model.decode(model.encode(x, d), Domain::Day), Domain::Day)
+                    }
+                    (Domain::Day, "both") => {
+                        model.encode(model.decode(model.encode(x, d), Domain::Day), Domain::Day)
+                    }
+                    _ => model.encode(x, d),
+                };
+                vec![z]
+            } else if via == "night" {
+                let z = match d {
+                    Domain::Day => model.encode(
+                        model.decode(model.encode(x, d), Domain::Night),
+                        Domain::Night,
+                    ),
+                    _ => model.encode(x, d),
+                };
+                vec![z]
+            } else if taps == [LATENT_TAP] {
                 vec![model.encode(x, d)]
             } else {
                 let all = model.encode_taps(x, d);

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::distance::{DeviceIndex, exact, rescore_nearest};
 use super::embed::{EmbeddingKind, Embeddings};
+use super::invariance::{distance_ratio, domain_probe};
 use super::metrics::{
     Ranking, mean_average_precision, mean_precision_recall, recall_at, silhouette, triplet_loss,
 };
@@ -33,6 +34,10 @@ pub struct Metrics {
     pub map: Option<f64>,
     pub triplet_loss: Option<f64>,
     pub silhouette: Option<f64>,
+    /// Held-out accuracy of a linear day/night classifier on pooled embeddings (0.5 = none).
+    pub domain_probe: Option<f64>,
+    /// Mean same-place over mean other-place distance.
+    pub distance_ratio: Option<f64>,
     pub queries: usize,
     pub database: usize,
 }
@@ -180,6 +185,8 @@ pub fn evaluate_depths(
         silhouette: ground_truth
             .then(|| place_silhouette_depths(depths, w, device))
             .flatten(),
+        domain_probe: domain_probe(all),
+        distance_ratio: ground_truth.then(|| distance_ratio(&scored)).flatten(),
         queries: queries.len(),
         database: n,
     };
@@ -293,4 +300,70 @@ fn place_silhouette_depths(
         m[i * n + i] = 0.0;
     }
     Some(silhouette(&m, &labels))
+}
+
+/// The held-out scores tracked at every training snapshot (DESIGN.md §4): night→day Recall@1,
+/// Recall@10 and mAP of the spatial embedding, the domain probe and the distance ratio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct HeldOutScores {
+    #[serde(rename = "recall@1")]
+    pub recall_1: f64,
+    #[serde(rename = "recall@10")]
+    pub recall_10: f64,
+    #[serde(rename = "mAP")]
+    pub map: f64,
+    pub domain_probe: f64,
+    pub distance_ratio: f64,
+}
+
+impl HeldOutScores {
+    /// Named values, for curves and tables.
+    pub const NAMES: [&'static str; 5] = [
+        "recall@1",
+        "recall@10",
+        "mAP",
+        "domain_probe",
+        "distance_ratio",
+    ];
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "recall@1" => self.recall_1,
+            "recall@10" => self.recall_10,
+            "mAP" => self.map,
+            "domain_probe" => self.domain_probe,
+            "distance_ratio" => self.distance_ratio,
+            _ => return None,
+        })
+    }
+
+    /// Read off an evaluation; `None` without ground truth.
+    pub fn of(e: &Evaluation) -> Option<HeldOutScores> {
+        let m = &e.metrics;
+        Some(HeldOutScores {
+            recall_1: m.recall_1?,
+            recall_10: m.recall_10?,
+            map: m.map?,
+            domain_probe: m.domain_probe.unwrap_or(f64::NAN),
+            distance_ratio: m.distance_ratio.unwrap_or(f64::NAN),
+        })
+    }
+
+    /// Order used to keep the best checkpoint: Recall@1, then mAP.
+    pub fn better_than(&self, other: &HeldOutScores) -> bool {
+        (self.recall_1, self.map) > (other.recall_1, other.map)
+    }
+}
+
+/// The model's held-out scores on `items`, exactly as `duskmatch eval` computes its model row
+/// (night queries, spatial embedding, the same seed).
+pub fn held_out_scores(
+    model: &crate::model::DoubleVae,
+    ds: &crate::data::Dataset,
+    items: &[super::embed::ItemInfo],
+    device: &Device,
+    seed: u64,
+) -> Option<HeldOutScores> {
+    let e = super::embed::embed(model, ds, items.to_vec(), device, 32, |_, _| {});
+    HeldOutScores::of(&evaluate(&e, Domain::Night, None, device, seed))
 }

@@ -1,10 +1,12 @@
 //! Cross-domain retrieval: embeddings, device-batched search, metrics, baselines.
 
+pub mod baselines;
 pub mod bench;
 pub mod compare;
 pub mod distance;
 pub mod embed;
 pub mod eval;
+pub mod invariance;
 pub mod metrics;
 pub mod npy;
 pub mod pca;

@@ -8,11 +8,12 @@ use burn::tensor::Distribution;
 use serde_json::json;
 
 use super::noise::StepNoise;
+use super::step::Adversary;
 use super::step::train_step;
 use crate::data::Domain;
 use crate::device::ComputeDevice;
 use crate::model::summary::trainable_params;
-use crate::model::{DoubleVae, LossWeights, ModelConfig};
+use crate::model::{AlignConfig, Discriminators, DoubleVae, LossWeights, ModelConfig, Objective};
 use crate::sysinfo::{loadavg, rss_mib};
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct TrainBench {
     pub infer_batches: Vec<usize>,
     pub infer_iters: usize,
     pub lr: f64,
+    /// `aligned` adds the image discriminators' update to each step.
+    pub objective: Objective,
 }
 
 impl Default for TrainBench {
@@ -41,6 +44,7 @@ impl Default for TrainBench {
             infer_batches: vec![8, 64],
             infer_iters: 5,
             lr: 1e-4,
+            objective: Objective::Research,
         }
     }
 }
@@ -65,6 +69,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
     let cfg = ModelConfig {
         base_width: b.width,
         image_size: b.size,
+        ..Default::default()
     };
     let ad = dev.device.clone().autodiff();
     let mut model = DoubleVae::new(&cfg, 0, &ad);
@@ -74,12 +79,30 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
     let xa = Tensor::<4>::random(shape, Distribution::Default, &ad);
     let xb = Tensor::<4>::random(shape, Distribution::Default, &ad);
     let w = LossWeights::default();
+    let align = AlignConfig::default();
+    let mut adversary = (b.objective == Objective::Aligned).then(|| Adversary {
+        discriminators: Discriminators::new(&align.discriminator, 0, &ad),
+        optimizer: burn::optim::AdamConfig::new()
+            .with_beta_1(align.d_beta1 as f32)
+            .with_beta_2(align.d_beta2 as f32)
+            .init(),
+    });
     let mut step = 0u64;
     let mut last = f32::NAN;
     let mut one = |model: DoubleVae, optim: &mut burn::optim::ModuleOptimizer| {
         let mut noise = StepNoise::for_step(0, step, &ad, !dev.is_gpu);
         step += 1;
-        let (m, v) = train_step(model, optim, xa.clone(), xb.clone(), &w, &mut noise, b.lr);
+        let (m, v) = train_step(
+            model,
+            optim,
+            adversary.as_mut(),
+            xa.clone(),
+            xb.clone(),
+            &w,
+            &align,
+            &mut noise,
+            b.lr,
+        );
         last = v.total;
         m
     };
@@ -124,6 +147,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
         "size": b.size,
         "batch": b.batch,
         "loss": "l1",
+        "objective": b.objective.name(),
         "params": params,
         "latent_shape": cfg.latent_shape(),
         "train_steps_per_s": round(sps, 3),

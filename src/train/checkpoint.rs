@@ -17,36 +17,44 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainingConfig;
 use super::scheduler::ReduceOnPlateau;
-use crate::model::{DoubleVae, LossValues, ModelConfig};
+use crate::model::{DiscriminatorConfig, Discriminators, DoubleVae, LossValues, ModelConfig};
 
 /// Running sums of the loss terms over an epoch, in f64 so long epochs do not drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LossSums {
     pub reconstruction: f64,
     pub kl: f64,
     pub cycle: f64,
     pub cycle_kl: f64,
+    pub gan: f64,
+    pub discriminator: f64,
     pub total: f64,
 }
 
 impl LossSums {
+    fn slots(&mut self) -> [(&'static str, &mut f64); 7] {
+        [
+            ("reconstruction", &mut self.reconstruction),
+            ("kl", &mut self.kl),
+            ("cycle", &mut self.cycle),
+            ("cycle_kl", &mut self.cycle_kl),
+            ("gan", &mut self.gan),
+            ("discriminator", &mut self.discriminator),
+            ("total", &mut self.total),
+        ]
+    }
+
     pub fn add(&mut self, v: &LossValues) {
-        self.reconstruction += v.reconstruction as f64;
-        self.kl += v.kl as f64;
-        self.cycle += v.cycle as f64;
-        self.cycle_kl += v.cycle_kl as f64;
-        self.total += v.total as f64;
+        for (name, slot) in self.slots() {
+            *slot += v.get(name).unwrap_or(0.0) as f64;
+        }
     }
 
     pub fn mean(&self, n: usize) -> LossValues {
         let n = n.max(1) as f64;
-        LossValues {
-            reconstruction: (self.reconstruction / n) as f32,
-            kl: (self.kl / n) as f32,
-            cycle: (self.cycle / n) as f32,
-            cycle_kl: (self.cycle_kl / n) as f32,
-            total: (self.total / n) as f32,
-        }
+        let mut copy = *self;
+        LossValues::from_pairs(copy.slots().map(|(name, s)| (name, (*s / n) as f32)))
     }
 }
 
@@ -54,6 +62,8 @@ pub const MAGIC: &[u8; 16] = b"DUSKMATCH-CKPT\n\0";
 pub const FORMAT_VERSION: u32 = 1;
 /// File name of the newest checkpoint in a run folder.
 pub const LATEST: &str = "latest.dmck";
+/// File name of the checkpoint with the best held-out retrieval in a run folder.
+pub const BEST: &str = "best.dmck";
 
 /// Where a run stands; everything random derives from `config.seed`, the epoch and the step,
 /// so these counters are the whole random state.
@@ -69,6 +79,9 @@ pub struct RunState {
     /// the total's mean is the plateau metric).
     #[serde(default)]
     pub epoch_sums: LossSums,
+    /// The best held-out scores so far (kept as `best.dmck`); absent in older files.
+    #[serde(default)]
+    pub best: Option<crate::retrieval::eval::HeldOutScores>,
     /// How every random stream is derived, stated for whoever reads the file.
     pub rng: String,
 }
@@ -89,6 +102,9 @@ pub struct Checkpoint {
     pub model: ModuleRecord,
     /// Empty for inference-only checkpoints.
     pub optimizer: Option<Bytes>,
+    /// The image discriminators (objective = aligned); absent in files from before them.
+    pub discriminators: Option<ModuleRecord>,
+    pub discriminator_optimizer: Option<Bytes>,
 }
 
 fn section(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
@@ -169,6 +185,18 @@ pub fn read_container(
     kind: &str,
     names: &[&str],
 ) -> Result<Vec<Vec<u8>>, String> {
+    read_container_with_optional(file, magic, kind, names, &[])
+}
+
+/// [`read_container`] followed by sections that files written before they existed lack: each
+/// of `optional` is read if the file goes on, and is empty where it ends.
+pub fn read_container_with_optional(
+    file: &Path,
+    magic: &[u8; 16],
+    kind: &str,
+    names: &[&str],
+    optional: &[&str],
+) -> Result<Vec<Vec<u8>>, String> {
     let size = std::fs::metadata(file)
         .map_err(|e| format!("{}: {e}", file.display()))?
         .len();
@@ -190,10 +218,29 @@ pub fn read_container(
             "format version {version}, this build reads {FORMAT_VERSION}"
         )));
     }
-    names
-        .iter()
-        .map(|n| read_section(&mut r, n, size).map_err(ctx))
-        .collect()
+    let mut consumed = (magic.len() + 4) as u64;
+    let mut out = Vec::with_capacity(names.len() + optional.len());
+    for n in names {
+        let s = read_section(&mut r, n, size).map_err(ctx)?;
+        consumed += 8 + s.len() as u64;
+        out.push(s);
+    }
+    for n in optional {
+        if consumed >= size {
+            out.push(Vec::new());
+            continue;
+        }
+        let s = read_section(&mut r, n, size).map_err(ctx)?;
+        consumed += 8 + s.len() as u64;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The image discriminators and their optimiser, when the objective has them.
+pub struct AdversaryParts<'a> {
+    pub discriminators: &'a Discriminators,
+    pub optimizer: &'a burn::optim::ModuleOptimizer,
 }
 
 /// Save a checkpoint. `model` should be a `valid()` copy (current BatchNorm statistics).
@@ -203,6 +250,7 @@ pub fn save(
     state: &RunState,
     model: &DoubleVae,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
+    adversary: Option<AdversaryParts<'_>>,
 ) -> Result<(), String> {
     let header = Header {
         format_version: FORMAT_VERSION,
@@ -218,7 +266,29 @@ pub fn save(
         .into_bytes()
         .map_err(|e| format!("cannot serialise the model: {e}"))?;
     let optim_bytes = optimizer_bytes(optimizer)?;
-    write_container(path, MAGIC, &[&header, &model_bytes, &optim_bytes])
+    let (disc_bytes, disc_optim_bytes) = match adversary {
+        Some(adv) => (
+            adv.discriminators
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| format!("cannot serialise the discriminators: {e}"))?
+                .to_vec(),
+            optimizer_bytes(Some(adv.optimizer))?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    write_container(
+        path,
+        MAGIC,
+        &[
+            &header,
+            &model_bytes,
+            &optim_bytes,
+            &disc_bytes,
+            &disc_optim_bytes,
+        ],
+    )
 }
 
 /// The optimiser's state as bytes for a container section; empty when there is none.
@@ -237,11 +307,12 @@ pub fn optimizer_bytes(
 /// Read a checkpoint file (or `DIR/latest.dmck` when given a run folder).
 pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let file = resolve(path)?;
-    let mut parts = read_container(
+    let mut parts = read_container_with_optional(
         &file,
         MAGIC,
         "duskmatch checkpoint",
         &["header", "model", "optimiser"],
+        &["discriminators", "discriminator optimiser"],
     )?
     .into_iter();
     let ctx = |e: String| {
@@ -250,20 +321,29 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
             file.display()
         )
     };
-    let (header, model, optim) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let mut next = || parts.next().unwrap_or_default();
+    let (header, model, optim, disc, disc_optim) = (next(), next(), next(), next(), next());
     let header: Header =
         serde_json::from_slice(&header).map_err(|e| ctx(format!("bad header: {e}")))?;
     let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
         .map_err(|e| ctx(format!("bad model record: {e}")))?;
     let optimizer = (!optim.is_empty()).then(|| Bytes::from_bytes_vec(optim));
+    let discriminators = if disc.is_empty() {
+        None
+    } else {
+        Some(
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(disc))
+                .map_err(|e| ctx(format!("bad discriminators record: {e}")))?,
+        )
+    };
+    let discriminator_optimizer =
+        (!disc_optim.is_empty()).then(|| Bytes::from_bytes_vec(disc_optim));
     Ok(Checkpoint {
         header,
         model,
         optimizer,
+        discriminators,
+        discriminator_optimizer,
     })
 }
 
@@ -293,7 +373,7 @@ impl Checkpoint {
     /// Refuse a checkpoint of another architecture, naming both.
     pub fn check_architecture(&self, expected: &ModelConfig) -> Result<(), String> {
         let found = self.model_config();
-        if found.base_width != expected.base_width || found.image_size != expected.image_size {
+        if found != *expected {
             return Err(format!(
                 "checkpoint architecture does not match: the checkpoint has {}, this run expects {}",
                 found.describe(),
@@ -304,6 +384,20 @@ impl Checkpoint {
     }
 
     /// Build the model on `device` and load the weights into it.
+    /// The discriminators of this checkpoint built with `cfg`, if it holds them.
+    pub fn build_discriminators(
+        &self,
+        cfg: &DiscriminatorConfig,
+        device: &Device,
+    ) -> Option<Result<Discriminators, String>> {
+        let record = self.discriminators.clone()?;
+        Some(
+            Discriminators::new(cfg, 0, device)
+                .try_load_record(record)
+                .map_err(|e| format!("checkpoint discriminators do not fit {cfg:?}: {e}")),
+        )
+    }
+
     pub fn build_model(&self, device: &Device) -> Result<DoubleVae, String> {
         let cfg = self.model_config();
         DoubleVae::new(&cfg, 0, device)

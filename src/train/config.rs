@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSource;
 use crate::error::ConfigError;
-use crate::model::{LossWeights, ModelConfig};
+use crate::model::config::EncoderSharing;
+use crate::model::{AlignConfig, LossWeights, ModelConfig, Objective};
 
 /// Reduce-on-plateau of the learning rate, on the mean training loss of each epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,9 @@ pub struct TrainingConfig {
     pub beta2: f64,
     pub adam_epsilon: f64,
     pub loss_weights: LossWeights,
+    /// `research` is DESIGN.md §2 exactly; `aligned` adds the image discriminators of §2b.
+    pub objective: Objective,
+    pub align: AlignConfig,
     pub plateau: PlateauConfig,
     /// Share of places held out for validation.
     pub validation_fraction: f64,
@@ -89,6 +93,8 @@ impl Preset {
             beta2: 0.999,
             adam_epsilon: 1e-8,
             loss_weights: LossWeights::default(),
+            objective: Objective::Aligned,
+            align: AlignConfig::default(),
             plateau: PlateauConfig::default(),
             validation_fraction: 0.2,
             save_every: 5,
@@ -103,6 +109,7 @@ impl Preset {
                 model: ModelConfig {
                     base_width: 8,
                     image_size: 64,
+                    encoder: EncoderSharing::Shared,
                 },
                 batch_size: 8,
                 epochs: 12,
@@ -114,6 +121,7 @@ impl Preset {
                 model: ModelConfig {
                     base_width: 4,
                     image_size: 32,
+                    encoder: EncoderSharing::Shared,
                 },
                 batch_size: 4,
                 epochs: 2,
@@ -151,6 +159,7 @@ impl TrainingConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         self.loss_weights.validate()?;
+        self.align.validate(self.model.image_size)?;
         if let DataSource::Synth(s) = &self.data {
             s.validate()?;
         }

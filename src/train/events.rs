@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{DoubleVae, LossValues};
+use crate::retrieval::eval::HeldOutScores;
 
 /// Progress counters shared by several events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub struct EpochReport {
     pub val: Option<LossValues>,
     pub lr: f64,
     pub lr_reduced: bool,
+    /// Held-out retrieval and invariance of the model at the end of this epoch.
+    pub retrieval: Option<HeldOutScores>,
 }
 
 /// Why a run ended.

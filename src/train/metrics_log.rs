@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::TrainEvent;
 use crate::model::LossValues;
+use crate::retrieval::eval::HeldOutScores;
 
 pub const FILE: &str = "metrics.jsonl";
 
@@ -29,6 +30,8 @@ pub enum Record {
         train: LossValues,
         val: Option<LossValues>,
         lr: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retrieval: Option<HeldOutScores>,
     },
 }
 
@@ -49,6 +52,7 @@ impl Record {
                 train: r.train,
                 val: r.val,
                 lr: r.lr,
+                retrieval: r.retrieval,
             },
             _ => return None,
         })

@@ -1,29 +1,73 @@
 //! One optimisation step of the double VAE, shared by the Trainer and the benchmark so that
-//! what is measured is what trains.
+//! what is measured is what trains. With image discriminators (objective = aligned) the step
+//! is UNIT's: a discriminator update on the detached translations, then the generator update
+//! against the updated discriminators.
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::noise::StepNoise;
+use crate::data::batch::host_f32;
+use crate::model::discriminator::{lsgan_discriminator_loss, lsgan_generator_loss};
 use crate::model::loss::unit_loss_with;
-use crate::model::{DoubleVae, LossValues, LossWeights};
+use crate::model::{AlignConfig, Discriminators, DoubleVae, LossValues, LossWeights};
+
+/// The image discriminators and their own optimiser.
+pub struct Adversary {
+    pub discriminators: Discriminators,
+    pub optimizer: ModuleOptimizer,
+}
 
 /// Forward, backward and Adam update on a batch of day images `a` and night images `b`.
 /// Returns the updated model and the step's losses; a non-finite loss skips the update.
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: DoubleVae,
     optim: &mut ModuleOptimizer,
+    adversary: Option<&mut Adversary>,
     a: Tensor<4>,
     b: Tensor<4>,
     weights: &LossWeights,
+    align: &AlignConfig,
     noise: &mut StepNoise,
     lr: f64,
 ) -> (DoubleVae, LossValues) {
-    let losses = unit_loss_with(&model, a, b, weights, |mu| noise.add_to(mu));
-    let values = losses.values();
+    let losses = unit_loss_with(&model, a.clone(), b.clone(), weights, |mu| noise.add_to(mu));
+    let mut values = losses.values();
+    let mut total = losses.total;
+    if let Some(adv) = adversary {
+        let (a2b, b2a) = (losses.inner.a2b, losses.inner.b2a);
+        let d = &adv.discriminators;
+        let d_loss =
+            lsgan_discriminator_loss(d.night.forward(b), d.night.forward(a2b.clone().detach()))
+                + lsgan_discriminator_loss(d.day.forward(a), d.day.forward(b2a.clone().detach()));
+        let d_value = scalar(&d_loss);
+        values.discriminator = d_value;
+        if !d_value.is_finite() {
+            values.total = f32::NAN;
+            return (model, values);
+        }
+        let grads = GradientsParams::from_grads(d_loss.backward(), &adv.discriminators);
+        adv.discriminators =
+            adv.optimizer
+                .step(align.d_learning_rate, adv.discriminators.clone(), grads);
+        let d = &adv.discriminators;
+        let gan =
+            lsgan_generator_loss(d.night.forward(a2b)) + lsgan_generator_loss(d.day.forward(b2a));
+        values.gan = scalar(&gan);
+        values.total += (align.gan * values.gan as f64) as f32;
+        total = total + gan.mul_scalar(align.gan);
+    }
     if !values.is_finite() {
         return (model, values);
     }
-    let grads = GradientsParams::from_grads(losses.total.backward(), &model);
+    let grads = GradientsParams::from_grads(total.backward(), &model);
     (optim.step(lr, model, grads), values)
+}
+
+fn scalar(t: &Tensor<1>) -> f32 {
+    host_f32(t.clone().inner())
+        .first()
+        .copied()
+        .unwrap_or(f32::NAN)
 }

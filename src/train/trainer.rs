@@ -14,17 +14,19 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::checkpoint::{self, Checkpoint, LATEST, RunState};
+use super::checkpoint::{self, AdversaryParts, BEST, Checkpoint, LATEST, RunState};
 use super::config::TrainingConfig;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
 use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
 use super::scheduler::ReduceOnPlateau;
-use super::step::train_step;
+use super::step::{Adversary, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::loss::unit_loss_with;
-use crate::model::{DoubleVae, LossValues};
+use crate::model::{Discriminators, DoubleVae, LossValues, Objective};
+use crate::retrieval::compare::evaluation_items;
+use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 
 /// What a finished (or stopped) run leaves behind.
 pub struct TrainSummary {
@@ -162,6 +164,21 @@ impl Trainer {
         to_tensor(&imgs, device)
     }
 
+    /// Held-out night→day retrieval and invariance, as `duskmatch eval` scores this model.
+    fn held_out_scores(&self, model: &DoubleVae) -> Option<HeldOutScores> {
+        let (items, _) = evaluation_items(&self.dataset, Some(&self.split));
+        if self.split.val_day.is_empty() || self.split.val_night.is_empty() {
+            return None;
+        }
+        held_out_scores(
+            model,
+            &self.dataset,
+            &items,
+            &self.device.device,
+            self.config.seed,
+        )
+    }
+
     /// Mean validation losses with fixed noise, so epochs are comparable.
     fn validate(&self, model: &DoubleVae) -> Option<LossValues> {
         let (vd, vn) = (&self.split.val_day, &self.split.val_night);
@@ -199,8 +216,20 @@ impl Trainer {
         state: &RunState,
         model: &DoubleVae,
         optim: &ModuleOptimizer,
+        adversary: Option<&Adversary>,
     ) -> Result<PathBuf, String> {
-        checkpoint::save(path, &self.config, state, &model.valid(), Some(optim))?;
+        let parts = adversary.map(|a| AdversaryParts {
+            discriminators: &a.discriminators,
+            optimizer: &a.optimizer,
+        });
+        checkpoint::save(
+            path,
+            &self.config,
+            state,
+            &model.valid(),
+            Some(optim),
+            parts,
+        )?;
         Ok(path.to_path_buf())
     }
 
@@ -210,10 +239,11 @@ impl Trainer {
         state: &RunState,
         model: &DoubleVae,
         optim: &ModuleOptimizer,
+        adversary: Option<&Adversary>,
         keep_as: Option<String>,
     ) -> Result<PathBuf, String> {
         let latest = self.out_dir.join(LATEST);
-        self.save(&latest, state, model, optim)?;
+        self.save(&latest, state, model, optim, adversary)?;
         if let Some(name) = keep_as {
             let kept = self.out_dir.join(name);
             let _ = std::fs::remove_file(&kept);
@@ -229,6 +259,49 @@ impl Trainer {
         Ok(latest)
     }
 
+    /// The image discriminators of `objective = aligned`: the resumed checkpoint's when it
+    /// holds them, else fresh ones (with a notice when a checkpoint from before them resumes).
+    #[allow(clippy::type_complexity)]
+    fn build_adversary(&self, ad: &Device) -> Result<(Option<Adversary>, Option<String>), String> {
+        let cfg = &self.config;
+        if cfg.objective != Objective::Aligned {
+            return Ok((None, None));
+        }
+        let adam = AdamConfig::new()
+            .with_beta_1(cfg.align.d_beta1 as f32)
+            .with_beta_2(cfg.align.d_beta2 as f32)
+            .with_epsilon(cfg.adam_epsilon as f32);
+        let restored = self.resume.as_ref().and_then(|ck| {
+            let d = ck.build_discriminators(&cfg.align.discriminator, ad)?;
+            Some((d, ck.discriminator_optimizer.clone()))
+        });
+        let mut note = None;
+        let adversary = match restored {
+            Some((d, optim)) => {
+                let optimizer = match optim {
+                    Some(bytes) => adam.init().from_bytes(bytes).map_err(|e| {
+                        format!("cannot read the discriminators' optimiser state: {e}")
+                    })?,
+                    None => adam.init(),
+                };
+                Adversary {
+                    discriminators: d?,
+                    optimizer,
+                }
+            }
+            None => {
+                if self.resume.is_some() {
+                    note = Some("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh".to_string());
+                }
+                Adversary {
+                    discriminators: Discriminators::new(&cfg.align.discriminator, cfg.seed, ad),
+                    optimizer: adam.init(),
+                }
+            }
+        };
+        Ok((Some(adversary), note))
+    }
+
     /// Run until the configured epochs or steps are done, or a stop request arrives.
     pub fn train(mut self) -> Result<TrainSummary, String> {
         let cfg = self.config.clone();
@@ -242,6 +315,7 @@ impl Trainer {
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(cfg.adam_epsilon as f32);
         let resumed = self.resume.is_some();
+        let (mut adversary, adversary_note) = self.build_adversary(&ad)?;
         let (mut model, mut optim, mut state) = match self.resume.take() {
             Some(ck) => {
                 let model = ck.build_model(&ad)?;
@@ -258,6 +332,7 @@ impl Trainer {
                     step: 0,
                     scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
                     epoch_sums: Default::default(),
+                    best: None,
                     rng: "weights: ChaCha8(seed); epoch order: ChaCha8(seed, epoch); noise: ChaCha8(splitmix(seed, step))".into(),
                 };
                 (
@@ -294,6 +369,9 @@ impl Trainer {
             progress: progress(&state),
             resumed,
         });
+        if let Some(note) = adversary_note {
+            self.emit(TrainEvent::Warning(note));
+        }
 
         let mut last = LossValues::default();
         let mut last_val = None;
@@ -314,7 +392,7 @@ impl Trainer {
                     reason = StopReason::MaxSteps;
                     break 'epochs;
                 }
-                match self.poll_commands(&state, &model, &optim) {
+                match self.poll_commands(&state, &model, &optim, adversary.as_ref()) {
                     Flow::Continue => {}
                     Flow::Stop => {
                         reason = StopReason::Stopped;
@@ -327,8 +405,17 @@ impl Trainer {
                 let bb = self.batch(Domain::Night, &take_wrapped(&night_order, i * b, b), &ad);
                 let mut noise = StepNoise::for_step(cfg.seed, state.step, &ad, host_noise);
                 let lr = state.scheduler.lr;
-                let (next, values) =
-                    train_step(model, &mut optim, a, bb, &cfg.loss_weights, &mut noise, lr);
+                let (next, values) = train_step(
+                    model,
+                    &mut optim,
+                    adversary.as_mut(),
+                    a,
+                    bb,
+                    &cfg.loss_weights,
+                    &cfg.align,
+                    &mut noise,
+                    lr,
+                );
                 model = next;
                 if !values.is_finite() {
                     let msg = format!(
@@ -371,7 +458,9 @@ impl Trainer {
 
             // End of epoch: validation, schedule, checkpoint.
             let train_mean = state.epoch_sums.mean(steps_per_epoch);
-            let val = self.validate(&model.valid());
+            let inference = model.valid();
+            let val = self.validate(&inference);
+            let retrieval = self.held_out_scores(&inference);
             let reduced = state.scheduler.step(train_mean.total as f64);
             let epoch = state.epoch;
             state.epoch += 1;
@@ -385,12 +474,21 @@ impl Trainer {
                 val,
                 lr: state.scheduler.lr,
                 lr_reduced: reduced,
+                retrieval,
             }));
+            if let Some(r) = retrieval
+                && state.best.is_none_or(|b| r.better_than(&b))
+            {
+                state.best = Some(r);
+                let best = self.out_dir.join(BEST);
+                self.save(&best, &state, &model, &optim, adversary.as_ref())?;
+            }
             if state.epoch % cfg.save_every == 0 || state.epoch == cfg.epochs {
                 last_ckpt = Some(self.save_latest(
                     &state,
                     &model,
                     &optim,
+                    adversary.as_ref(),
                     Some(format!("epoch-{:04}.dmck", state.epoch)),
                 )?);
             }
@@ -398,7 +496,7 @@ impl Trainer {
 
         // Whatever ended the run, the state it reached is on disk.
         if reason != StopReason::Finished || last_ckpt.is_none() {
-            last_ckpt = Some(self.save_latest(&state, &model, &optim, None)?);
+            last_ckpt = Some(self.save_latest(&state, &model, &optim, adversary.as_ref(), None)?);
         }
         let progress = progress(&state);
         self.emit(TrainEvent::Finished {
@@ -417,7 +515,13 @@ impl Trainer {
     }
 
     /// Apply queued requests; while paused, wait for the next one without spinning.
-    fn poll_commands(&self, state: &RunState, model: &DoubleVae, optim: &ModuleOptimizer) -> Flow {
+    fn poll_commands(
+        &self,
+        state: &RunState,
+        model: &DoubleVae,
+        optim: &ModuleOptimizer,
+        adversary: Option<&Adversary>,
+    ) -> Flow {
         let Some(rx) = &self.commands else {
             return Flow::Continue;
         };
@@ -451,7 +555,7 @@ impl Trainer {
                 }
                 Command::Stop => return Flow::Stop,
                 Command::SaveNow => {
-                    if let Err(e) = self.save_latest(state, model, optim, None) {
+                    if let Err(e) = self.save_latest(state, model, optim, adversary, None) {
                         self.emit(TrainEvent::Error(e));
                     }
                 }

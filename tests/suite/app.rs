@@ -234,6 +234,7 @@ fn the_grid_panel_renders_as_expected() {
     let cfg = ModelConfig {
         base_width: 4,
         image_size: 32,
+        ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 11, &dev);
     let town = duskmatch::data::synth::generate(&SynthConfig { places: 2, seed: 5 }, 32);

@@ -17,13 +17,16 @@ fn training_benchmark_runs_at_a_tiny_size() {
         infer_batches: vec![4],
         infer_iters: 1,
         lr: 1e-4,
+        objective: duskmatch::model::Objective::Aligned,
     };
     let j = run_train_bench(&b, &device::cpu(), 2);
     assert_eq!(j["impl"], "duskmatch-burn");
+    assert_eq!(j["objective"], "aligned");
     let model = duskmatch::model::DoubleVae::new(
         &duskmatch::model::ModelConfig {
             base_width: 2,
             image_size: 16,
+            ..Default::default()
         },
         0,
         &burn::prelude::Device::flex(),

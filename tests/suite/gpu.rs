@@ -5,9 +5,11 @@ use burn::optim::AdamConfig;
 use burn::prelude::*;
 use duskmatch::data::Domain;
 use duskmatch::device::{self, BackendChoice};
-use duskmatch::model::{DoubleVae, LossWeights, ModelConfig};
+use duskmatch::model::{
+    AlignConfig, DiscriminatorConfig, Discriminators, DoubleVae, LossWeights, ModelConfig,
+};
 use duskmatch::train::noise::StepNoise;
-use duskmatch::train::step::train_step;
+use duskmatch::train::step::{Adversary, train_step};
 
 use crate::common::*;
 
@@ -27,6 +29,7 @@ fn wgpu_matches_flex_forward_and_training_step() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 16,
+        ..Default::default()
     };
 
     // Same seed, same weights on both devices; same outputs.
@@ -49,21 +52,37 @@ fn wgpu_matches_flex_forward_and_training_step() {
         );
     }
 
-    // One training step with the same host noise: same losses, same updated weights.
+    // One training step of the aligned objective (discriminator update, then the generator
+    // against it) with the same host noise: same losses, same updated weights.
     let step = |dev: &Device| {
         let ad = dev.clone().autodiff();
         let model = DoubleVae::new(&cfg, 3, &ad);
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         let mut noise = StepNoise::for_step(0, 0, &ad, true);
+        let align = AlignConfig {
+            discriminator: DiscriminatorConfig {
+                width: 4,
+                layers: 2,
+                scales: 2,
+            },
+            ..Default::default()
+        };
+        let mut adversary = Adversary {
+            discriminators: Discriminators::new(&align.discriminator, 5, &ad),
+            optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+        };
         let (model, losses) = train_step(
             model,
             &mut optim,
+            Some(&mut adversary),
             input(&ad),
             input(&ad).mul_scalar(0.5),
             &LossWeights::default(),
+            &align,
             &mut noise,
             1e-3,
         );
+        assert!(losses.gan > 0.0 && losses.discriminator > 0.0, "{losses:?}");
         (losses, vec4(model.enc_day.conv1.weight.val()))
     };
     let (lc, wc) = step(&cpu_dev);
@@ -75,6 +94,10 @@ fn wgpu_matches_flex_forward_and_training_step() {
         lg.total
     );
     assert!((lc.reconstruction - lg.reconstruction).abs() < 1e-4);
+    assert!(
+        (lc.gan - lg.gan).abs() < 1e-4 && (lc.discriminator - lg.discriminator).abs() < 1e-4,
+        "GAN terms {lc:?} vs {lg:?}"
+    );
     assert!(
         max_abs_diff(&wc, &wg) < 1e-4,
         "updated weights differ by {}",

@@ -1,5 +1,7 @@
 //! The whole integration suite in one binary (linking burn and egui is the slow part).
 
+mod align;
+mod align_train;
 mod app;
 mod bench;
 mod common;

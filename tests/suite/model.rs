@@ -24,6 +24,7 @@ fn latent_channels_are_four_times_base_width() {
         let cfg = ModelConfig {
             base_width: w,
             image_size: 64,
+            ..Default::default()
         };
         assert_eq!(cfg.latent_shape(), [4 * w, 16, 16]);
     }
@@ -36,6 +37,7 @@ fn output_and_latent_shapes_at_64_128_256() {
         let cfg = ModelConfig {
             base_width: 2,
             image_size: size,
+            ..Default::default()
         };
         let model = DoubleVae::new(&cfg, 1, &dev).valid();
         let x = Tensor::<4>::zeros([2, 3, size, size], &dev);
@@ -61,6 +63,7 @@ fn same_seed_same_weights_other_seed_other_weights() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 32,
+        ..Default::default()
     };
     let dev = cpu();
     let w = |seed| vec4(DoubleVae::new(&cfg, seed, &dev).enc_day.conv1.weight.val());
@@ -97,6 +100,7 @@ fn unit_loss_terms_match_a_hand_computation() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 16,
+        ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 5, &dev).valid();
     let px = |seed: u64| {
@@ -172,6 +176,7 @@ fn views_have_four_columns_of_images() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 16,
+        ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 5, &dev).valid();
     let x = Tensor::<4>::ones([3, 3, 16, 16], &dev).mul_scalar(0.5);

@@ -293,6 +293,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 32,
+        ..Default::default()
     };
     let (ds, _) = DataSource::Synth(SynthConfig {
         places: 20,

@@ -10,6 +10,7 @@ fn tiny() -> (DoubleVae, ModelConfig) {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 32,
+        ..Default::default()
     };
     (DoubleVae::new(&cfg, 9, &cpu()), cfg)
 }
@@ -78,6 +79,7 @@ fn a_latent_position_sees_only_its_receptive_field() {
     let cfg = ModelConfig {
         base_width: 2,
         image_size: 64,
+        ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 9, &cpu());
     let img = picture(64, 2);

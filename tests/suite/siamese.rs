@@ -150,6 +150,7 @@ fn three_and_six_depths_have_a_weight_vector_per_depth() {
     let cfg = duskmatch::model::ModelConfig {
         base_width: 2,
         image_size: 16,
+        ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 1, &dev);
     let x = Tensor::<4>::ones([1, 3, 16, 16], &dev);

@@ -22,7 +22,15 @@ fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
 fn weights(model: &duskmatch::model::DoubleVae) -> Vec<f32> {
     let mut all = Vec::new();
     all.extend(vec4(model.enc_day.conv1.weight.val()));
-    all.extend(vec4(model.enc_night.conv2_2.weight.val()));
+    match (&model.enc_night, &model.enc_norms) {
+        (Some(night), _) => all.extend(vec4(night.conv2_2.weight.val())),
+        (None, Some(norms)) => {
+            let g = norms[1].norms[2].gamma.as_ref().unwrap().val();
+            all.extend(g.into_data().try_to_vec::<f32>().unwrap());
+            all.extend(vec4(model.enc_day.conv2_2.weight.val()));
+        }
+        (None, None) => unreachable!("a model has a night encoder or night norms"),
+    }
     all.extend(vec4(model.enc_shared.blocks[1].conv_b.weight.val()));
     all.extend(vec4(model.dec_shared.blocks[0].conv_a.weight.val()));
     all.extend(vec4(model.dec_day.up1.conv.weight.val()));
@@ -74,6 +82,8 @@ fn resumed_run_equals_uninterrupted_run() {
         ),
         (1, 2, 6)
     );
+    // The default objective has image discriminators: they and their optimiser are saved.
+    assert!(ck.discriminators.is_some() && ck.discriminator_optimizer.is_some());
     let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
         .unwrap()
         .resume_from(ck)
@@ -90,6 +100,15 @@ fn resumed_run_equals_uninterrupted_run() {
         "{} vs {}",
         straight.last.total,
         resumed.last.total
+    );
+    // The GAN terms depend on the discriminators' weights: equal only if they were restored.
+    assert!(straight.last.gan > 0.0);
+    assert!(
+        (straight.last.gan - resumed.last.gan).abs() < 1e-5
+            && (straight.last.discriminator - resumed.last.discriminator).abs() < 1e-5,
+        "{:?} vs {:?}",
+        straight.last,
+        resumed.last
     );
     // And the run really moved the weights.
     let (mut cfg0, _) = tiny(24);
@@ -155,6 +174,7 @@ fn another_architecture_is_refused_naming_both_shapes() {
     wider.model = ModelConfig {
         base_width: 8,
         image_size: 32,
+        ..Default::default()
     };
     let e = Trainer::new(wider, ds, device::cpu(), dir.path())
         .unwrap()

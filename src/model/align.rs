@@ -1,0 +1,92 @@
+//! Which unsupervised objective a run uses (DESIGN.md §2 and §2b), and the settings of the
+//! aligning terms. `Research` is §2 exactly; `Aligned` adds image discriminators.
+
+use serde::{Deserialize, Serialize};
+
+use super::discriminator::DiscriminatorConfig;
+use crate::error::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Reconstruction, KL, cycle and cycle KL only: the research's objective.
+    Research,
+    /// The research objective plus per-domain image LSGAN discriminators (UNIT's GAN term).
+    Aligned,
+}
+
+impl Objective {
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Research => "research",
+            Objective::Aligned => "aligned",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Objective::Research => "research (reconstruction, KL, cycle, cycle KL)",
+            Objective::Aligned => "aligned (research + image LSGAN discriminators)",
+        }
+    }
+}
+
+/// Settings of the aligning terms; ignored under `objective = "research"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlignConfig {
+    /// Weight of the generators' LSGAN term beside 10 / 0.01 / 10 / 0.01 (UNIT: 1).
+    pub gan: f64,
+    pub discriminator: DiscriminatorConfig,
+    /// The discriminators' own Adam (UNIT: lr 1e-4, β (0.5, 0.999)).
+    pub d_learning_rate: f64,
+    pub d_beta1: f64,
+    pub d_beta2: f64,
+}
+
+impl Default for AlignConfig {
+    fn default() -> Self {
+        Self {
+            gan: 1.0,
+            discriminator: DiscriminatorConfig::default(),
+            d_learning_rate: 1e-4,
+            d_beta1: 0.5,
+            d_beta2: 0.999,
+        }
+    }
+}
+
+impl AlignConfig {
+    pub fn validate(&self, image_size: usize) -> Result<(), ConfigError> {
+        let finite_nonneg = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    format!("align.{name}"),
+                    v,
+                    "a finite number ≥ 0",
+                ))
+            }
+        };
+        finite_nonneg("gan", self.gan)?;
+        let lr = self.d_learning_rate;
+        if !(lr.is_finite() && lr > 0.0 && lr <= 1.0) {
+            return Err(ConfigError::new(
+                "align.d_learning_rate",
+                lr,
+                "a number in (0, 1]",
+            ));
+        }
+        for (name, b) in [("d_beta1", self.d_beta1), ("d_beta2", self.d_beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(ConfigError::new(
+                    format!("align.{name}"),
+                    b,
+                    "a number in [0, 1)",
+                ));
+            }
+        }
+        self.discriminator.validate(image_size)
+    }
+}

@@ -1,0 +1,134 @@
+//! Training with the aligning objective: held-out retrieval tracked at every epoch and equal to
+//! what `eval` computes from that epoch's checkpoint, the best checkpoint kept, and checkpoints
+//! from before the discriminators still resumed.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use duskmatch::data::synth::SynthConfig;
+use duskmatch::data::{DataSource, Dataset, Domain, Split};
+use duskmatch::device;
+use duskmatch::model::Objective;
+use duskmatch::retrieval::compare::{compare_methods, evaluation_items};
+use duskmatch::train::checkpoint::{self, BEST, LATEST};
+use duskmatch::train::metrics_log::{self, Record};
+use duskmatch::train::{Preset, TrainEvent, Trainer, TrainingConfig};
+
+use crate::common::*;
+
+fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::Synth(SynthConfig { places, seed: 3 });
+    let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
+    (cfg, Arc::new(ds))
+}
+
+#[test]
+fn epoch_retrieval_equals_eval_of_that_checkpoint_and_best_is_kept() {
+    let (mut cfg, ds) = tiny(40);
+    cfg.epochs = 2;
+    cfg.save_every = 1;
+    let dir = tempdir();
+    Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path())
+        .unwrap()
+        .train()
+        .unwrap();
+    let records = metrics_log::read(&dir.path().join(metrics_log::FILE), u64::MAX);
+    let scores: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Epoch {
+                step, retrieval, ..
+            } => Some((*step, retrieval.expect("held-out scores at every epoch"))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scores.len(), 2);
+    // Recompute epoch 1 from its numbered checkpoint, as `duskmatch eval` does.
+    let ck = checkpoint::load(&dir.path().join("epoch-0001.dmck")).unwrap();
+    assert_eq!(ck.header.state.step, scores[0].0);
+    let model = ck.build_model(&cpu()).unwrap();
+    let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let (items, _) = evaluation_items(&ds, Some(&split));
+    let methods = compare_methods(
+        &model,
+        &cfg.model,
+        &ds,
+        &items,
+        Domain::Night,
+        false,
+        None,
+        &cpu(),
+        cfg.seed,
+    );
+    let m = &methods[0].evaluation.metrics;
+    let s = scores[0].1;
+    assert_eq!(Some(s.recall_1), m.recall_1);
+    assert_eq!(Some(s.recall_10), m.recall_10);
+    assert_eq!(Some(s.map), m.map);
+    assert_eq!(Some(s.domain_probe), m.domain_probe);
+    // Sums of the same f32 distances in f64: equal to the last bits that printing shows.
+    assert!((s.distance_ratio - m.distance_ratio.unwrap()).abs() < 1e-12);
+    assert!((0.0..=1.0).contains(&s.domain_probe) && s.distance_ratio > 0.0);
+
+    // best.dmck holds the epoch with the better scores, and says so in its state.
+    let best = checkpoint::load(&dir.path().join(BEST)).unwrap();
+    let kept = best.header.state.best.unwrap();
+    let want = if scores[1].1.better_than(&scores[0].1) {
+        scores[1]
+    } else {
+        scores[0]
+    };
+    assert_eq!(kept, want.1);
+    assert_eq!(best.header.state.step, want.0);
+}
+
+#[test]
+fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
+    let (mut cfg, ds) = tiny(12);
+    cfg.objective = Objective::Research;
+    cfg.max_steps = 2;
+    let dir = tempdir();
+    Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path())
+        .unwrap()
+        .train()
+        .unwrap();
+    // Files written before the discriminators end after the optimiser section: drop the two
+    // empty trailing sections (two zero lengths) that a research run now writes.
+    let path = dir.path().join(LATEST);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[bytes.len() - 16..], &[0u8; 16]);
+    std::fs::write(&path, &bytes[..bytes.len() - 16]).unwrap();
+    let ck = checkpoint::load(&path).unwrap();
+    assert!(ck.discriminators.is_none() && ck.optimizer.is_some());
+
+    let mut aligned = cfg;
+    aligned.objective = Objective::Aligned;
+    aligned.max_steps = 4;
+    let (tx, rx) = mpsc::channel();
+    let summary = Trainer::new(aligned, ds, device::cpu(), dir.path())
+        .unwrap()
+        .with_events(tx)
+        .resume_from(ck)
+        .unwrap()
+        .train()
+        .unwrap();
+    assert_eq!(summary.progress.step, 4);
+    assert!(summary.last.gan > 0.0);
+    let warnings: Vec<String> = rx
+        .try_iter()
+        .filter_map(|e| match e {
+            TrainEvent::Warning(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("no image discriminators")),
+        "{warnings:?}"
+    );
+    // The shipped checkpoint (written before this change) still loads.
+    let shipped = checkpoint::load(std::path::Path::new("checkpoints/compact-town.dmck")).unwrap();
+    assert!(shipped.build_model(&cpu()).is_ok());
+}
