@@ -206,28 +206,7 @@ pub fn embed_depths(
                 .map(|it| &ds.domain(d)[it.index].image)
                 .collect();
             let x = to_tensor(&imgs, device);
-            let via = std::env::var("DUSK_VIA").unwrap_or_default();
-            let mut acts = if via == "day" || via == "both" {
-                let z = match (d, via.as_str()) {
-                    (Domain::Night, _) => {
-                        model.encode(model.decode(model.encode(x, d), Domain::Day), Domain::Day)
-                    }
-                    (Domain::Day, "both") => {
-                        model.encode(model.decode(model.encode(x, d), Domain::Day), Domain::Day)
-                    }
-                    _ => model.encode(x, d),
-                };
-                vec![z]
-            } else if via == "night" {
-                let z = match d {
-                    Domain::Day => model.encode(
-                        model.decode(model.encode(x, d), Domain::Night),
-                        Domain::Night,
-                    ),
-                    _ => model.encode(x, d),
-                };
-                vec![z]
-            } else if taps == [LATENT_TAP] {
+            let mut acts = if taps == [LATENT_TAP] {
                 vec![model.encode(x, d)]
             } else {
                 let all = model.encode_taps(x, d);
