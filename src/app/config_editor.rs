@@ -166,7 +166,7 @@ impl ConfigEditor {
                         row(
                             ui,
                             "discriminator lr",
-                            "Adam learning rate of the image discriminators (β 0.5, 0.999)",
+                            "Adam learning rate of the image discriminators (beta1 0.5, beta2 0.999)",
                             egui::DragValue::new(&mut c.align.d_learning_rate)
                                 .speed(1e-5)
                                 .max_decimals(6),

@@ -32,6 +32,8 @@ pub fn term_color(name: &str) -> Color32 {
         "reconstruction" => Color32::from_rgb(86, 180, 233),
         "kl" => Color32::from_rgb(230, 159, 0),
         "cycle" => Color32::from_rgb(0, 158, 115),
+        "gan" => Color32::from_rgb(240, 228, 66),
+        "discriminator" => Color32::from_rgb(213, 94, 0),
         _ => Color32::from_rgb(204, 121, 167),
     }
 }
@@ -147,6 +149,10 @@ impl LossPlot {
             for term in LossValues::NAMES {
                 let color = term_color(term);
                 let (xs, ys) = self.series(&history.train, term);
+                // The GAN terms of a research run are 0 throughout: no curve to draw.
+                if ys.iter().all(|&v| v == 0.0) {
+                    continue;
+                }
                 if !xs.is_empty() {
                     if self.ema > 0.0 {
                         // Raw curve faint behind the smoothed one, in the same legend entry.
@@ -168,8 +174,9 @@ impl LossPlot {
                         p.line(self.line(format!("train {term}"), &xs, &ys, color, 1.5));
                     }
                 }
-                if self.show_val && !history.val.is_empty() {
-                    let (vx, vy) = self.series(&history.val, term);
+                // Validation has no discriminators: its GAN terms are 0 and are not drawn.
+                let (vx, vy) = self.series(&history.val, term);
+                if self.show_val && !vy.iter().all(|&v| v == 0.0) {
                     let pts: Vec<[f64; 2]> = vx
                         .iter()
                         .zip(&vy)

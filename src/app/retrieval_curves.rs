@@ -41,7 +41,7 @@ pub fn score_series(history: &LossHistory, name: &str, x_in_epochs: bool) -> Vec
 
 pub fn ui(ui: &mut egui::Ui, history: &LossHistory, x_in_epochs: bool) {
     if history.retrieval.is_empty() {
-        ui.weak("Held-out retrieval appears here after the first epoch (night→day R@1, R@10, mAP, domain probe, distance ratio).");
+        ui.weak("Held-out retrieval appears here after the first epoch (night-to-day R@1, R@10, mAP, domain probe, distance ratio).");
         return;
     }
     if let Some((_, _, last)) = history.retrieval.last() {

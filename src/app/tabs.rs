@@ -42,10 +42,13 @@ impl DuskApp {
                         self.act(a);
                     }
                     if let Some(l) = &self.loaded {
+                        let c = &l.checkpoint.header.config;
                         ui.weak(format!(
-                            "Loaded: {} (step {})",
+                            "Loaded: {} (step {}; objective {}, {} encoder)",
                             l.path.display(),
-                            l.checkpoint.header.state.step
+                            l.checkpoint.header.state.step,
+                            c.objective.name(),
+                            c.model.encoder.name()
                         ));
                     }
                     ui.add(

@@ -4,6 +4,7 @@ use clap::Args;
 
 use crate::device::{self, BackendChoice};
 use crate::model::Objective;
+use crate::model::config::EncoderSharing;
 use crate::train::bench::{TrainBench, run_train_bench};
 
 #[derive(Args, Debug)]
@@ -31,6 +32,9 @@ pub struct BenchArgs {
     /// `research` times DESIGN.md §2's step; `aligned` adds the discriminators' update.
     #[arg(long, value_enum, default_value_t = Objective::Research)]
     pub objective: Objective,
+    /// `private`: the research encoders; `shared`: one first stage with per-domain norms.
+    #[arg(long, value_enum, default_value_t = EncoderSharing::Private)]
+    pub encoder: EncoderSharing,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -91,6 +95,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 infer_iters: args.infer_iters,
                 lr: 1e-4,
                 objective: args.objective,
+                encoder: args.encoder,
             };
             println!("{}", run_train_bench(&b, &dev, threads));
         }

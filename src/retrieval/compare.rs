@@ -95,6 +95,12 @@ pub fn compare_methods(
         name: "model".into(),
         evaluation: evaluate(&trained, query, None, device, seed),
     }];
+    if !pooled {
+        out.push(Method {
+            name: "model, domain-centred".into(),
+            evaluation: evaluate(&trained.centred_by_domain(), query, None, device, seed),
+        });
+    }
     match weights {
         Some(w) if w.is_latent() => out.push(Method {
             name: "model + learned weights".into(),

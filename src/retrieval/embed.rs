@@ -97,6 +97,39 @@ impl Embeddings {
             .collect()
     }
 
+    /// Each domain's mean embedding subtracted from its rows, then every pixel standardised
+    /// across channels again: removes what a domain adds to every image (an unsupervised,
+    /// per-domain affine map before comparison; it uses only the images being compared).
+    pub fn centred_by_domain(&self) -> Embeddings {
+        let (c, p) = (self.channels, self.pixels);
+        let dim = self.dim();
+        let mut data = self.data.clone();
+        for d in [Domain::Day, Domain::Night] {
+            let rows = self.of_domain(d);
+            if rows.is_empty() {
+                continue;
+            }
+            let mut mean = vec![0.0f64; dim];
+            for &i in &rows {
+                mean.iter_mut()
+                    .zip(self.row(i))
+                    .for_each(|(m, &v)| *m += v as f64);
+            }
+            let n = rows.len() as f64;
+            for &i in &rows {
+                let row = &mut data[i * dim..(i + 1) * dim];
+                row.iter_mut()
+                    .zip(&mean)
+                    .for_each(|(v, m)| *v -= (*m / n) as f32);
+                standardise_row(row, c, p);
+            }
+        }
+        Embeddings {
+            data,
+            ..self.clone()
+        }
+    }
+
     /// Average over pixels and L2-normalise: the pooled global descriptor.
     pub fn pooled(&self) -> Embeddings {
         let (c, p) = (self.channels, self.pixels);
@@ -116,6 +149,21 @@ impl Embeddings {
             pixels: 1,
             data,
             items: self.items.clone(),
+        }
+    }
+}
+
+/// [`standardize`] of one host row laid out channel-major (`C × P`).
+fn standardise_row(row: &mut [f32], c: usize, p: usize) {
+    for px in 0..p {
+        let mean = (0..c).map(|ch| row[ch * p + px]).sum::<f32>() / c as f32;
+        let var = (0..c)
+            .map(|ch| (row[ch * p + px] - mean).powi(2))
+            .sum::<f32>()
+            / (c.max(2) - 1) as f32;
+        let sd = var.sqrt() + 1e-8;
+        for ch in 0..c {
+            row[ch * p + px] = (row[ch * p + px] - mean) / sd;
         }
     }
 }

@@ -12,6 +12,7 @@ use super::step::Adversary;
 use super::step::train_step;
 use crate::data::Domain;
 use crate::device::ComputeDevice;
+use crate::model::config::EncoderSharing;
 use crate::model::summary::trainable_params;
 use crate::model::{AlignConfig, Discriminators, DoubleVae, LossWeights, ModelConfig, Objective};
 use crate::sysinfo::{loadavg, rss_mib};
@@ -30,6 +31,7 @@ pub struct TrainBench {
     pub lr: f64,
     /// `aligned` adds the image discriminators' update to each step.
     pub objective: Objective,
+    pub encoder: EncoderSharing,
 }
 
 impl Default for TrainBench {
@@ -45,6 +47,7 @@ impl Default for TrainBench {
             infer_iters: 5,
             lr: 1e-4,
             objective: Objective::Research,
+            encoder: EncoderSharing::Private,
         }
     }
 }
@@ -69,7 +72,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
     let cfg = ModelConfig {
         base_width: b.width,
         image_size: b.size,
-        ..Default::default()
+        encoder: b.encoder,
     };
     let ad = dev.device.clone().autodiff();
     let mut model = DoubleVae::new(&cfg, 0, &ad);
@@ -148,6 +151,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
         "batch": b.batch,
         "loss": "l1",
         "objective": b.objective.name(),
+        "encoder": b.encoder.name(),
         "params": params,
         "latent_shape": cfg.latent_shape(),
         "train_steps_per_s": round(sps, 3),

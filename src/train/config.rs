@@ -50,6 +50,9 @@ pub struct TrainingConfig {
     pub adam_epsilon: f64,
     pub loss_weights: LossWeights,
     /// `research` is DESIGN.md §2 exactly; `aligned` adds the image discriminators of §2b.
+    /// A file without the field predates the aligning terms, so it was trained as `research`
+    /// (a TOML overlay keeps the preset's value: it is merged onto the full preset).
+    #[serde(default = "objective_of_older_files")]
     pub objective: Objective,
     pub align: AlignConfig,
     pub plateau: PlateauConfig,
@@ -65,6 +68,10 @@ impl Default for TrainingConfig {
     fn default() -> Self {
         Preset::Paper.config()
     }
+}
+
+fn objective_of_older_files() -> Objective {
+    Objective::Research
 }
 
 /// Named starting points.

@@ -201,3 +201,132 @@ fn gradient_magnitude_is_z_scored_central_differences() {
         assert!((a - (b - mean) / std).abs() < 1e-5, "{i}: {a}");
     }
 }
+
+#[test]
+fn a_shared_encoder_has_one_first_stage_and_per_domain_norms() {
+    use burn::module::Module;
+    use duskmatch::model::config::EncoderSharing;
+    use duskmatch::model::{DoubleVae, ModelConfig};
+    let private = ModelConfig {
+        base_width: 4,
+        image_size: 32,
+        encoder: EncoderSharing::Private,
+    };
+    let shared = ModelConfig {
+        encoder: EncoderSharing::Shared,
+        ..private
+    };
+    let p = DoubleVae::new(&private, 1, &cpu());
+    let s = DoubleVae::new(&shared, 1, &cpu());
+    // One private encoder fewer; per domain, γ and β for 4 + 8 + 16 channels.
+    let encoder = p.enc_night.as_ref().unwrap().num_params();
+    assert_eq!(
+        s.num_params(),
+        p.num_params() - encoder + 2 * 2 * (4 + 8 + 16)
+    );
+    // Fresh norms are the identity affine in both domains: the same code for the same image.
+    let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &cpu());
+    let (day, night) = (
+        vec4(s.encode(x.clone(), Domain::Day)),
+        vec4(s.encode(x, Domain::Night)),
+    );
+    assert!(max_abs_diff(&day, &night) < 1e-6);
+}
+
+#[test]
+fn domain_centring_subtracts_each_domains_mean_then_restandardises() {
+    let item = |domain, index| ItemInfo {
+        domain,
+        index,
+        place: Some(index as u32),
+        name: String::new(),
+    };
+    // Two channels, one pixel; rows are [channel 0, channel 1].
+    let e = Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels: 2,
+        pixels: 1,
+        data: vec![1.0, 3.0, 3.0, 1.0, 10.0, 0.0, 12.0, 4.0],
+        items: vec![
+            item(Domain::Day, 0),
+            item(Domain::Day, 1),
+            item(Domain::Night, 0),
+            item(Domain::Night, 1),
+        ],
+    };
+    // Day mean (2, 2): rows (−1, 1), (1, −1). Night mean (11, 2): rows (−1, −2), (1, 2).
+    // Each then standardised across its two channels (Bessel): ±1/√2.
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    let want = [-h, h, h, -h, h, -h, -h, h];
+    let got = e.centred_by_domain().data;
+    assert!(max_abs_diff(&got, &want) < 1e-6, "{got:?}");
+}
+
+#[test]
+fn a_config_without_an_objective_is_a_research_run_and_overlays_keep_the_preset() {
+    use duskmatch::model::Objective;
+    use duskmatch::train::{Preset, TrainingConfig};
+    let mut v = serde_json::to_value(Preset::Compact.config()).unwrap();
+    v.as_object_mut().unwrap().remove("objective");
+    let old: TrainingConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(old.objective, Objective::Research);
+    // A TOML overlay is merged onto the whole preset: the preset's objective stays.
+    let merged = Preset::Compact.config().merge_toml("epochs = 3").unwrap();
+    assert_eq!(merged.objective, Objective::Aligned);
+    let research = Preset::Compact
+        .config()
+        .merge_toml("objective = \"research\"")
+        .unwrap();
+    assert_eq!(research.objective, Objective::Research);
+    let e = Preset::Compact
+        .config()
+        .merge_toml("objective = \"gan\"")
+        .unwrap_err();
+    assert!(e.contains("objective") || e.contains("gan"), "{e}");
+}
+
+#[test]
+fn discriminator_weight_gradients_match_finite_differences() {
+    use burn::module::Param;
+    let cfg = DiscriminatorConfig {
+        width: 4,
+        layers: 2,
+        scales: 2,
+    };
+    let x = |dev: &Device| {
+        let v: Vec<f32> = (0..2 * 3 * 16 * 16)
+            .map(|i| ((i * 37 % 101) as f32) / 100.0)
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(v, [2, 3, 16, 16]), dev)
+    };
+    let loss_of = |d: &Discriminators, dev: &Device| {
+        lsgan_discriminator_loss(
+            d.night.forward(x(dev)),
+            d.night.forward(x(dev).mul_scalar(0.5)),
+        )
+    };
+    let ad = cpu().autodiff();
+    let d = Discriminators::new(&cfg, 5, &ad);
+    let g = loss_of(&d, &ad).backward();
+    let grad = vec4(d.night.scales[0].convs[0].weight.val().grad(&g).unwrap());
+    // Central differences in f64 terms of f32 losses, on a few elements of the first conv.
+    let base = Discriminators::new(&cfg, 5, &cpu());
+    let w0 = vec4(base.night.scales[0].convs[0].weight.val());
+    let shape = base.night.scales[0].convs[0].weight.val().dims();
+    let eps = 1e-2f32;
+    for &k in &[0usize, 7, 50, 101, 191] {
+        let at = |delta: f32| {
+            let mut d = Discriminators::new(&cfg, 5, &cpu());
+            let mut w = w0.clone();
+            w[k] += delta;
+            d.night.scales[0].convs[0].weight = Param::from_data(TensorData::new(w, shape), &cpu());
+            scalar(loss_of(&d, &cpu())) as f64
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+        assert!(
+            (fd - grad[k] as f64).abs() < 2e-3 + 0.02 * fd.abs(),
+            "element {k}: finite difference {fd}, backward {}",
+            grad[k]
+        );
+    }
+}

@@ -18,6 +18,7 @@ fn training_benchmark_runs_at_a_tiny_size() {
         infer_iters: 1,
         lr: 1e-4,
         objective: duskmatch::model::Objective::Aligned,
+        encoder: duskmatch::model::config::EncoderSharing::Shared,
     };
     let j = run_train_bench(&b, &device::cpu(), 2);
     assert_eq!(j["impl"], "duskmatch-burn");
@@ -26,7 +27,7 @@ fn training_benchmark_runs_at_a_tiny_size() {
         &duskmatch::model::ModelConfig {
             base_width: 2,
             image_size: 16,
-            ..Default::default()
+            encoder: duskmatch::model::config::EncoderSharing::Shared,
         },
         0,
         &burn::prelude::Device::flex(),

@@ -326,15 +326,18 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
         names,
         [
             "model",
+            "model, domain-centred",
             "model, 3 depths, w = 1",
             "model + weights, 3 depths",
             "pixels",
-            "random-encoder"
+            "random-encoder",
+            "patch-normalised (SAD)",
+            "gradient magnitude"
         ]
     );
     // Weights of one are no weights: the two 3-depth rows agree to the last bit.
-    assert_eq!(rows[1].evaluation.matrix, rows[2].evaluation.matrix);
+    assert_eq!(rows[2].evaluation.matrix, rows[3].evaluation.matrix);
     // And three depths are not the latent alone.
-    assert_ne!(rows[0].evaluation.matrix, rows[1].evaluation.matrix);
-    assert_eq!(rows[1].evaluation.metrics.queries, 10);
+    assert_ne!(rows[0].evaluation.matrix, rows[2].evaluation.matrix);
+    assert_eq!(rows[2].evaluation.metrics.queries, 10);
 }
