@@ -34,7 +34,8 @@ pub struct WeightsRun {
 
 enum Msg {
     Event(WeightsEvent),
-    Comparison(Metrics, Metrics),
+    /// Without and with the weights; boxed, as two `Metrics` dwarf the other messages.
+    Comparison(Box<(Metrics, Metrics)>),
     Failed(String),
 }
 
@@ -169,7 +170,7 @@ impl WeightsPanel {
                             )
                         }));
                         let _ = tx.send(match r {
-                            Ok((a, b)) => Msg::Comparison(a, b),
+                            Ok(pair) => Msg::Comparison(Box::new(pair)),
                             Err(_) => Msg::Failed(
                                 "comparing retrieval with and without the weights failed".into(),
                             ),
@@ -241,8 +242,8 @@ impl WeightsPanel {
                     err = Some(e);
                     done = true;
                 }
-                Msg::Comparison(a, b) => {
-                    run.comparison = Some((a, b));
+                Msg::Comparison(pair) => {
+                    run.comparison = Some(*pair);
                     done = true;
                 }
                 Msg::Event(_) => {}

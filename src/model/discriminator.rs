@@ -63,7 +63,7 @@ impl DiscriminatorConfig {
             return Err(ConfigError::new(
                 "discriminator.scales",
                 self.scales,
-                &format!(
+                format!(
                     "an integer from 1 to {} for {image_size} px images and {} layers",
                     max_scales.max(1),
                     self.layers

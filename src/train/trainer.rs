@@ -166,10 +166,10 @@ impl Trainer {
 
     /// Held-out night→day retrieval and invariance, as `duskmatch eval` scores this model.
     fn held_out_scores(&self, model: &DoubleVae) -> Option<HeldOutScores> {
-        let (items, _) = evaluation_items(&self.dataset, Some(&self.split));
         if self.split.val_day.is_empty() || self.split.val_night.is_empty() {
             return None;
         }
+        let (items, _) = evaluation_items(&self.dataset, Some(&self.split));
         held_out_scores(
             model,
             &self.dataset,

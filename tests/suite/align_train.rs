@@ -2,26 +2,18 @@
 //! what `eval` computes from that epoch's checkpoint, the best checkpoint kept, and checkpoints
 //! from before the discriminators still resumed.
 
-use std::sync::Arc;
 use std::sync::mpsc;
 
-use duskmatch::data::synth::SynthConfig;
-use duskmatch::data::{DataSource, Dataset, Domain, Split};
+use duskmatch::data::{Domain, Split};
 use duskmatch::device;
 use duskmatch::model::Objective;
 use duskmatch::retrieval::compare::{compare_methods, evaluation_items};
 use duskmatch::train::checkpoint::{self, BEST, LATEST};
 use duskmatch::train::metrics_log::{self, Record};
-use duskmatch::train::{Preset, TrainEvent, Trainer, TrainingConfig};
+use duskmatch::train::{TrainEvent, Trainer};
 
 use crate::common::*;
-
-fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
-    let mut cfg = Preset::Tiny.config();
-    cfg.data = DataSource::Synth(SynthConfig { places, seed: 3 });
-    let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
-    (cfg, Arc::new(ds))
-}
+use crate::train::tiny;
 
 #[test]
 fn epoch_retrieval_equals_eval_of_that_checkpoint_and_best_is_kept() {

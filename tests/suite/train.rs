@@ -12,7 +12,8 @@ use duskmatch::train::{Command, Preset, StopReason, TrainEvent, Trainer, Trainin
 
 use crate::common::*;
 
-fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
+/// The tiny preset on a synthetic town of `places` places (seed 3), loaded.
+pub(crate) fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
     let mut cfg = Preset::Tiny.config();
     cfg.data = DataSource::Synth(SynthConfig { places, seed: 3 });
     let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
