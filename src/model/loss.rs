@@ -56,20 +56,10 @@ pub struct LossTensors {
     pub cycle: Tensor<1>,
     pub cycle_kl: Tensor<1>,
     pub total: Tensor<1>,
-    /// The step's codes and translations, for the terms of DESIGN.md §2b built on top.
-    pub inner: StepTensors,
-}
-
-/// What one forward pass of the objective computed besides the losses.
-pub struct StepTensors {
-    pub mu_a: Tensor<4>,
-    pub mu_b: Tensor<4>,
-    /// `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`.
+    /// The step's translations `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`, which the image
+    /// discriminators of DESIGN.md §2b judge.
     pub a2b: Tensor<4>,
     pub b2a: Tensor<4>,
-    /// The translations re-encoded: `E_b(a2b)` and `E_a(b2a)`.
-    pub mu_ab: Tensor<4>,
-    pub mu_ba: Tensor<4>,
 }
 
 /// The same terms read back as numbers, for curves and logs. `gan` (the generators' LSGAN
@@ -99,16 +89,8 @@ impl LossValues {
     ];
 
     pub fn get(&self, name: &str) -> Option<f32> {
-        Some(match name {
-            "total" => self.total,
-            "reconstruction" => self.reconstruction,
-            "kl" => self.kl,
-            "cycle" => self.cycle,
-            "cycle_kl" => self.cycle_kl,
-            "gan" => self.gan,
-            "discriminator" => self.discriminator,
-            _ => return None,
-        })
+        let mut copy = *self;
+        copy.get_mut(name).map(|v| *v)
     }
 
     fn get_mut(&mut self, name: &str) -> Option<&mut f32> {
@@ -229,9 +211,9 @@ pub fn unit_loss_with(
     let b_cyc = model.decode(noisy(mu_ba.clone()), Domain::Night);
 
     let reconstruction = l1(a_rec, a.clone()) + l1(b_rec, b.clone());
-    let kl = mean_square(mu_a.clone()) + mean_square(mu_b.clone());
+    let kl = mean_square(mu_a) + mean_square(mu_b);
     let cycle = l1(a_cyc, a) + l1(b_cyc, b);
-    let cycle_kl = mean_square(mu_ab.clone()) + mean_square(mu_ba.clone());
+    let cycle_kl = mean_square(mu_ab) + mean_square(mu_ba);
     let total = reconstruction.clone().mul_scalar(w.reconstruction)
         + kl.clone().mul_scalar(w.kl)
         + cycle.clone().mul_scalar(w.cycle)
@@ -242,13 +224,7 @@ pub fn unit_loss_with(
         cycle,
         cycle_kl,
         total,
-        inner: StepTensors {
-            mu_a,
-            mu_b,
-            a2b,
-            b2a,
-            mu_ab,
-            mu_ba,
-        },
+        a2b,
+        b2a,
     }
 }

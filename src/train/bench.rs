@@ -14,7 +14,7 @@ use crate::data::Domain;
 use crate::device::ComputeDevice;
 use crate::model::config::EncoderSharing;
 use crate::model::summary::trainable_params;
-use crate::model::{AlignConfig, Discriminators, DoubleVae, LossWeights, ModelConfig, Objective};
+use crate::model::{AlignConfig, DoubleVae, LossWeights, ModelConfig, Objective};
 use crate::sysinfo::{loadavg, rss_mib};
 
 #[derive(Debug, Clone)]
@@ -83,13 +83,8 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
     let xb = Tensor::<4>::random(shape, Distribution::Default, &ad);
     let w = LossWeights::default();
     let align = AlignConfig::default();
-    let mut adversary = (b.objective == Objective::Aligned).then(|| Adversary {
-        discriminators: Discriminators::new(&align.discriminator, 0, &ad),
-        optimizer: burn::optim::AdamConfig::new()
-            .with_beta_1(align.d_beta1 as f32)
-            .with_beta_2(align.d_beta2 as f32)
-            .init(),
-    });
+    let mut adversary =
+        (b.objective == Objective::Aligned).then(|| Adversary::new(&align, 1e-8, 0, &ad));
     let mut step = 0u64;
     let mut last = f32::NAN;
     let mut one = |model: DoubleVae, optim: &mut burn::optim::ModuleOptimizer| {

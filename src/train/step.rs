@@ -3,7 +3,7 @@
 //! is UNIT's: a discriminator update on the detached translations, then the generator update
 //! against the updated discriminators.
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::noise::StepNoise;
@@ -16,6 +16,24 @@ use crate::model::{AlignConfig, Discriminators, DoubleVae, LossValues, LossWeigh
 pub struct Adversary {
     pub discriminators: Discriminators,
     pub optimizer: ModuleOptimizer,
+}
+
+impl Adversary {
+    /// The discriminators' Adam: β from `align`, ε as the generators'.
+    pub fn adam(align: &AlignConfig, epsilon: f64) -> AdamConfig {
+        AdamConfig::new()
+            .with_beta_1(align.d_beta1 as f32)
+            .with_beta_2(align.d_beta2 as f32)
+            .with_epsilon(epsilon as f32)
+    }
+
+    /// Fresh discriminators (seeded like the model) with a fresh optimiser.
+    pub fn new(align: &AlignConfig, epsilon: f64, seed: u64, device: &Device) -> Self {
+        Self {
+            discriminators: Discriminators::new(&align.discriminator, seed, device),
+            optimizer: Self::adam(align, epsilon).init(),
+        }
+    }
 }
 
 /// Forward, backward and Adam update on a batch of day images `a` and night images `b`.
@@ -36,7 +54,7 @@ pub fn train_step(
     let mut values = losses.values();
     let mut total = losses.total;
     if let Some(adv) = adversary {
-        let (a2b, b2a) = (losses.inner.a2b, losses.inner.b2a);
+        let (a2b, b2a) = (losses.a2b, losses.b2a);
         let d = &adv.discriminators;
         let d_loss =
             lsgan_discriminator_loss(d.night.forward(b), d.night.forward(a2b.clone().detach()))

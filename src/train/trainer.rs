@@ -24,7 +24,7 @@ use super::step::{Adversary, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::loss::unit_loss_with;
-use crate::model::{Discriminators, DoubleVae, LossValues, Objective};
+use crate::model::{DoubleVae, LossValues, Objective};
 use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 
@@ -267,10 +267,7 @@ impl Trainer {
         if cfg.objective != Objective::Aligned {
             return Ok((None, None));
         }
-        let adam = AdamConfig::new()
-            .with_beta_1(cfg.align.d_beta1 as f32)
-            .with_beta_2(cfg.align.d_beta2 as f32)
-            .with_epsilon(cfg.adam_epsilon as f32);
+        let adam = Adversary::adam(&cfg.align, cfg.adam_epsilon);
         let restored = self.resume.as_ref().and_then(|ck| {
             let d = ck.build_discriminators(&cfg.align.discriminator, ad)?;
             Some((d, ck.discriminator_optimizer.clone()))
@@ -293,10 +290,7 @@ impl Trainer {
                 if self.resume.is_some() {
                     note = Some("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh".to_string());
                 }
-                Adversary {
-                    discriminators: Discriminators::new(&cfg.align.discriminator, cfg.seed, ad),
-                    optimizer: adam.init(),
-                }
+                Adversary::new(&cfg.align, cfg.adam_epsilon, cfg.seed, ad)
             }
         };
         Ok((Some(adversary), note))
