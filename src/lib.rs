@@ -2,6 +2,7 @@
 //!
 //! Layers, lowest first; a lower one never imports a higher one:
 //! `data` → `model` → `train` / `retrieval` / `saliency` → `app` and the command line.
+//! `store` (the file container) sits below them all.
 
 pub mod app;
 pub mod cli;
@@ -12,5 +13,6 @@ pub mod model;
 pub mod retrieval;
 pub mod saliency;
 pub mod siamese;
+pub mod store;
 pub mod sysinfo;
 pub mod train;

@@ -171,6 +171,18 @@ impl ConfigEditor {
                                 .speed(1e-5)
                                 .max_decimals(6),
                         );
+                        row(
+                            ui,
+                            "w contrast",
+                            "weight of the translation-contrastive term: an image's code and its translation's code must pick each other out of the batch (0 turns it off)",
+                            egui::DragValue::new(&mut c.align.contrast).speed(0.05),
+                        );
+                        row(
+                            ui,
+                            "w mean gap",
+                            "weight of the domain mean gap: the distance between the day and the night batch's mean pooled code, what a linear domain probe reads (0 turns it off)",
+                            egui::DragValue::new(&mut c.align.mean_gap).speed(0.05),
+                        );
                     }
                 });
         });

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
 
+use super::job::Job;
+
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::synth::SynthConfig;
 use crate::data::{DataSource, Dataset, LoadReport};
@@ -13,13 +15,15 @@ pub enum DatasetState {
     Loading {
         source: DataSource,
         size: u32,
-        rx: Receiver<Result<(Dataset, LoadReport), String>>,
+        job: Job<(Dataset, LoadReport)>,
         since: std::time::Instant,
     },
     Ready {
         source: DataSource,
         dataset: Arc<Dataset>,
         report: LoadReport,
+        /// This load's id (see `app::fresh_id`), for cache keys.
+        id: u64,
     },
     Failed {
         source: DataSource,
@@ -30,58 +34,44 @@ pub enum DatasetState {
 impl DatasetState {
     /// Start loading `source` at `size` px on a worker thread.
     pub fn load(source: DataSource, size: u32, wake: impl Fn() + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::channel();
         let s = source.clone();
-        std::thread::Builder::new()
-            .name("dataset-loader".into())
-            .spawn(move || {
-                let r = std::panic::catch_unwind(|| s.load(size)).unwrap_or_else(|p| {
-                    Err(format!(
-                        "loading crashed: {}",
-                        super::session::panic_message(&p)
-                    ))
-                });
-                let _ = tx.send(r);
-                wake();
-            })
-            .expect("spawn loader thread");
+        let job = Job::spawn("dataset-loader", "loading the dataset", wake, move |_| {
+            s.load(size)
+        });
         DatasetState::Loading {
             source,
             size,
-            rx,
+            job,
             since: std::time::Instant::now(),
         }
     }
 
     /// Move a finished load into Ready/Failed; returns true when it just finished.
     pub fn poll(&mut self) -> bool {
-        let DatasetState::Loading { source, rx, .. } = self else {
+        let DatasetState::Loading { source, job, .. } = self else {
             return false;
         };
-        match rx.try_recv() {
-            Ok(Ok((dataset, report))) => {
-                *self = DatasetState::Ready {
-                    source: source.clone(),
-                    dataset: Arc::new(dataset),
-                    report,
-                };
-                true
-            }
-            Ok(Err(error)) => {
-                *self = DatasetState::Failed {
-                    source: source.clone(),
-                    error,
-                };
-                true
-            }
-            Err(mpsc::TryRecvError::Empty) => false,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                *self = DatasetState::Failed {
-                    source: source.clone(),
-                    error: "the loader stopped unexpectedly".into(),
-                };
-                true
-            }
+        let Some(result) = job.poll() else {
+            return false;
+        };
+        let source = source.clone();
+        *self = match result {
+            Ok((dataset, report)) => DatasetState::Ready {
+                source,
+                dataset: Arc::new(dataset),
+                report,
+                id: super::fresh_id(),
+            },
+            Err(error) => DatasetState::Failed { source, error },
+        };
+        true
+    }
+
+    /// The loaded dataset's id, for cache keys.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            DatasetState::Ready { id, .. } => Some(*id),
+            _ => None,
         }
     }
 

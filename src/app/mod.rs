@@ -2,12 +2,14 @@
 //! inference for the image grids run on their own threads and send results back; each panel
 //! is a struct with a `ui` method, fed one way from those results.
 
+pub mod baselines_panel;
 pub mod compare;
 pub mod config_editor;
 pub mod dataset_panel;
 pub mod grid;
 pub mod history;
 pub mod inference;
+pub mod job;
 pub mod loss_plot;
 pub mod overlay_gpu;
 pub mod retrieval_curves;
@@ -78,6 +80,24 @@ pub struct Notice {
     pub text: String,
 }
 
+/// A number no other model snapshot or dataset load of this process has: what cache keys
+/// carry, so a second run's step k or a reloaded dataset never passes for the first.
+pub fn fresh_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Which model and which images a view was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Provenance {
+    /// The snapshot's id ([`fresh_id`]): one per model instance.
+    pub model: u64,
+    /// Its training step (shown, and what "a newer step" means).
+    pub step: u64,
+    /// The dataset load's id.
+    pub dataset: u64,
+}
+
 /// How the app starts.
 #[derive(Clone)]
 pub struct AppOptions {
@@ -112,6 +132,13 @@ pub struct LoadedCheckpoint {
     pub checkpoint: Checkpoint,
 }
 
+/// What reading the startup checkpoint found, off the GUI thread.
+struct StartupLoad {
+    loaded: Option<LoadedCheckpoint>,
+    notices: Vec<Notice>,
+    history: Option<LossHistory>,
+}
+
 pub struct DuskApp {
     pub settings: Settings,
     options: AppOptions,
@@ -127,6 +154,7 @@ pub struct DuskApp {
     pub snapshots: Snapshots,
     pub grid: GridPanel,
     pub retrieval: RetrievalPanel,
+    pub baselines: baselines_panel::BaselinesPanel,
     pub weights: WeightsPanel,
     pub saliency: SaliencyPanel,
     inference: Option<InferenceWorker>,
@@ -135,8 +163,19 @@ pub struct DuskApp {
     pending_decode: Option<u64>,
     pub loaded: Option<LoadedCheckpoint>,
     pub notices: Vec<Notice>,
-    /// Start training as soon as the dataset (re)load finishes.
-    start_when_ready: Option<TrainAction>,
+    /// Start training as soon as the dataset (re)load finishes (with the checkpoint to
+    /// continue, for Continue).
+    start_when_ready: Option<(TrainAction, Option<Box<Checkpoint>>)>,
+    /// Reading the checkpoint to show at startup; then building its model on the device.
+    checkpoint_job: Option<job::Job<StartupLoad>>,
+    model_job: Option<job::Job<(u64, crate::model::ModelConfig, crate::model::DoubleVae)>>,
+    /// Reading the checkpoint Continue resumes.
+    continue_job: Option<job::Job<Checkpoint>>,
+    /// The newest checkpoint a run started in this window wrote: what Continue resumes.
+    pub run_checkpoint: Option<PathBuf>,
+    /// The config the running (or last) session trains with; the editor's draft never
+    /// rewrites it.
+    pub running_config: Option<crate::train::TrainingConfig>,
     /// When the process started, to report the time to the first frame.
     launched: std::time::Instant,
     first_frame: Option<std::time::Duration>,
@@ -150,7 +189,7 @@ impl DuskApp {
         let settings = options.settings.clone();
         let follow = settings.retrieval_follows_training;
         let waker = Waker::default();
-        let mut notices = Vec::new();
+        let notices = Vec::new();
 
         // Device probing can take a moment (wgpu adapter discovery): do it off the GUI thread.
         let (dtx, drx) = mpsc::channel();
@@ -164,16 +203,33 @@ impl DuskApp {
             })
             .expect("spawn device probe");
 
-        let loaded = if options.no_checkpoint {
-            None
-        } else {
-            Self::find_checkpoint(&options, &settings, &mut notices)
-        };
-        let mut config = settings.config.clone();
-        if let Some(l) = &loaded {
-            // Show the checkpoint's model on data at its size.
-            config.model = l.checkpoint.model_config();
-        }
+        // The checkpoint is read (and its curves with it) on a job; the dataset starts loading
+        // meanwhile and is reloaded if the checkpoint's model works at another size.
+        let checkpoint_job = (!options.no_checkpoint).then(|| {
+            let (o, s) = (options.clone(), settings.clone());
+            job::Job::spawn(
+                "checkpoint-loader",
+                "loading the checkpoint",
+                waker.waker(),
+                move |_| {
+                    let mut notices = Vec::new();
+                    let loaded = Self::find_checkpoint(&o, &s, &mut notices);
+                    let history = loaded.as_ref().and_then(|l| {
+                        let log = crate::train::metrics_log::log_for_checkpoint(&l.path)?;
+                        let step = l.checkpoint.header.state.step;
+                        Some(LossHistory::from_records(&crate::train::metrics_log::read(
+                            &log, step,
+                        )))
+                    });
+                    Ok(StartupLoad {
+                        loaded,
+                        notices,
+                        history,
+                    })
+                },
+            )
+        });
+        let config = settings.config.clone();
         let dataset = DatasetState::load(
             config.data.clone(),
             config.model.image_size as u32,
@@ -199,27 +255,24 @@ impl DuskApp {
             device_rx: Some(drx),
             dataset,
             session: None,
-            history: loaded
-                .as_ref()
-                .and_then(|l| {
-                    let log = crate::train::metrics_log::log_for_checkpoint(&l.path)?;
-                    let step = l.checkpoint.header.state.step;
-                    Some(LossHistory::from_records(&crate::train::metrics_log::read(
-                        &log, step,
-                    )))
-                })
-                .unwrap_or_default(),
+            history: LossHistory::default(),
             loss_plot,
             snapshots: Snapshots::default(),
             grid: GridPanel::default(),
             retrieval: RetrievalPanel::following(follow),
+            baselines: Default::default(),
             weights: WeightsPanel::default(),
             saliency: SaliencyPanel::default(),
             display: None,
             pending_decode: None,
-            loaded,
+            loaded: None,
             notices,
             start_when_ready: None,
+            checkpoint_job,
+            model_job: None,
+            continue_job: None,
+            run_checkpoint: None,
+            running_config: None,
             launched,
             first_frame: None,
             ui_ms: 0.0,
@@ -246,6 +299,12 @@ impl DuskApp {
             }
             match checkpoint::load(path) {
                 Ok(checkpoint) => {
+                    if let Some(n) = &checkpoint.notice {
+                        notices.push(Notice {
+                            level: Level::Info,
+                            text: n.clone(),
+                        });
+                    }
                     return Some(LoadedCheckpoint {
                         path: path.clone(),
                         checkpoint,
@@ -318,6 +377,40 @@ impl DuskApp {
             self.show_checkpoint_model();
         }
 
+        if let Some(r) = self.checkpoint_job.as_mut().and_then(|j| j.poll()) {
+            self.checkpoint_job = None;
+            match r {
+                Ok(found) => self.adopt_startup_checkpoint(found),
+                Err(e) => self.notify(Level::Error, e),
+            }
+        }
+        if let Some(r) = self.model_job.as_mut().and_then(|j| j.poll()) {
+            self.model_job = None;
+            match r {
+                Ok((step, config, model)) => {
+                    // A run started meanwhile owns the history now.
+                    if self.snapshots.is_empty() {
+                        self.snapshots.push(step, config, Arc::new(model));
+                    }
+                }
+                Err(e) => {
+                    let text = match &self.loaded {
+                        Some(l) => format!("{}: {e}", l.path.display()),
+                        None => e,
+                    };
+                    self.loaded = None;
+                    self.notify(Level::Error, text);
+                }
+            }
+        }
+        if let Some(r) = self.continue_job.as_mut().and_then(|j| j.poll()) {
+            self.continue_job = None;
+            match r {
+                Ok(ck) => self.start_with(TrainAction::Continue, Some(Box::new(ck))),
+                Err(e) => self.notify(Level::Error, e),
+            }
+        }
+
         if self.dataset.poll() {
             match &self.dataset {
                 DatasetState::Ready { report, .. } => {
@@ -326,8 +419,8 @@ impl DuskApp {
                         self.notify(Level::Warning, format!("{n} files skipped while loading the dataset (see the dataset panel)"));
                     }
                     self.refresh_display();
-                    if let Some(a) = self.start_when_ready.take() {
-                        self.act(a);
+                    if let Some((a, resume)) = self.start_when_ready.take() {
+                        self.start_with(a, resume);
                     }
                 }
                 DatasetState::Failed { error, .. } => {
@@ -356,6 +449,7 @@ impl DuskApp {
         if let Some(e) = self.retrieval.poll() {
             self.notify(Level::Error, e);
         }
+        self.baselines.poll();
         if let Some(e) = self.weights.poll() {
             self.notify(Level::Error, e);
         }
@@ -412,10 +506,17 @@ impl DuskApp {
                 }
             }
             TrainEvent::Snapshot { step, model } => {
-                let config = self.settings.config.model;
+                // Labelled with the config the run trains with, never the editor's draft.
+                let config = self
+                    .running_config
+                    .as_ref()
+                    .map_or(self.settings.config.model, |c| c.model);
                 self.snapshots.push(step, config, Arc::new(*model));
             }
-            TrainEvent::CheckpointWritten { path, .. } => self.settings.checkpoint = Some(path),
+            TrainEvent::CheckpointWritten { path, .. } => {
+                self.run_checkpoint = Some(path.clone());
+                self.settings.checkpoint = Some(path);
+            }
             TrainEvent::Warning(w) => self.notify(Level::Warning, w),
             TrainEvent::Error(e) => self.notify(Level::Error, e),
             TrainEvent::Finished {
@@ -436,26 +537,63 @@ impl DuskApp {
         }
     }
 
-    /// Put the loaded checkpoint's model in the history as the first snapshot.
+    /// Put the loaded checkpoint's model in the history as the first snapshot, built on the
+    /// device by a job.
     fn show_checkpoint_model(&mut self) {
         let (Some(dev), Some(l)) = (&self.device, &self.loaded) else {
             return;
         };
-        if !self.snapshots.is_empty() {
+        if !self.snapshots.is_empty() || self.model_job.is_some() {
             return;
         }
-        match l.checkpoint.build_model(&dev.device) {
-            Ok(model) => {
-                let step = l.checkpoint.header.state.step;
-                self.snapshots
-                    .push(step, l.checkpoint.model_config(), Arc::new(model));
+        let (ck, device) = (l.checkpoint.clone(), dev.device.clone());
+        self.model_job = Some(job::Job::spawn(
+            "checkpoint-model",
+            "building the checkpoint's model",
+            self.waker.waker(),
+            move |_| {
+                let model = ck.build_model(&device)?;
+                Ok((ck.header.state.step, ck.model_config(), model))
+            },
+        ));
+    }
+
+    /// The startup checkpoint arrived: show it, its curves, and its model's image size.
+    fn adopt_startup_checkpoint(&mut self, found: StartupLoad) {
+        for n in found.notices {
+            self.notify(n.level, n.text);
+        }
+        let Some(l) = found.loaded else {
+            return;
+        };
+        if self.session.is_none() {
+            if let Some(h) = found.history {
+                self.history = h;
             }
-            Err(e) => {
-                let text = format!("{}: {e}", l.path.display());
-                self.loaded = None;
-                self.notify(Level::Error, text);
+            // Show the checkpoint's model on data at its size.
+            let model = l.checkpoint.model_config();
+            if self.editor.draft.model != model {
+                self.editor.draft.model = model;
+                self.editor.revalidate();
+                let size = model.image_size as u32;
+                let reload = match &self.dataset {
+                    DatasetState::Ready { dataset, .. } => dataset.image_size != size,
+                    DatasetState::Loading { size: s, .. } => *s != size,
+                    DatasetState::Failed { .. } => false,
+                };
+                if reload {
+                    let source = self.dataset.source().clone();
+                    self.dataset = DatasetState::load(source, size, self.waker.waker());
+                }
             }
         }
+        self.loaded = Some(l);
+        self.show_checkpoint_model();
+    }
+
+    /// Whether the startup checkpoint is still being read or built.
+    pub fn is_loading_checkpoint(&self) -> bool {
+        self.checkpoint_job.is_some() || self.model_job.is_some()
     }
 
     /// The dataset changed: every grid was decoded from the old display batch.
@@ -551,7 +689,39 @@ impl DuskApp {
         }
     }
 
+    /// Start a new run, or continue the run in view: the newest checkpoint a run of this
+    /// window wrote, else the loaded one. That checkpoint is read by a job first.
     fn start(&mut self, action: TrainAction) {
+        if action != TrainAction::Continue {
+            return self.start_with(action, None);
+        }
+        let path = match (&self.run_checkpoint, &self.loaded) {
+            (Some(p), _) => p.clone(),
+            (None, Some(l)) => l.path.clone(),
+            (None, None) => {
+                self.notify(Level::Error, "no checkpoint to continue from");
+                return;
+            }
+        };
+        if self.continue_job.is_some() {
+            return;
+        }
+        self.continue_job = Some(job::Job::spawn(
+            "continue-loader",
+            format!("reading {} to continue it", path.display()),
+            self.waker.waker(),
+            move |_| checkpoint::load(&path),
+        ));
+    }
+
+    /// What Continue would resume, for the button's label.
+    pub fn continue_source(&self) -> Option<&std::path::Path> {
+        self.run_checkpoint
+            .as_deref()
+            .or(self.loaded.as_ref().map(|l| l.path.as_path()))
+    }
+
+    fn start_with(&mut self, action: TrainAction, resume: Option<Box<Checkpoint>>) {
         let Some(config) = self.editor.valid().cloned() else {
             self.notify(Level::Error, "fix the configuration first");
             return;
@@ -563,19 +733,13 @@ impl DuskApp {
             );
             return;
         };
-        let resume = if action == TrainAction::Continue {
-            match &self.loaded {
-                Some(l) => Some(l.checkpoint.clone()),
-                None => {
-                    self.notify(Level::Error, "no checkpoint loaded to continue from");
-                    return;
-                }
-            }
-        } else {
-            None
-        };
+        if action == TrainAction::Continue && resume.is_none() {
+            self.notify(Level::Error, "no checkpoint to continue from");
+            return;
+        }
         // A resumed run keeps the checkpoint's architecture and schedule and trains the
-        // editor's number of epochs more; the data may change.
+        // editor's number of epochs more (as `train --resume --more-epochs N`); the data may
+        // change.
         let config = match &resume {
             Some(ck) => crate::train::TrainingConfig {
                 data: config.data.clone(),
@@ -590,13 +754,13 @@ impl DuskApp {
                 dataset, source, ..
             } => dataset.image_size as usize != config.model.image_size || *source != config.data,
             DatasetState::Loading { .. } => {
-                self.start_when_ready = Some(action);
+                self.start_when_ready = Some((action, resume));
                 return;
             }
             DatasetState::Failed { .. } => true,
         };
         if needs_reload {
-            self.start_when_ready = Some(action);
+            self.start_when_ready = Some((action, resume));
             self.dataset = DatasetState::load(
                 config.data.clone(),
                 config.model.image_size as u32,
@@ -608,7 +772,7 @@ impl DuskApp {
         let out = crate::train::run_dir::run_dir_in(&self.options.runs_dir, "");
         let trainer = Trainer::new(config.clone(), dataset.clone(), dev, &out)
             .and_then(|t| match resume {
-                Some(ck) => t.resume_from(ck),
+                Some(ck) => t.resume_from(*ck),
                 None => Ok(t),
             })
             .map(|t| t.with_snapshots(self.settings.snapshot_every.max(1)));
@@ -622,7 +786,7 @@ impl DuskApp {
                 self.snapshots.live = true;
                 self.pending_decode = None;
                 self.display = None;
-                self.settings.config = config;
+                self.running_config = Some(config);
                 self.session = Some(TrainingSession::start(t, self.waker.waker()));
                 self.notify(Level::Info, format!("training into {}", out.display()));
             }

@@ -24,17 +24,21 @@ use crate::retrieval::pca::pca_2d;
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexKey {
     pub step: u64,
-    pub dataset: usize,
+    /// The snapshot and the dataset load (`app::Provenance`): a second run's step k, or a
+    /// reloaded dataset, never matches the first's.
+    pub model: u64,
+    pub dataset: u64,
     pub query: Domain,
     pub pooled: bool,
     pub weights: Option<Vec<u32>>,
 }
 
 impl IndexKey {
-    /// The same images, query direction, embedding and weights: only the model step differs.
+    /// The same images, query direction, embedding and weights: only the model differs.
     fn same_but_step(&self, other: &IndexKey) -> bool {
         IndexKey {
             step: other.step,
+            model: other.model,
             ..self.clone()
         } == *other
     }
@@ -120,7 +124,7 @@ impl Default for RetrievalPanel {
 
 /// Everything the worker needs to build an index.
 pub struct IndexInputs {
-    pub step: u64,
+    pub provenance: super::Provenance,
     pub model: Arc<DoubleVae>,
     pub dataset: Arc<Dataset>,
     pub split: Option<Split>,
@@ -185,8 +189,9 @@ impl RetrievalPanel {
 
     fn key_for(&self, inputs: &IndexInputs) -> IndexKey {
         IndexKey {
-            step: inputs.step,
-            dataset: Arc::as_ptr(&inputs.dataset) as usize,
+            step: inputs.provenance.step,
+            model: inputs.provenance.model,
+            dataset: inputs.provenance.dataset,
             query: self.query_domain,
             pooled: self.pooled,
             weights: weights_key(inputs.weights.as_deref()),

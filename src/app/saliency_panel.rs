@@ -43,7 +43,8 @@ pub enum Subject {
 
 #[derive(Debug, Clone, PartialEq)]
 struct JobKey {
-    step: u64,
+    /// The snapshot, its step and the dataset load: a new run or dataset never reuses a map.
+    provenance: super::Provenance,
     subject: Subject,
     target: Target,
     method: (MethodChoice, usize, u32),
@@ -97,11 +98,19 @@ impl Default for SaliencyPanel {
     }
 }
 
-fn hash_key(k: &JobKey, extra: u64) -> u64 {
+fn job_hash(k: &JobKey) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{k:?}").hash(&mut h);
-    extra.hash(&mut h);
+    h.finish()
+}
+
+/// The GPU overlay's upload key: the job, the panel and every drawing setting, hashed as a
+/// tuple (bit-packing them once let two settings share a key and show a stale overlay).
+pub fn overlay_key(job: u64, panel: usize, cmap: Colormap, opacity: f32, scale: f32) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (job, panel, cmap.index(), opacity.to_bits(), scale.to_bits()).hash(&mut h);
     h.finish()
 }
 
@@ -139,7 +148,7 @@ impl SaliencyPanel {
     /// Start a computation if the inputs changed. Never blocks.
     pub fn ensure(
         &mut self,
-        step: u64,
+        provenance: super::Provenance,
         model: Arc<DoubleVae>,
         ds: Arc<Dataset>,
         device: Device,
@@ -147,7 +156,7 @@ impl SaliencyPanel {
         wake: impl Fn() + Send + 'static,
     ) {
         let key = JobKey {
-            step,
+            provenance,
             subject: self.subject.clone(),
             target: self.target(weights.as_deref()),
             method: (self.method, self.samples, self.sigma.to_bits()),
@@ -172,6 +181,9 @@ impl SaliencyPanel {
             }
         };
         if !valid {
+            // The subject is not in these images (the dataset changed): show nothing stale.
+            self.shown = None;
+            self.pending = None;
             return;
         }
         let (tx, rx) = mpsc::channel();
@@ -414,12 +426,12 @@ impl SaliencyPanel {
                             opacity: self.opacity,
                             cmap: self.cmap,
                         };
-                        let key = hash_key(
-                            &shown.key,
-                            (k as u64) << 48
-                                | (self.cmap.index() as u64) << 40
-                                | self.opacity.to_bits() as u64
-                                | (scales[k].to_bits() as u64) << 8,
+                        let key = overlay_key(
+                            job_hash(&shown.key),
+                            k,
+                            self.cmap,
+                            self.opacity,
+                            scales[k],
                         );
                         ui.painter()
                             .add(eframe::egui_wgpu::Callback::new_paint_callback(

@@ -6,6 +6,8 @@ use super::inference::GridSnapshot;
 use crate::model::{DoubleVae, ModelConfig};
 
 pub struct Snapshot {
+    /// Unique to this model instance (see `app::fresh_id`).
+    pub id: u64,
     pub step: u64,
     pub config: ModelConfig,
     pub model: Arc<DoubleVae>,
@@ -55,6 +57,7 @@ impl Snapshots {
     pub fn push(&mut self, step: u64, config: ModelConfig, model: Arc<DoubleVae>) {
         let selected_step = self.selected().map(|s| s.step);
         let snap = Snapshot {
+            id: super::fresh_id(),
             step,
             config,
             model,

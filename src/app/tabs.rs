@@ -1,10 +1,12 @@
 //! The three tabs' layouts: which panels sit where, and what each panel is fed.
 
+use super::baselines_panel::BaselineInputs;
 use super::dataset_panel::DatasetAction;
 use super::retrieval_panel::IndexInputs;
 use super::weights_panel::WeightsInputs;
 use super::{DuskApp, Level, training_panel};
 use crate::data::Split;
+use crate::siamese::Method;
 use crate::train::run_dir::run_dir_in;
 
 impl DuskApp {
@@ -27,10 +29,12 @@ impl DuskApp {
                     }
                     ui.separator();
                     ui.heading("Training");
-                    let can_continue = self
-                        .loaded
-                        .as_ref()
-                        .is_some_and(|l| l.checkpoint.optimizer.is_some());
+                    // A run of this window always saves its optimiser; a loaded file may not.
+                    let can_continue = self.run_checkpoint.is_some()
+                        || self
+                            .loaded
+                            .as_ref()
+                            .is_some_and(|l| l.checkpoint.optimizer.is_some());
                     let device = self.device_label();
                     if let Some(a) = training_panel::controls_ui(
                         ui,
@@ -84,8 +88,9 @@ impl DuskApp {
 
     /// The config whose split and seed describe the model on screen.
     pub(super) fn model_config(&self) -> crate::train::TrainingConfig {
-        match (&self.session, &self.loaded) {
-            (None, Some(l)) => l.checkpoint.header.config.clone(),
+        match (&self.session, &self.running_config, &self.loaded) {
+            (Some(_), Some(c), _) => c.clone(),
+            (None, _, Some(l)) => l.checkpoint.header.config.clone(),
             _ => self.settings.config.clone(),
         }
     }
@@ -103,7 +108,11 @@ impl DuskApp {
                 let cfg = self.model_config();
                 let own = *self.dataset.source() == cfg.data;
                 Some(IndexInputs {
-                    step: snap.step,
+                    provenance: super::Provenance {
+                        model: snap.id,
+                        step: snap.step,
+                        dataset: self.dataset.id().unwrap_or(0),
+                    },
                     model: snap.model.clone(),
                     dataset: ds.clone(),
                     split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
@@ -117,10 +126,34 @@ impl DuskApp {
             }
             _ => None,
         };
+        let baseline_inputs = inputs.as_ref().map(|i| {
+            let cfg = self.model_config();
+            BaselineInputs {
+                provenance: i.provenance,
+                model: i.model.clone(),
+                config: self.snapshots.selected().map_or(cfg.model, |s| s.config),
+                dataset: i.dataset.clone(),
+                split: i.split.clone(),
+                device: i.device.clone(),
+                query: self.retrieval.query_domain,
+                seed: cfg.seed,
+            }
+        });
         if let Some(inputs) = inputs {
             let live = self.snapshots.live;
             self.retrieval.ensure(inputs, live, self.waker.waker());
         }
+        let current = baseline_inputs.as_ref().map(|b| b.provenance);
+        // Sized to its table (eight rows at most), so nothing hides behind a scroll bar.
+        egui::Panel::bottom("retrieval-baselines")
+            .resizable(false)
+            .show(ui, |ui| {
+                if self.baselines.ui(ui, current)
+                    && let Some(b) = baseline_inputs
+                {
+                    self.baselines.start(b, self.waker.waker());
+                }
+            });
         let ds = self.dataset.dataset().cloned();
         egui::CentralPanel::default().show(ui, |ui| {
             self.retrieval.ui(ui, ds.as_ref());
@@ -131,7 +164,7 @@ impl DuskApp {
         let snap = self
             .snapshots
             .selected()
-            .map(|s| (s.step, s.model.clone(), s.config));
+            .map(|s| (s.id, s.step, s.model.clone(), s.config));
         let ds = self.dataset.dataset().cloned();
         let weights = self.weights.latent_weights().cloned();
         egui::Panel::left("channel-controls")
@@ -146,14 +179,18 @@ impl DuskApp {
                             self.start_weights();
                         }
                         ui.separator();
-                        let channels = snap.as_ref().map(|s| s.2.latent_channels()).unwrap_or(0);
+                        let channels = snap.as_ref().map(|s| s.3.latent_channels()).unwrap_or(0);
                         self.saliency
                             .controls_ui(ui, ds.as_ref(), channels, weights.as_deref());
                     });
             });
-        if let (Some((step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
+        if let (Some((id, step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
             self.saliency.ensure(
-                step,
+                super::Provenance {
+                    model: id,
+                    step,
+                    dataset: self.dataset.id().unwrap_or(0),
+                },
                 model,
                 ds,
                 dev.device.clone(),
@@ -176,14 +213,23 @@ impl DuskApp {
         };
         let cfg = self.model_config();
         let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
-        let stage_one = match &self.loaded {
-            Some(l) if self.session.is_none() => (l.path.clone(), l.checkpoint.header.state.step),
+        let (stage_one, stage_one_header) = match &self.loaded {
+            Some(l) if self.session.is_none() => (
+                (l.path.clone(), l.checkpoint.header.state.step),
+                Some(l.checkpoint.header.clone()),
+            ),
             _ => (
-                self.settings.checkpoint.clone().unwrap_or_default(),
-                snap.step,
+                (
+                    self.settings.checkpoint.clone().unwrap_or_default(),
+                    snap.step,
+                ),
+                None,
             ),
         };
-        let suffix = format!("-weights-{}", self.weights.depths.name().replace(' ', ""));
+        let suffix = match self.weights.method {
+            Method::Weights => format!("-weights-{}", self.weights.depths.name().replace(' ', "")),
+            Method::FineTune => "-fine-tune".into(),
+        };
         let out = run_dir_in(&self.options.runs_dir, &suffix);
         let inputs = WeightsInputs {
             model: snap.model.clone(),
@@ -193,6 +239,7 @@ impl DuskApp {
             device: dev.clone(),
             out,
             stage_one,
+            stage_one_header,
         };
         self.weights.start(inputs, self.waker.waker());
     }

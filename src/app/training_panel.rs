@@ -49,7 +49,7 @@ pub fn controls_ui(
                 !active && can_start && can_continue,
                 egui::Button::new("Continue"),
             )
-            .on_hover_text("Train the loaded checkpoint for the configured number of epochs more (saved to a new run folder)")
+            .on_hover_text("Train the newest checkpoint of the run in view (the last run of this window, else the loaded checkpoint) for the configured number of epochs more, into a new run folder")
             .clicked()
         {
             action = Some(TrainAction::Continue);

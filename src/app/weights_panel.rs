@@ -1,6 +1,7 @@
-//! Learning the siamese channel weights from the app: choose depths and hinge, train on a
-//! thread with live curves, overlay the held-out triplet loss of 1, 3 and 6 depths (the
-//! research's figure), see which channels matter and what the weights do to retrieval.
+//! The supervised stage from the app: learn the siamese channel weights (choose depths and
+//! hinge) or fine-tune the encoders on the place labels, on a thread with live curves; overlay
+//! the held-out triplet loss of 1, 3 and 6 depths (the research's figure), see which channels
+//! matter, and what the weights or the fine-tuning do to held-out retrieval.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -13,13 +14,16 @@ use crate::data::{Dataset, Domain, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::compare::{DepthWeights, evaluation_items, with_and_without_weights};
-use crate::retrieval::eval::{Metrics, RECALL_AT};
+use crate::retrieval::embed::embed;
+use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
 use crate::siamese::weights::{importance, share_for_mass};
-use crate::siamese::{Depths, Hinge, WeightsConfig, WeightsEvent, WeightsTrainer};
+use crate::siamese::{Depths, Hinge, Method, Trained, WeightsConfig, WeightsEvent, WeightsTrainer};
 use crate::train::Command;
+use crate::train::checkpoint::{self, Header};
 
 /// One weights run and its curves.
 pub struct WeightsRun {
+    pub method: Method,
     pub depths: Depths,
     pub hinge: Hinge,
     /// (epoch, held-out triplet loss); epoch 0 is w = 1.
@@ -27,9 +31,14 @@ pub struct WeightsRun {
     /// (step, training objective).
     pub train: Vec<(f64, f64)>,
     pub weights: Option<Vec<Vec<f32>>>,
+    /// (epoch, held-out night->day R@1), fine-tuning only.
+    pub recall: Vec<(f64, f64)>,
     pub seconds: f64,
-    /// Retrieval at the run's depths with w = 1 and with the learned weights.
+    /// Held-out retrieval before and after: w = 1 against the learned weights (at the run's
+    /// depths), or the stage-one model against the fine-tuned one.
     pub comparison: Option<(Metrics, Metrics)>,
+    /// Where a fine-tuned model was saved.
+    pub saved: Option<std::path::PathBuf>,
 }
 
 enum Msg {
@@ -40,22 +49,27 @@ enum Msg {
 }
 
 pub struct WeightsPanel {
+    pub method: Method,
     pub depths: Depths,
     pub hinge: Hinge,
     pub epochs: usize,
     pub runs: Vec<WeightsRun>,
     active: Option<(Receiver<Msg>, Sender<Command>, std::time::Instant)>,
+    /// The run answered a pause (and has not resumed since).
+    pub paused: bool,
     pub error: Option<String>,
 }
 
 impl Default for WeightsPanel {
     fn default() -> Self {
         Self {
+            method: Method::Weights,
             depths: Depths::Latent,
             hinge: Hinge::Triplet,
             epochs: 20,
             runs: Vec::new(),
             active: None,
+            paused: false,
             error: None,
         }
     }
@@ -70,6 +84,25 @@ pub struct WeightsInputs {
     pub device: ComputeDevice,
     pub out: std::path::PathBuf,
     pub stage_one: (std::path::PathBuf, u64),
+    /// The stage-one checkpoint's header when it is at hand (fine-tuning saves under it);
+    /// otherwise the worker reads it from `stage_one`'s file.
+    pub stage_one_header: Option<Header>,
+}
+
+/// Held-out retrieval of the stage-one model against the fine-tuned one.
+fn compare_models(
+    before: &DoubleVae,
+    after: &DoubleVae,
+    ds: &Dataset,
+    split: &Split,
+    device: &Device,
+) -> (Metrics, Metrics) {
+    let (items, _) = evaluation_items(ds, Some(split));
+    let metrics = |m: &DoubleVae| {
+        let e = embed(m, ds, items.clone(), device, 32, |_, _| {});
+        evaluate(&e, Domain::Night, None, device, 0).metrics
+    };
+    (metrics(before), metrics(after))
 }
 
 /// Retrieval at the run's depths with w = 1 and with the learned weights.
@@ -96,18 +129,28 @@ impl WeightsPanel {
         self.runs
             .iter()
             .rev()
-            .filter(|r| r.depths == Depths::Latent)
+            .filter(|r| r.method == Method::Weights && r.depths == Depths::Latent)
             .find_map(|r| r.weights.as_ref().and_then(|w| w.last()))
     }
 
     pub fn start(&mut self, inputs: WeightsInputs, wake: impl Fn() + Send + Sync + 'static) {
         let wake = Arc::new(wake);
-        let depths = self.depths;
-        let cfg = WeightsConfig {
-            depths,
-            hinge: self.hinge,
-            epochs: self.epochs.max(1),
-            ..Default::default()
+        let method = self.method;
+        let depths = match method {
+            Method::Weights => self.depths,
+            Method::FineTune => Depths::Latent,
+        };
+        let cfg = match method {
+            Method::Weights => WeightsConfig {
+                depths,
+                hinge: self.hinge,
+                epochs: self.epochs.max(1),
+                ..Default::default()
+            },
+            Method::FineTune => WeightsConfig {
+                epochs: self.epochs.max(1),
+                ..WeightsConfig::fine_tune()
+            },
         };
         let (tx, rx) = mpsc::channel();
         let (ctx, crx) = mpsc::channel();
@@ -131,13 +174,16 @@ impl WeightsPanel {
         };
         self.error = None;
         self.runs.push(WeightsRun {
-            depths: self.depths,
+            method,
+            depths,
             hinge: self.hinge,
             val: Vec::new(),
             train: Vec::new(),
             weights: None,
+            recall: Vec::new(),
             seconds: 0.0,
             comparison: None,
+            saved: None,
         });
         let relay = tx.clone();
         let w = wake.clone();
@@ -152,9 +198,42 @@ impl WeightsPanel {
         std::thread::Builder::new()
             .name("weights".into())
             .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trainer.train()));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let header = match (method, inputs.stage_one_header.clone()) {
+                        (Method::Weights, _) => None,
+                        (Method::FineTune, Some(h)) => Some(h),
+                        (Method::FineTune, None) => Some(
+                            checkpoint::load(&inputs.stage_one.0)
+                                .map_err(|e| format!("fine-tuning saves under the stage-one checkpoint, which does not read: {e}"))?
+                                .header,
+                        ),
+                    };
+                    match header {
+                        Some(h) => trainer.with_stage_one_header(h).train(),
+                        None => trainer.train(),
+                    }
+                }));
                 match r {
-                    Ok(Ok((weights, _))) => {
+                    Ok(Ok(Trained {
+                        model: Some(tuned), ..
+                    })) => {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            compare_models(
+                                &inputs.model,
+                                &tuned,
+                                &inputs.dataset,
+                                &inputs.split,
+                                &inputs.device.device,
+                            )
+                        }));
+                        let _ = tx.send(match r {
+                            Ok(pair) => Msg::Comparison(Box::new(pair)),
+                            Err(_) => Msg::Failed(
+                                "comparing the stage-one and fine-tuned models failed".into(),
+                            ),
+                        });
+                    }
+                    Ok(Ok(Trained { weights, .. })) => {
                         let learned = DepthWeights {
                             taps: depths.taps().to_vec(),
                             vectors: weights.to_vecs(),
@@ -198,6 +277,18 @@ impl WeightsPanel {
         }
     }
 
+    /// Ask the run to pause, or to go on when it said it paused; the label follows the run's
+    /// answer, not the click.
+    pub fn toggle_pause(&self) {
+        if let Some((_, c, _)) = &self.active {
+            let _ = c.send(if self.paused {
+                Command::Resume
+            } else {
+                Command::Pause
+            });
+        }
+    }
+
     /// Take in what the run reported. Returns an error to show, if any.
     pub fn poll(&mut self) -> Option<String> {
         let (rx, _, t0) = self.active.as_ref()?;
@@ -223,18 +314,36 @@ impl WeightsPanel {
                     initial_val: Some(v),
                     ..
                 }) => run.val.push((0.0, v as f64)),
+                Msg::Event(WeightsEvent::Paused { .. }) => self.paused = true,
+                Msg::Event(WeightsEvent::Resumed { .. }) => self.paused = false,
                 Msg::Event(WeightsEvent::Step { step, loss, .. }) => {
                     run.train.push((step as f64, loss as f64))
                 }
                 Msg::Event(WeightsEvent::Epoch {
                     epoch,
-                    val: Some(v),
+                    val,
+                    retrieval,
                     ..
-                }) => run.val.push(((epoch + 1) as f64, v as f64)),
-                Msg::Event(WeightsEvent::Finished { weights, .. }) => {
-                    run.weights = Some(weights);
+                }) => {
+                    let x = (epoch + 1) as f64;
+                    if let Some(v) = val {
+                        run.val.push((x, v as f64));
+                    }
+                    if let Some(r) = retrieval {
+                        run.recall.push((x, r.recall_1));
+                    }
+                }
+                Msg::Event(WeightsEvent::Finished {
+                    weights,
+                    checkpoint,
+                    ..
+                }) => {
                     run.seconds = elapsed;
-                    if run.depths != Depths::Latent {
+                    match run.method {
+                        Method::Weights => run.weights = Some(weights),
+                        Method::FineTune => run.saved = checkpoint,
+                    }
+                    if run.method == Method::Weights && run.depths != Depths::Latent {
                         done = true;
                     }
                 }
@@ -251,6 +360,7 @@ impl WeightsPanel {
         }
         if done {
             self.active = None;
+            self.paused = false;
         }
         err
     }
@@ -258,34 +368,62 @@ impl WeightsPanel {
     /// The starting point of the held-out curve (w = 1) is recorded by the trainer as epoch 0.
     pub fn ui(&mut self, ui: &mut egui::Ui, can_start: bool) -> bool {
         let mut start = false;
-        ui.heading("Channel weights");
-        ui.weak("The encoder is frozen; one weight per channel and depth is learned from triplets of held-in places (margin 1, Adam 1e-3, batch 16).");
+        ui.heading("Supervised stage");
         ui.horizontal_wrapped(|ui| {
-            ui.label("Depths:");
-            for d in Depths::ALL {
-                ui.selectable_value(&mut self.depths, d, d.name());
-            }
+            ui.label("Learn:");
+            ui.selectable_value(&mut self.method, Method::Weights, "channel weights")
+                .on_hover_text(
+                    "The research's stage: the encoder frozen, one weight per channel and depth",
+                );
+            ui.selectable_value(&mut self.method, Method::FineTune, "fine-tune the encoders")
+                .on_hover_text(
+                    "Train the encoders themselves on the place labels; saves a model checkpoint",
+                );
         });
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Hinge:");
-            ui.selectable_value(&mut self.hinge, Hinge::Triplet, "per triplet");
-            ui.selectable_value(&mut self.hinge, Hinge::BatchMean, "batch mean (research)");
+        match self.method {
+            Method::Weights => {
+                ui.weak("The encoder is frozen; one weight per channel and depth is learned from triplets of held-in places (margin 1, Adam 1e-3, batch 16).");
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Depths:");
+                    for d in Depths::ALL {
+                        ui.selectable_value(&mut self.depths, d, d.name());
+                    }
+                });
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Hinge:");
+                    ui.selectable_value(&mut self.hinge, Hinge::Triplet, "per triplet");
+                    ui.selectable_value(&mut self.hinge, Hinge::BatchMean, "batch mean (research)");
+                });
+            }
+            Method::FineTune => {
+                ui.weak("The encoders are trained on held-in places with the triplet hinge and the hardest other place of each batch as the negative, both ways (margin 1, Adam 1e-4, batch 16). The decoders stay as stage one left them. The model is saved as latest.dmck and best.dmck (best held-out R@1).");
+            }
+        }
+        ui.horizontal(|ui| {
             let l = ui.label("epochs");
             ui.add(egui::DragValue::new(&mut self.epochs).range(1..=1000))
                 .labelled_by(l.id);
         });
+        let label = match self.method {
+            Method::Weights => "Learn weights",
+            Method::FineTune => "Fine-tune",
+        };
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(
-                    can_start && !self.is_running(),
-                    egui::Button::new("Learn weights"),
-                )
+                .add_enabled(can_start && !self.is_running(), egui::Button::new(label))
                 .clicked()
             {
                 start = true;
             }
+            let pause = if self.paused { "Resume" } else { "Pause" };
             if ui
-                .add_enabled(self.is_running(), egui::Button::new("Stop weights"))
+                .add_enabled(self.is_running(), egui::Button::new(pause))
+                .clicked()
+            {
+                self.toggle_pause();
+            }
+            if ui
+                .add_enabled(self.is_running(), egui::Button::new("Stop"))
                 .clicked()
             {
                 self.stop();
@@ -314,15 +452,7 @@ impl WeightsPanel {
             .y_axis_label("triplet loss")
             .show(ui, |p| {
                 for (k, r) in self.runs.iter().enumerate() {
-                    let name = format!(
-                        "{} · {}",
-                        r.depths.name(),
-                        if r.hinge == Hinge::Triplet {
-                            "per triplet"
-                        } else {
-                            "batch mean"
-                        }
-                    );
+                    let name = run_name(r);
                     p.line(
                         Line::new(
                             name,
@@ -335,6 +465,50 @@ impl WeightsPanel {
                     );
                 }
             });
+        let tuned: Vec<&WeightsRun> = self.runs.iter().filter(|r| !r.recall.is_empty()).collect();
+        if !tuned.is_empty() {
+            ui.label("Held-out night-to-day Recall@1 per epoch (fine-tuning)");
+            Plot::new("fine-tune-recall")
+                .height(150.0)
+                .legend(Legend::default())
+                .x_axis_label("epoch")
+                .y_axis_label("Recall@1")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |p| {
+                    for (k, r) in tuned.iter().enumerate() {
+                        p.line(
+                            Line::new(
+                                run_name(r),
+                                PlotPoints::from(
+                                    r.recall.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>(),
+                                ),
+                            )
+                            .color(colors[(k + 1) % colors.len()])
+                            .width(1.8),
+                        );
+                    }
+                });
+        }
+        if let Some(run) = self.runs.last().filter(|r| r.method == Method::FineTune)
+            && let Some((before, after)) = &run.comparison
+        {
+            if let Some(path) = &run.saved {
+                ui.label(format!(
+                    "Fine-tuned model saved to {} ({:.0} s). Open it with `duskmatch --checkpoint {}`.",
+                    path.display(),
+                    run.seconds,
+                    path.display()
+                ));
+            }
+            comparison_grid(
+                ui,
+                "Retrieval (night queries, held-out places):",
+                ("stage one", "fine-tuned"),
+                before,
+                after,
+            );
+        }
         if let Some(run) = self.runs.iter().rev().find(|r| r.weights.is_some())
             && let Some(w) = run.weights.as_ref().and_then(|w| w.last())
         {
@@ -367,39 +541,69 @@ impl WeightsPanel {
                     );
                 });
             if let Some((plain, weighted)) = &run.comparison {
-                ui.label(format!(
-                    "Retrieval (night queries, held-out places, {}):",
-                    run.depths.name()
-                ));
-                egui::Grid::new("weights-vs-ones")
-                    .striped(true)
-                    .show(ui, |ui| {
-                        ui.label("");
-                        ui.strong("w = 1");
-                        ui.strong("learned");
-                        ui.end_row();
-                        let f = |v: Option<f64>| {
-                            v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
-                        };
-                        for n in RECALL_AT {
-                            ui.label(format!("Recall@{n}"));
-                            ui.label(f(plain.recall(n)));
-                            ui.label(f(weighted.recall(n)));
-                            ui.end_row();
-                        }
-                        for (name, a, b) in [
-                            ("mAP", plain.map, weighted.map),
-                            ("triplet loss", plain.triplet_loss, weighted.triplet_loss),
-                            ("silhouette", plain.silhouette, weighted.silhouette),
-                        ] {
-                            ui.label(name);
-                            ui.label(f(a));
-                            ui.label(f(b));
-                            ui.end_row();
-                        }
-                    });
+                comparison_grid(
+                    ui,
+                    &format!(
+                        "Retrieval (night queries, held-out places, {}):",
+                        run.depths.name()
+                    ),
+                    ("w = 1", "learned"),
+                    plain,
+                    weighted,
+                );
             }
         }
         start
     }
+}
+
+fn run_name(r: &WeightsRun) -> String {
+    match r.method {
+        Method::FineTune => "fine-tuning".into(),
+        Method::Weights => format!(
+            "{} · {}",
+            r.depths.name(),
+            if r.hinge == Hinge::Triplet {
+                "per triplet"
+            } else {
+                "batch mean"
+            }
+        ),
+    }
+}
+
+/// Retrieval before and after a supervised run, side by side.
+fn comparison_grid(
+    ui: &mut egui::Ui,
+    title: &str,
+    (a_name, b_name): (&str, &str),
+    a: &Metrics,
+    b: &Metrics,
+) {
+    ui.label(title);
+    egui::Grid::new(("supervised-comparison", title))
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.strong(a_name);
+            ui.strong(b_name);
+            ui.end_row();
+            let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+            for n in RECALL_AT {
+                ui.label(format!("Recall@{n}"));
+                ui.label(f(a.recall(n)));
+                ui.label(f(b.recall(n)));
+                ui.end_row();
+            }
+            for (name, x, y) in [
+                ("mAP", a.map, b.map),
+                ("triplet loss", a.triplet_loss, b.triplet_loss),
+                ("silhouette", a.silhouette, b.silhouette),
+            ] {
+                ui.label(name);
+                ui.label(f(x));
+                ui.label(f(y));
+                ui.end_row();
+            }
+        });
 }

@@ -3,6 +3,7 @@
 use clap::Args;
 
 use crate::device::{self, BackendChoice};
+use crate::error::ConfigError;
 use crate::model::Objective;
 use crate::model::config::EncoderSharing;
 use crate::train::bench::{TrainBench, run_train_bench};
@@ -55,7 +56,74 @@ pub struct BenchArgs {
     pub export: Option<std::path::PathBuf>,
 }
 
+impl BenchArgs {
+    /// Every value a bench run would trip over, named with its allowed range, before anything
+    /// is built (a bad size used to panic inside the model).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("--batch", self.batch),
+            ("--steps", self.steps),
+            ("--repeats", self.repeats),
+            ("--infer-iters", self.infer_iters),
+            ("--dim", self.dim),
+            ("--queries", self.queries),
+            ("--k", self.k),
+        ];
+        for (name, v) in at_least_one {
+            if v == 0 {
+                return Err(ConfigError::new(name, v, "an integer ≥ 1"));
+            }
+        }
+        if self.threads == Some(0) {
+            return Err(ConfigError::new("--threads", 0, "an integer ≥ 1"));
+        }
+        if let Some(&b) = self.infer_batch.iter().find(|&&b| b == 0) {
+            return Err(ConfigError::new("--infer-batch", b, "integers ≥ 1"));
+        }
+        if let Some(&n) = self.retrieval.iter().find(|&&n| n < self.k) {
+            return Err(ConfigError::new(
+                "--retrieval",
+                n,
+                format!("database sizes ≥ --k ({})", self.k),
+            ));
+        }
+        if self.retrieval.is_empty() {
+            for &size in &self.size {
+                for &width in &self.width {
+                    let model = crate::model::ModelConfig {
+                        base_width: width,
+                        image_size: size,
+                        encoder: self.encoder,
+                    };
+                    model
+                        .validate()
+                        .map_err(|e| rename(e, "model.base_width", "--width"))
+                        .map_err(|e| rename(e, "model.image_size", "--size"))?;
+                    if self.objective == Objective::Aligned {
+                        crate::model::AlignConfig::default()
+                            .discriminator
+                            .validate(size)
+                            .map_err(|e| {
+                                rename(e, "discriminator", "--size (for the discriminators)")
+                            })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The config field a bench flag stands for, named as the flag.
+fn rename(mut e: ConfigError, field: &str, flag: &str) -> ConfigError {
+    if e.field.starts_with(field) {
+        e.field = flag.to_string();
+    }
+    e
+}
+
 pub fn run(args: BenchArgs) -> Result<(), String> {
+    args.validate().map_err(|e| e.to_string())?;
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

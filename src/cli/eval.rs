@@ -12,7 +12,7 @@ use crate::model::DoubleVae;
 use crate::retrieval::compare::{DepthWeights, compare_methods, evaluation_items};
 use crate::retrieval::embed::{all_items, embed};
 use crate::retrieval::npy::write_npy;
-use crate::train::checkpoint::{self, Checkpoint};
+use crate::train::checkpoint::Checkpoint;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -30,6 +30,10 @@ pub struct EvalArgs {
     /// at the same depths.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// More checkpoints evaluated on the same images, one row each (another objective's
+    /// run, a fine-tuned model, ...). Repeatable.
+    #[arg(long = "also", value_name = "CHECKPOINT")]
+    pub also: Vec<PathBuf>,
     /// Write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -59,7 +63,7 @@ pub fn load_for_eval(
     data: &DataArgs,
     backend: BackendChoice,
 ) -> Result<(Checkpoint, DoubleVae, Dataset, Option<Split>, ComputeDevice), String> {
-    let ck = checkpoint::load(ckpt)?;
+    let ck = super::load_checkpoint(ckpt)?;
     let cfg = ck.header.config.clone();
     let own = data.data.is_none();
     let source = match &data.data {
@@ -82,6 +86,21 @@ pub fn load_for_eval(
     let split =
         (own || source == cfg.data).then(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
     Ok((ck, model, ds, split, dev))
+}
+
+/// A checkpoint's row name: its objective and encoder, and whether labels fine-tuned it.
+fn model_label(ck: &Checkpoint) -> String {
+    let c = &ck.header.config;
+    let encoder = match c.model.encoder {
+        crate::model::config::EncoderSharing::Private => "private",
+        crate::model::config::EncoderSharing::Shared => "shared",
+    };
+    let tuned = if ck.header.state.supervised.is_some() {
+        ", fine-tuned"
+    } else {
+        ""
+    };
+    format!("{}, {encoder}{tuned}", c.objective.name())
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -115,7 +134,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let methods = compare_methods(
+    let mut methods = compare_methods(
         &model,
         &cfg.model,
         &ds,
@@ -126,6 +145,33 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         &dev.device,
         cfg.seed,
     );
+    for (k, path) in args.also.iter().enumerate() {
+        let other = super::load_checkpoint(path)?;
+        let oc = other.model_config();
+        if oc.image_size != cfg.model.image_size {
+            return Err(format!(
+                "{} works at {} px, {} at {} px: --also needs models of one image size",
+                path.display(),
+                oc.image_size,
+                args.checkpoint.display(),
+                cfg.model.image_size
+            ));
+        }
+        let m = other.build_model(&dev.device)?;
+        let e = embed(&m, &ds, items.clone(), &dev.device, 32, |_, _| {});
+        let e = if args.pooled { e.pooled() } else { e };
+        let evaluation =
+            crate::retrieval::eval::evaluate(&e, args.query, None, &dev.device, cfg.seed);
+        // Rows go after the model's, before the baselines.
+        methods.insert(
+            1 + k,
+            crate::retrieval::compare::Method {
+                name: format!("{} [also {}]", model_label(&other), k + 1),
+                evaluation,
+            },
+        );
+        println!("also {}: {}", k + 1, path.display());
+    }
     let first = &methods[0].evaluation;
     let kind = first.kind;
     println!(
@@ -141,8 +187,14 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             "no place ground truth in this dataset: metrics are unavailable (matches can still be browsed in the app)"
         );
     }
+    let width = methods
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(26);
     println!(
-        "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
+        "{:<width$} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
         "method", "R@1", "R@5", "R@10", "R@20", "mAP", "triplet", "silhouette", "probe", "ratio"
     );
     let mut json = serde_json::Map::new();
@@ -154,7 +206,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     for m in &methods {
         let x = &m.evaluation.metrics;
         println!(
-            "{:<26} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
+            "{:<width$} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>10} {:>6} {:>6}",
             m.name,
             fmt(x.recall_1),
             fmt(x.recall_5),

@@ -9,7 +9,6 @@ use super::DataArgs;
 use crate::data::{DataSource, Split};
 use crate::device::{self, BackendChoice};
 use crate::model::views::{decode_grid, display_batch, grid_picture};
-use crate::train::checkpoint;
 
 #[derive(Args, Debug)]
 pub struct FigureArgs {
@@ -31,7 +30,7 @@ pub struct FigureArgs {
 }
 
 pub fn run(args: FigureArgs) -> Result<(), String> {
-    let ck = checkpoint::load(&args.checkpoint)?;
+    let ck = super::load_checkpoint(&args.checkpoint)?;
     let cfg = ck.header.config.clone();
     let source = match &args.data.data {
         Some(spec) => {

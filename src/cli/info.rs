@@ -21,7 +21,7 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs) -> Result<(), String> {
     let (cfg, source) = match &args.checkpoint {
         Some(p) => {
-            let ck = checkpoint::load(p)?;
+            let ck = super::load_checkpoint(p)?;
             let s = &ck.header.state;
             println!("checkpoint {}", checkpoint::resolve(p)?.display());
             println!(

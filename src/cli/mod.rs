@@ -17,6 +17,18 @@ use crate::data::synth::SynthConfig;
 use crate::train::Preset;
 pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 
+/// Read a model checkpoint for a command, telling stderr what the file itself warrants
+/// (one from before section checksums).
+pub fn load_checkpoint(
+    path: &std::path::Path,
+) -> Result<crate::train::checkpoint::Checkpoint, String> {
+    let ck = crate::train::checkpoint::load(path)?;
+    if let Some(n) = &ck.notice {
+        eprintln!("note: {n}");
+    }
+    Ok(ck)
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "duskmatch",

@@ -9,7 +9,6 @@ use crate::data::Domain;
 use crate::data::image_io::load_square;
 use crate::device::{self, BackendChoice};
 use crate::saliency::{Colormap, Method, Target, map_npy, overlay, saliency};
-use crate::train::checkpoint;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -46,7 +45,7 @@ pub struct SaliencyArgs {
 }
 
 pub fn run(a: SaliencyArgs) -> Result<(), String> {
-    let ck = checkpoint::load(&a.checkpoint)?;
+    let ck = super::load_checkpoint(&a.checkpoint)?;
     let cfg = ck.header.config.model;
     if a.channel >= cfg.latent_channels() {
         return Err(format!(

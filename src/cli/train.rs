@@ -24,9 +24,13 @@ pub struct TrainArgs {
     pub preset: Option<Preset>,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Train this many epochs.
-    #[arg(long, conflicts_with = "steps")]
+    /// Train this many epochs in total (a resumed run counts the epochs it has done).
+    #[arg(long, conflicts_with_all = ["steps", "more_epochs"])]
     pub epochs: Option<usize>,
+    /// With --resume: train this many epochs more than the checkpoint has done (what the
+    /// app's Continue does with its epochs field).
+    #[arg(long, requires = "resume", conflicts_with = "steps")]
+    pub more_epochs: Option<usize>,
     /// Stop after this many steps in total.
     #[arg(long)]
     pub steps: Option<u64>,
@@ -47,6 +51,12 @@ pub struct TrainArgs {
     /// research: DESIGN.md §2 exactly; aligned: + image discriminators (§2b, the default).
     #[arg(long, value_enum)]
     pub objective: Option<Objective>,
+    /// Weight of the translation-contrastive term (aligned objective; 0 turns it off).
+    #[arg(long)]
+    pub contrast: Option<f64>,
+    /// Weight of the domain mean gap (aligned objective; 0 turns it off).
+    #[arg(long)]
+    pub mean_gap: Option<f64>,
     /// No progress bar; one line per epoch.
     #[arg(long)]
     pub quiet: bool,
@@ -86,6 +96,13 @@ fn resolve_config(
         cfg.epochs = e;
         cfg.max_steps = 0;
     }
+    if let (Some(more), Some(ck)) = (args.more_epochs, resumed) {
+        if more == 0 {
+            return Err("--more-epochs = 0 is not allowed: expected an integer ≥ 1".into());
+        }
+        cfg.epochs = ck.header.state.epoch + more;
+        cfg.max_steps = 0;
+    }
     if let Some(s) = args.steps {
         cfg.max_steps = s;
         cfg.epochs = cfg.epochs.max(1_000_000); // steps decide
@@ -99,6 +116,12 @@ fn resolve_config(
     if let Some(o) = args.objective {
         cfg.objective = o;
     }
+    if let Some(c) = args.contrast {
+        cfg.align.contrast = c;
+    }
+    if let Some(g) = args.mean_gap {
+        cfg.align.mean_gap = g;
+    }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
@@ -110,7 +133,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         eprintln!("note: {note}");
     }
     let resumed = match &args.resume {
-        Some(p) => Some(checkpoint::load(p)?),
+        Some(p) => Some(super::load_checkpoint(p)?),
         None => None,
     };
     let cfg = resolve_config(&args, dev.is_gpu, resumed.as_ref())?;
@@ -143,7 +166,20 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         trainer = trainer.resume_from(ck)?;
     }
     eprintln!("run folder: {}", out.display());
-    eprintln!("objective: {}", cfg.objective.describe());
+    let mut contrast = String::new();
+    if cfg.objective == Objective::Aligned && cfg.align.contrast > 0.0 {
+        contrast += &format!(
+            " + translation contrast × {} (τ {}, {}×{} grid)",
+            cfg.align.contrast,
+            cfg.align.contrast_temperature,
+            cfg.align.contrast_grid,
+            cfg.align.contrast_grid
+        );
+    }
+    if cfg.objective == Objective::Aligned && cfg.align.mean_gap > 0.0 {
+        contrast += &format!(" + domain mean gap × {}", cfg.align.mean_gap);
+    }
+    eprintln!("objective: {}{contrast}", cfg.objective.describe());
     let stop_tx = ctx.clone();
     let _ = ctrlc::set_handler(move || {
         let _ = stop_tx.send(Command::Stop);

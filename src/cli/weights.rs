@@ -1,6 +1,8 @@
-//! `duskmatch weights`: the siamese channel weighting of a trained model, with the share of
-//! channels that carry 90 % of the weight; `--compare-depths` trains 1, 3 and 6 depths and
-//! writes their held-out triplet-loss curves side by side (the research's figure).
+//! `duskmatch weights`: the supervised stage. By default the siamese channel weighting of a
+//! trained model, with the share of channels that carry 90 % of the weight; `--compare-depths`
+//! trains 1, 3 and 6 depths and writes their held-out triplet-loss curves side by side (the
+//! research's figure). `--method fine-tune` trains the encoders themselves on the place
+//! labels and writes a model checkpoint (`latest.dmck`, `best.dmck`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,9 +14,10 @@ use super::DataArgs;
 use super::eval::load_for_eval;
 use crate::data::Split;
 use crate::device::BackendChoice;
-use crate::siamese::checkpoint::WeightsState;
 use crate::siamese::weights::{importance, share_for_mass};
-use crate::siamese::{Depths, Hinge, WeightsConfig, WeightsEvent, WeightsTrainer};
+use crate::siamese::{
+    Depths, Hinge, Method, Mining, Resume, Trained, WeightsConfig, WeightsEvent, WeightsTrainer,
+};
 use crate::train::checkpoint;
 
 #[derive(Args, Debug)]
@@ -24,16 +27,34 @@ pub struct WeightsArgs {
     pub checkpoint: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
+    /// weights: learn channel weights of the frozen encoder; fine-tune: train the encoders
+    /// on the place labels (triplets with in-batch hard negatives).
+    #[arg(long, value_enum, default_value_t = Method::Weights)]
+    pub method: Method,
     #[arg(long, value_enum, default_value_t = Depths::Latent)]
     pub depths: Depths,
     #[arg(long, value_enum, default_value_t = Hinge::Triplet)]
     pub hinge: Hinge,
-    #[arg(long, default_value_t = WeightsConfig::default().epochs)]
-    pub epochs: usize,
-    /// Output folder (default: beside the checkpoint, weights-<depths>-<hinge>/).
+    /// Negatives: random (default for weights) or batch-hard (default for fine-tuning).
+    #[arg(long, value_enum)]
+    pub mining: Option<Mining>,
+    /// Epochs in total (default 30 for weights, 12 for fine-tuning).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Adam learning rate (default 1e-3 for weights, 1e-4 for fine-tuning).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Triplet margin (default 1).
+    #[arg(long)]
+    pub margin: Option<f32>,
+    /// Places per batch (default 16).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Output folder (default: beside the checkpoint, weights-<depths>-<hinge>/ or
+    /// fine-tune/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue from this weights file or folder.
+    /// Continue from this weights file, fine-tuned checkpoint, or their folder.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Train the latent, 3-depth and 6-depth weightings and write their curves side by side.
@@ -61,15 +82,29 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     } else {
         vec![args.depths]
     };
+    if args.compare_depths && args.method == Method::FineTune {
+        return Err(
+            "--compare-depths compares channel weightings; drop it with --method fine-tune".into(),
+        );
+    }
     let mut curves = serde_json::Map::new();
     for depths in runs {
+        let defaults = match args.method {
+            Method::Weights => WeightsConfig::default(),
+            Method::FineTune => WeightsConfig::fine_tune(),
+        };
         let wc = WeightsConfig {
             depths,
             hinge: args.hinge,
-            epochs: args.epochs,
+            mining: args.mining.unwrap_or(defaults.mining),
+            epochs: args.epochs.unwrap_or(defaults.epochs),
+            learning_rate: args.lr.unwrap_or(defaults.learning_rate),
+            margin: args.margin.unwrap_or(defaults.margin),
+            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
             seed: args.seed,
-            ..Default::default()
+            ..defaults
         };
+        wc.validate().map_err(|e| e.to_string())?;
         let out = match &args.out {
             Some(o) if args.compare_depths => o.join(format!(
                 "{}-{}",
@@ -77,6 +112,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                 hinge_name(args.hinge)
             )),
             Some(o) => o.clone(),
+            None if args.method == Method::FineTune => base.join("fine-tune"),
             None => base.join(format!(
                 "weights-{}-{}",
                 depths.name().replace(' ', ""),
@@ -94,16 +130,23 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             &out,
             stage_one.clone(),
         )?
-        .with_events(tx);
+        .with_events(tx)
+        .with_stage_one_header(ck.header.clone());
         if let Some(r) = &args.resume {
-            trainer = trainer.resume_from(crate::siamese::checkpoint::load(r)?)?;
+            trainer = trainer.resume_with(Resume::load(r)?)?;
         }
         let t0 = std::time::Instant::now();
         let worker = std::thread::spawn(move || trainer.train());
         let bar = indicatif::ProgressBar::new(0);
         for e in rx {
             match e {
-                WeightsEvent::Started { steps_per_epoch, total_steps, train_places, val_places, .. } => {
+                WeightsEvent::Started {
+                    steps_per_epoch,
+                    total_steps,
+                    train_places,
+                    val_places,
+                    ..
+                } => {
                     bar.set_length(total_steps);
                     bar.println(format!("{}: {train_places} training places, {val_places} held-out triplets, {steps_per_epoch} steps per epoch", depths.name()));
                 }
@@ -111,21 +154,60 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                     bar.set_position(step);
                     bar.set_message(format!("triplet {loss:.4}"));
                 }
-                WeightsEvent::Epoch { epoch, train, val, share90, .. } => bar.println(format!(
-                    "epoch {:>3}: train {train:.4}  held-out triplet loss {}  channels for 90% of |w|: {:.1}%",
-                    epoch + 1,
-                    val.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into()),
-                    share90 * 100.0
-                )),
+                WeightsEvent::Epoch {
+                    epoch,
+                    train,
+                    val,
+                    share90,
+                    retrieval,
+                    ..
+                } => {
+                    let val = val
+                        .map(|v| format!("{v:.4}"))
+                        .unwrap_or_else(|| "n/a".into());
+                    bar.println(match retrieval {
+                        Some(r) => format!(
+                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  night->day R@1 {:.3} R@10 {:.3} mAP {:.3} probe {:.2}",
+                            epoch + 1, r.recall_1, r.recall_10, r.map, r.domain_probe
+                        ),
+                        None => format!(
+                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  channels for 90% of |w|: {:.1}%",
+                            epoch + 1,
+                            share90 * 100.0
+                        ),
+                    })
+                }
                 WeightsEvent::Error(e) => bar.println(format!("error: {e}")),
                 _ => {}
             }
         }
         bar.finish_and_clear();
-        let (w, state): (_, WeightsState) = worker
+        let Trained {
+            weights: w, state, ..
+        } = worker
             .join()
             .map_err(|_| "the weights thread panicked".to_string())??;
         let secs = t0.elapsed().as_secs_f64();
+        if args.method == Method::FineTune {
+            let first = state
+                .history
+                .first()
+                .and_then(|h| h.val)
+                .unwrap_or(f32::NAN);
+            let last = state.history.last().and_then(|h| h.val).unwrap_or(f32::NAN);
+            println!(
+                "fine-tuning: held-out triplet loss {first:.4} at the start, {last:.4} after; {secs:.0} s; model in {} (best held-out R@1 in {})",
+                out.join(checkpoint::LATEST).display(),
+                out.join(checkpoint::BEST).display()
+            );
+            if let Some(b) = state.best {
+                println!(
+                    "fine-tuning: best held-out night->day R@1 {:.3} R@10 {:.3} mAP {:.3}",
+                    b.recall_1, b.recall_10, b.map
+                );
+            }
+            continue;
+        }
         let vecs = w.to_vecs();
         let latent = vecs.last().cloned().unwrap_or_default();
         let (k, share) = share_for_mass(&latent, 0.9);

@@ -42,6 +42,14 @@ pub struct AlignConfig {
     pub d_learning_rate: f64,
     pub d_beta1: f64,
     pub d_beta2: f64,
+    /// Weight of the translation-contrastive term (`model::contrast`); 0 turns it off.
+    pub contrast: f64,
+    /// Its InfoNCE temperature.
+    pub contrast_temperature: f64,
+    /// The codes are compared pooled to this many cells a side (1 = one global vector).
+    pub contrast_grid: usize,
+    /// Weight of the domain mean gap (`model::contrast::domain_mean_gap`); 0 turns it off.
+    pub mean_gap: f64,
 }
 
 impl Default for AlignConfig {
@@ -52,6 +60,10 @@ impl Default for AlignConfig {
             d_learning_rate: 1e-4,
             d_beta1: 0.5,
             d_beta2: 0.999,
+            contrast: 0.0,
+            contrast_temperature: 0.1,
+            contrast_grid: 4,
+            mean_gap: 0.0,
         }
     }
 }
@@ -70,6 +82,27 @@ impl AlignConfig {
             }
         };
         finite_nonneg("gan", self.gan)?;
+        finite_nonneg("contrast", self.contrast)?;
+        finite_nonneg("mean_gap", self.mean_gap)?;
+        let latent = image_size / 4;
+        if !(1..=latent.max(1)).contains(&self.contrast_grid) {
+            return Err(ConfigError::new(
+                "align.contrast_grid",
+                self.contrast_grid,
+                format!(
+                    "an integer from 1 to {} (the latent's side at {image_size} px)",
+                    latent.max(1)
+                ),
+            ));
+        }
+        let t = self.contrast_temperature;
+        if !(t.is_finite() && t > 0.0 && t <= 10.0) {
+            return Err(ConfigError::new(
+                "align.contrast_temperature",
+                t,
+                "a number in (0, 10]",
+            ));
+        }
         let lr = self.d_learning_rate;
         if !(lr.is_finite() && lr > 0.0 && lr <= 1.0) {
             return Err(ConfigError::new(

@@ -60,11 +60,17 @@ pub struct LossTensors {
     /// discriminators of DESIGN.md §2b judge.
     pub a2b: Tensor<4>,
     pub b2a: Tensor<4>,
+    /// The codes of the inputs and of their translations, which the contrastive term pairs.
+    pub mu_a: Tensor<4>,
+    pub mu_b: Tensor<4>,
+    pub mu_ab: Tensor<4>,
+    pub mu_ba: Tensor<4>,
 }
 
 /// The same terms read back as numbers, for curves and logs. `gan` (the generators' LSGAN
-/// term) and `discriminator` (the discriminators' own loss) stay 0 under the research objective;
-/// logs written before they existed read back with 0.
+/// term), `discriminator` (the discriminators' own loss), `contrast` (the translation
+/// InfoNCE) and `mean_gap` (the domain mean gap) stay 0 under the research objective; logs written before they existed read back
+/// with 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LossValues {
@@ -74,11 +80,13 @@ pub struct LossValues {
     pub cycle_kl: f32,
     pub gan: f32,
     pub discriminator: f32,
+    pub contrast: f32,
+    pub mean_gap: f32,
     pub total: f32,
 }
 
 impl LossValues {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 9] = [
         "total",
         "reconstruction",
         "kl",
@@ -86,6 +94,8 @@ impl LossValues {
         "cycle_kl",
         "gan",
         "discriminator",
+        "contrast",
+        "mean_gap",
     ];
 
     pub fn get(&self, name: &str) -> Option<f32> {
@@ -102,6 +112,8 @@ impl LossValues {
             "cycle_kl" => &mut self.cycle_kl,
             "gan" => &mut self.gan,
             "discriminator" => &mut self.discriminator,
+            "contrast" => &mut self.contrast,
+            "mean_gap" => &mut self.mean_gap,
             _ => return None,
         })
     }
@@ -211,9 +223,9 @@ pub fn unit_loss_with(
     let b_cyc = model.decode(noisy(mu_ba.clone()), Domain::Night);
 
     let reconstruction = l1(a_rec, a.clone()) + l1(b_rec, b.clone());
-    let kl = mean_square(mu_a) + mean_square(mu_b);
+    let kl = mean_square(mu_a.clone()) + mean_square(mu_b.clone());
     let cycle = l1(a_cyc, a) + l1(b_cyc, b);
-    let cycle_kl = mean_square(mu_ab) + mean_square(mu_ba);
+    let cycle_kl = mean_square(mu_ab.clone()) + mean_square(mu_ba.clone());
     let total = reconstruction.clone().mul_scalar(w.reconstruction)
         + kl.clone().mul_scalar(w.kl)
         + cycle.clone().mul_scalar(w.cycle)
@@ -226,5 +238,9 @@ pub fn unit_loss_with(
         total,
         a2b,
         b2a,
+        mu_a,
+        mu_b,
+        mu_ab,
+        mu_ba,
     }
 }

@@ -3,6 +3,7 @@
 pub mod align;
 pub mod blocks;
 pub mod config;
+pub mod contrast;
 pub mod discriminator;
 pub mod init;
 pub mod loss;

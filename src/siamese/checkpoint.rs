@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::trainer::WeightsConfig;
 use super::weights::ChannelWeights;
 use crate::model::ModelConfig;
-use crate::train::checkpoint::{now_string, optimizer_bytes, read_container, write_container};
+use crate::store::{read_container, write_container};
+use crate::train::checkpoint::{now_string, optimizer_bytes};
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
 pub const LATEST: &str = "weights.dmwt";
@@ -23,8 +24,11 @@ pub struct WeightsState {
     pub step_in_epoch: usize,
     pub step: u64,
     pub epoch_loss_sum: f64,
-    /// One point per epoch; the first is the held-out loss with all weights at one.
+    /// One point per epoch; the first is the held-out loss where the stage started.
     pub history: Vec<HistoryPoint>,
+    /// The best held-out retrieval so far (fine-tuning keeps it as `best.dmck`).
+    #[serde(default)]
+    pub best: Option<crate::retrieval::eval::HeldOutScores>,
 }
 
 /// Losses after an epoch (`train` is absent for the starting point).
@@ -52,6 +56,8 @@ pub struct WeightsCheckpoint {
     pub header: WeightsHeader,
     pub record: ModuleRecord,
     pub optimizer: Option<Bytes>,
+    /// What to tell the user about the file itself (it predates checksums), if anything.
+    pub notice: Option<String>,
 }
 
 impl WeightsCheckpoint {
@@ -97,33 +103,39 @@ pub fn save(
 
 /// Read weights from a file, or `DIR/weights.dmwt`.
 pub fn load(path: &Path) -> Result<WeightsCheckpoint, String> {
-    let file = if path.is_dir() {
-        path.join(LATEST)
-    } else {
-        path.to_path_buf()
-    };
-    if !file.exists() {
-        return Err(format!("{} does not exist", file.display()));
-    }
-    let mut parts = read_container(
+    let file = crate::store::resolve(path, LATEST)?;
+    let sections = read_container(
         &file,
         MAGIC,
         "channel-weights file",
         &["header", "weights", "optimiser"],
-    )?
-    .into_iter();
+        &[],
+    )?;
+    let notice = sections.notice(&file);
+    let mut parts = sections.parts.into_iter();
     let (h, r, o) = (
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
+    let ctx = |e: String| {
+        format!(
+            "{} is not a usable channel-weights file: {e}",
+            file.display()
+        )
+    };
     let header: WeightsHeader =
-        serde_json::from_slice(&h).map_err(|e| format!("{}: bad header: {e}", file.display()))?;
+        serde_json::from_slice(&h).map_err(|e| ctx(format!("bad header: {e}")))?;
+    header
+        .config
+        .validate()
+        .map_err(|e| ctx(format!("the header's config is invalid: {e}")))?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(r))
-        .map_err(|e| format!("{}: bad weights: {e}", file.display()))?;
+        .map_err(|e| ctx(format!("bad weights: {e}")))?;
     Ok(WeightsCheckpoint {
         header,
         record,
         optimizer: (!o.is_empty()).then(|| Bytes::from_bytes_vec(o)),
+        notice,
     })
 }

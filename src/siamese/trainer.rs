@@ -1,8 +1,13 @@
-//! The supervised stage (DESIGN.md §3): the encoder frozen, one weight vector per matched
-//! depth learned from triplets (anchor = a place by day, positive = it by night, negative =
-//! another place by day or by night, 50/50), margin 1, Adam at 1e-3, batch 16. Runs on any
-//! thread, reports through a channel, obeys pause/stop/save like stage one, checkpoints and
-//! resumes exactly.
+//! The supervised stages, one loop for both (DESIGN.md §3 and §3b):
+//! - channel weights: the encoder frozen, one weight vector per matched depth learned from
+//!   triplets (anchor = a place by day, positive = it by night, negative = another place by
+//!   day or by night, 50/50), margin 1, Adam at 1e-3, batch 16;
+//! - fine-tuning: the encoders themselves trained on the same place labels with the triplet
+//!   hinge and in-batch hard negatives; the result is a model checkpoint (`latest.dmck`,
+//!   `best.dmck` by held-out R@1) that eval, the app and every other command read as is.
+//!
+//! Runs on any thread, reports through a channel, obeys pause/stop/save like stage one,
+//! checkpoints and resumes exactly.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,18 +22,25 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{HistoryPoint, WeightsCheckpoint, WeightsState};
+use super::fine_tune::{FineTuneStamp, Resume};
 use super::weights::{
-    ChannelWeights, Depths, Hinge, features, share_for_mass, triplet_objective, weighted_distance,
+    ChannelWeights, Depths, Hinge, batch_hard_objective, features, pair_distances, share_for_mass,
+    triplet_objective, weighted_distance,
 };
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::error::ConfigError;
 use crate::model::{DoubleVae, ModelConfig};
+use crate::retrieval::compare::evaluation_items;
+use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 use crate::train::Command;
+use crate::train::checkpoint::Header;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WeightsConfig {
+    pub method: Method,
+    pub mining: Mining,
     pub depths: Depths,
     pub hinge: Hinge,
     pub epochs: usize,
@@ -42,6 +54,8 @@ pub struct WeightsConfig {
 impl Default for WeightsConfig {
     fn default() -> Self {
         Self {
+            method: Method::Weights,
+            mining: Mining::Random,
             depths: Depths::Latent,
             hinge: Hinge::Triplet,
             epochs: 30,
@@ -54,8 +68,66 @@ impl Default for WeightsConfig {
     }
 }
 
+/// What the supervised stage learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The research's channel weighting of the frozen encoder.
+    Weights,
+    /// The encoders fine-tuned on the place labels.
+    FineTune,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Weights => "channel weights",
+            Method::FineTune => "fine-tuning",
+        }
+    }
+}
+
+/// Which negatives the triplets use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mining {
+    /// One random other place per anchor, by day or by night (the research).
+    Random,
+    /// The nearest other place in the batch, both ways (see `batch_hard_objective`).
+    BatchHard,
+}
+
 impl WeightsConfig {
+    /// Defaults of the fine-tuning stage: the encoders move, so a smaller step, batch-hard
+    /// negatives, and fewer epochs.
+    pub fn fine_tune() -> Self {
+        Self {
+            method: Method::FineTune,
+            mining: Mining::BatchHard,
+            epochs: 12,
+            batch_size: 16,
+            learning_rate: 1e-4,
+            margin: 1.0,
+            save_every: 1,
+            ..Self::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.method == Method::FineTune && self.depths != Depths::Latent {
+            return Err(ConfigError::new(
+                "depths",
+                self.depths.name(),
+                "latent when fine-tuning (the embedding retrieval uses)",
+            ));
+        }
+        if self.mining == Mining::BatchHard && self.batch_size < 2 {
+            return Err(ConfigError::new(
+                "batch_size",
+                self.batch_size,
+                "an integer ≥ 2 with batch-hard negatives",
+            ));
+        }
         if self.epochs == 0 {
             return Err(ConfigError::new("epochs", self.epochs, "an integer ≥ 1"));
         }
@@ -87,6 +159,7 @@ impl WeightsConfig {
 #[derive(Debug, Clone)]
 pub enum WeightsEvent {
     Started {
+        method: Method,
         depths: Depths,
         steps_per_epoch: usize,
         total_steps: u64,
@@ -107,9 +180,19 @@ pub enum WeightsEvent {
         train: f32,
         val: Option<f32>,
         share90: f32,
+        /// Night→day retrieval on the held-out places (fine-tuning only: the weights stage
+        /// compares with and without its weights when it ends).
+        retrieval: Option<HeldOutScores>,
     },
     CheckpointWritten {
         path: PathBuf,
+    },
+    /// Answers to the pause and resume commands, at the step the run stands at.
+    Paused {
+        step: u64,
+    },
+    Resumed {
+        step: u64,
     },
     Error(String),
     Finished {
@@ -173,24 +256,72 @@ pub fn triplets(
         .collect()
 }
 
+/// What the loop learns: the weights (on the autodiff device, the frozen model beside them)
+/// or the model itself (on the autodiff device, the weights fixed at one).
+enum Learner {
+    Weights(ChannelWeights),
+    Encoder {
+        model: Box<DoubleVae>,
+        ones: ChannelWeights,
+    },
+}
+
+impl Learner {
+    fn weights(&self) -> &ChannelWeights {
+        match self {
+            Learner::Weights(w) => w,
+            Learner::Encoder { ones, .. } => ones,
+        }
+    }
+
+    fn step(self, optim: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>) -> Self {
+        let grads = loss.backward();
+        match self {
+            Learner::Weights(w) => {
+                let g = GradientsParams::from_grads(grads, &w);
+                Learner::Weights(optim.step(lr, w, g))
+            }
+            Learner::Encoder { model, ones } => {
+                let g = GradientsParams::from_grads(grads, &*model);
+                Learner::Encoder {
+                    model: Box::new(optim.step(lr, *model, g)),
+                    ones,
+                }
+            }
+        }
+    }
+}
+
+/// What a supervised run produced: the weights (ones when fine-tuning), the fine-tuned model
+/// (inference copy) and where the run stands.
+pub struct Trained {
+    pub weights: ChannelWeights,
+    pub model: Option<DoubleVae>,
+    pub state: WeightsState,
+}
+
 pub struct WeightsTrainer {
     pub config: WeightsConfig,
     model: DoubleVae,
     model_config: ModelConfig,
     dataset: Arc<Dataset>,
+    split: Split,
     train_places: Vec<(u32, usize, usize)>,
     val_triplets: Vec<Triplet>,
     device: ComputeDevice,
     out: PathBuf,
     stage_one: (PathBuf, u64),
+    /// The stage-one checkpoint's header: a fine-tuned model is saved under it.
+    stage_one_header: Option<Header>,
     events: Option<Sender<WeightsEvent>>,
     commands: Option<Receiver<Command>>,
-    resume: Option<WeightsCheckpoint>,
+    resume: Option<Resume>,
 }
 
 impl WeightsTrainer {
-    /// `model` is the stage-one model (any device: it is moved to `device` and frozen);
-    /// `split` holds out the places stage one held out.
+    /// `model` is the stage-one model (any device: it is moved to `device`; frozen for the
+    /// weights, the starting point when fine-tuning); `split` holds out the places stage one
+    /// held out.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: WeightsConfig,
@@ -205,7 +336,14 @@ impl WeightsTrainer {
         config.validate().map_err(|e| e.to_string())?;
         let train_places = paired(&dataset, &split.train_day, &split.train_night);
         if train_places.len() < 2 {
-            return Err("the siamese stage needs ground truth: at least two training places with both a day and a night image (places.csv or paired file names)".into());
+            return Err("the supervised stage needs ground truth: at least two training places with both a day and a night image (places.csv or paired file names)".into());
+        }
+        if config.mining == Mining::BatchHard && train_places.len() < config.batch_size {
+            return Err(format!(
+                "batch-hard negatives need a batch of distinct places: {} training places, batch size {}",
+                train_places.len(),
+                config.batch_size
+            ));
         }
         let val_places = paired(&dataset, &split.val_day, &split.val_night);
         let val_triplets = if val_places.len() >= 2 {
@@ -224,11 +362,13 @@ impl WeightsTrainer {
             model,
             model_config,
             dataset,
+            split: split.clone(),
             train_places,
             val_triplets,
             device,
             out: out.into(),
             stage_one,
+            stage_one_header: None,
             events: None,
             commands: None,
             resume: None,
@@ -245,22 +385,74 @@ impl WeightsTrainer {
         self
     }
 
-    pub fn resume_from(mut self, ck: WeightsCheckpoint) -> Result<Self, String> {
-        if ck.header.config.depths != self.config.depths {
+    /// The stage-one checkpoint's header, which a fine-tuned model is saved under (its
+    /// training config and progress stay those of stage one).
+    pub fn with_stage_one_header(mut self, header: Header) -> Self {
+        self.stage_one_header = Some(header);
+        self
+    }
+
+    /// Continue a weights run from its file.
+    pub fn resume_from(self, ck: WeightsCheckpoint) -> Result<Self, String> {
+        self.resume_with(Resume::Weights(Box::new(ck)))
+    }
+
+    /// Continue a weights or a fine-tuning run; the file must be of this run's method, depths
+    /// and architecture, learned on the same stage-one checkpoint, and hold its optimiser.
+    pub fn resume_with(mut self, resume: Resume) -> Result<Self, String> {
+        let (config, stage_one, has_optimizer) = match &resume {
+            Resume::Weights(ck) => (
+                ck.header.config.clone(),
+                (ck.header.stage_one.clone(), ck.header.stage_one_step),
+                ck.optimizer.is_some(),
+            ),
+            Resume::FineTune { stamp, checkpoint } => (
+                stamp.config.clone(),
+                (stamp.stage_one.clone(), stamp.stage_one_step),
+                checkpoint.optimizer.is_some(),
+            ),
+        };
+        if config.method != self.config.method {
+            return Err(format!(
+                "the file holds {}, this run is {}",
+                config.method.name(),
+                self.config.method.name()
+            ));
+        }
+        if config.depths != self.config.depths {
             return Err(format!(
                 "the weights checkpoint matches {}, this run matches {}",
-                ck.header.config.depths.name(),
+                config.depths.name(),
                 self.config.depths.name()
             ));
         }
-        let expect = self.config.depths.channels(self.model_config.base_width);
-        if ck.header.channels != expect {
+        match &resume {
+            Resume::Weights(ck) => {
+                let expect = self.config.depths.channels(self.model_config.base_width);
+                if ck.header.channels != expect {
+                    return Err(format!(
+                        "the weights checkpoint has channels {:?}, this model has {:?}",
+                        ck.header.channels, expect
+                    ));
+                }
+            }
+            Resume::FineTune { checkpoint, .. } => {
+                checkpoint.check_architecture(&self.model_config)?
+            }
+        }
+        if stage_one.1 != self.stage_one.1 {
             return Err(format!(
-                "the weights checkpoint has channels {:?}, this model has {:?}",
-                ck.header.channels, expect
+                "the file was learned on the stage-one checkpoint {} at step {}, this run starts from step {} of {}",
+                stage_one.0.display(),
+                stage_one.1,
+                self.stage_one.1,
+                self.stage_one.0.display()
             ));
         }
-        self.resume = Some(ck);
+        if !has_optimizer {
+            return Err("the file holds no optimiser state, so it cannot be resumed exactly; use it for evaluation, or start a new run".into());
+        }
+        self.resume = Some(resume);
         Ok(self)
     }
 
@@ -272,9 +464,8 @@ impl WeightsTrainer {
         self.events.as_ref().is_none_or(|tx| tx.send(e).is_ok())
     }
 
-    /// Features of a list of (domain, index) images, in order.
-    fn feats(&self, imgs: &[(Domain, usize)]) -> Vec<Tensor<4>> {
-        let dev = &self.device.device;
+    /// Features of a list of (domain, index) images, in order, from `model` on `dev`.
+    fn feats(&self, model: &DoubleVae, dev: &Device, imgs: &[(Domain, usize)]) -> Vec<Tensor<4>> {
         let depth_count = self.config.depths.taps().len();
         let mut per_domain: Vec<(Vec<usize>, Vec<Tensor<4>>)> = Vec::new();
         for d in Domain::BOTH {
@@ -288,7 +479,7 @@ impl WeightsTrainer {
                 .collect();
             per_domain.push((
                 pos,
-                features(&self.model, to_tensor(&batch, dev), d, self.config.depths),
+                features(model, to_tensor(&batch, dev), d, self.config.depths),
             ));
         }
         // Rows come grouped by domain; put them back in the order asked for.
@@ -315,79 +506,186 @@ impl WeightsTrainer {
             .collect()
     }
 
-    /// Distances d(a,p) and d(a,n) of a batch of triplets, on the autodiff device.
-    fn distances(&self, w: &ChannelWeights, batch: &[Triplet]) -> (Tensor<1>, Tensor<1>) {
-        let a = self.feats(
-            &batch
-                .iter()
-                .map(|t| (Domain::Day, t.anchor))
-                .collect::<Vec<_>>(),
-        );
-        let p = self.feats(
-            &batch
-                .iter()
-                .map(|t| (Domain::Night, t.positive))
-                .collect::<Vec<_>>(),
-        );
-        let n = self.feats(&batch.iter().map(|t| t.negative).collect::<Vec<_>>());
-        let ad = |v: Vec<Tensor<4>>| v.into_iter().map(|t| t.autodiff()).collect::<Vec<_>>();
-        let (a, p, n) = (ad(a), ad(p), ad(n));
-        (weighted_distance(w, &a, &p), weighted_distance(w, &a, &n))
+    /// Features on the autodiff device: through the learned encoder when fine-tuning, from
+    /// the frozen one (then lifted) for the weights.
+    fn learner_feats(&self, learner: &Learner, imgs: &[(Domain, usize)]) -> Vec<Tensor<4>> {
+        match learner {
+            Learner::Encoder { model, ones } => {
+                let ad = ones.depths[0].val().device();
+                self.feats(model, &ad, imgs)
+            }
+            Learner::Weights(_) => self
+                .feats(&self.model, &self.device.device, imgs)
+                .into_iter()
+                .map(|t| t.autodiff())
+                .collect(),
+        }
     }
 
-    /// Held-out triplet loss (per-triplet hinge, the metric of DESIGN.md §4) with weights `w`.
-    pub fn validation_loss(&self, w: &ChannelWeights) -> Option<f32> {
+    /// The training objective of one batch of triplets.
+    fn batch_loss(&self, learner: &Learner, batch: &[Triplet]) -> Tensor<1> {
+        let cfg = &self.config;
+        let anchors: Vec<(Domain, usize)> = batch.iter().map(|t| (Domain::Day, t.anchor)).collect();
+        let positives: Vec<(Domain, usize)> =
+            batch.iter().map(|t| (Domain::Night, t.positive)).collect();
+        let a = self.learner_feats(learner, &anchors);
+        let p = self.learner_feats(learner, &positives);
+        match cfg.mining {
+            Mining::Random => {
+                let n = self.learner_feats(
+                    learner,
+                    &batch.iter().map(|t| t.negative).collect::<Vec<_>>(),
+                );
+                let w = learner.weights();
+                triplet_objective(
+                    weighted_distance(w, &a, &p),
+                    weighted_distance(w, &a, &n),
+                    cfg.margin,
+                    cfg.hinge,
+                )
+            }
+            // Rows are night anchors, columns day images.
+            Mining::BatchHard => {
+                batch_hard_objective(pair_distances(learner.weights(), &p, &a), cfg.margin)
+            }
+        }
+    }
+
+    /// Held-out triplet loss (per-triplet hinge, random negatives: the metric of DESIGN.md §4)
+    /// of `model` with weights `w`, both off the autodiff device.
+    pub fn validation_loss_of(&self, model: &DoubleVae, w: &ChannelWeights) -> Option<f32> {
         if self.val_triplets.is_empty() {
             return None;
         }
+        let dev = &self.device.device;
         let mut total = 0.0;
         for chunk in self.val_triplets.chunks(64) {
-            let (dap, dan) = self.distances(w, chunk);
-            let l = triplet_objective(dap, dan, self.config.margin, Hinge::Triplet);
-            total += l.inner().into_scalar::<f32>() * chunk.len() as f32;
+            let f = |imgs: Vec<(Domain, usize)>| self.feats(model, dev, &imgs);
+            let a = f(chunk.iter().map(|t| (Domain::Day, t.anchor)).collect());
+            let p = f(chunk.iter().map(|t| (Domain::Night, t.positive)).collect());
+            let n = f(chunk.iter().map(|t| t.negative).collect());
+            let l = triplet_objective(
+                weighted_distance(w, &a, &p),
+                weighted_distance(w, &a, &n),
+                self.config.margin,
+                Hinge::Triplet,
+            );
+            total += l.into_scalar::<f32>() * chunk.len() as f32;
         }
         Some(total / self.val_triplets.len() as f32)
+    }
+
+    /// [`Self::validation_loss_of`] the frozen model with weights `w`.
+    pub fn validation_loss(&self, w: &ChannelWeights) -> Option<f32> {
+        self.validation_loss_of(&self.model, &w.valid().to_device(&self.device.device))
+    }
+
+    fn evaluate(&self, learner: &Learner) -> (Option<f32>, Option<HeldOutScores>) {
+        match learner {
+            Learner::Weights(w) => (self.validation_loss(w), None),
+            Learner::Encoder { model, .. } => {
+                let model = model.valid().to_device(&self.device.device);
+                let ones = ChannelWeights::ones(
+                    &self.config.depths.channels(self.model_config.base_width),
+                    &self.device.device,
+                );
+                let (items, _) = evaluation_items(&self.dataset, Some(&self.split));
+                let scores = (!self.split.val_day.is_empty() && !self.split.val_night.is_empty())
+                    .then(|| {
+                        held_out_scores(
+                            &model,
+                            &self.dataset,
+                            &items,
+                            &self.device.device,
+                            self.config.seed,
+                        )
+                    })
+                    .flatten();
+                (self.validation_loss_of(&model, &ones), scores)
+            }
+        }
     }
 
     fn save(
         &self,
         path: &Path,
         state: &WeightsState,
-        w: &ChannelWeights,
+        learner: &Learner,
         optim: &ModuleOptimizer,
     ) -> Result<(), String> {
-        super::checkpoint::save(
-            path,
-            &self.config,
-            &self.model_config,
-            &self.stage_one,
-            state,
-            w,
-            Some(optim),
-        )
+        match learner {
+            Learner::Weights(w) => super::checkpoint::save(
+                path,
+                &self.config,
+                &self.model_config,
+                &self.stage_one,
+                state,
+                w,
+                Some(optim),
+            ),
+            Learner::Encoder { model, .. } => {
+                let header = self.stage_one_header.as_ref().ok_or(
+                    "fine-tuning needs the stage-one checkpoint's header to save its model",
+                )?;
+                let stamp = FineTuneStamp {
+                    config: self.config.clone(),
+                    stage_one: self.stage_one.0.clone(),
+                    stage_one_step: self.stage_one.1,
+                    state: state.clone(),
+                };
+                super::fine_tune::save(path, header, &stamp, &model.valid(), optim)
+            }
+        }
     }
 
-    pub fn train(mut self) -> Result<(ChannelWeights, WeightsState), String> {
+    fn latest_path(&self) -> PathBuf {
+        self.out.join(match self.config.method {
+            Method::Weights => super::checkpoint::LATEST,
+            Method::FineTune => crate::train::checkpoint::LATEST,
+        })
+    }
+
+    pub fn train(mut self) -> Result<Trained, String> {
         let cfg = self.config.clone();
         let ad = self.device.device.clone().autodiff();
         let spe = self.steps_per_epoch();
         let channels = cfg.depths.channels(self.model_config.base_width);
         let adam = AdamConfig::new().with_epsilon(1e-8);
+        let restore = |bytes: &Option<burn::tensor::Bytes>| match bytes {
+            Some(b) => adam
+                .init()
+                .from_bytes(b.clone())
+                .map_err(|e| format!("cannot read the optimiser state: {e}")),
+            None => Ok(adam.init()),
+        };
+        if cfg.method == Method::FineTune && self.stage_one_header.is_none() {
+            return Err(
+                "fine-tuning needs the stage-one checkpoint's header to save its model".into(),
+            );
+        }
         let resumed = self.resume.is_some();
-        let (mut w, mut optim, mut state) = match self.resume.take() {
-            Some(ck) => {
-                let w = ck.build(&ad)?;
-                let optim = match &ck.optimizer {
-                    Some(b) => adam
-                        .init()
-                        .from_bytes(b.clone())
-                        .map_err(|e| format!("cannot read the optimiser state: {e}"))?,
-                    None => adam.init(),
-                };
-                (w, optim, ck.header.state)
-            }
+        let (mut learner, mut optim, mut state) = match self.resume.take() {
+            Some(Resume::Weights(ck)) => (
+                Learner::Weights(ck.build(&ad)?),
+                restore(&ck.optimizer)?,
+                ck.header.state.clone(),
+            ),
+            Some(Resume::FineTune { stamp, checkpoint }) => (
+                Learner::Encoder {
+                    model: Box::new(checkpoint.build_model(&ad)?),
+                    ones: ChannelWeights::ones(&channels, &ad),
+                },
+                restore(&checkpoint.optimizer)?,
+                stamp.state,
+            ),
             None => (
-                ChannelWeights::ones(&channels, &ad),
+                match cfg.method {
+                    Method::Weights => Learner::Weights(ChannelWeights::ones(&channels, &ad)),
+                    Method::FineTune => Learner::Encoder {
+                        model: Box::new(self.model.clone().fork(&ad).train()),
+                        ones: ChannelWeights::ones(&channels, &ad),
+                    },
+                },
                 adam.init(),
                 WeightsState::default(),
             ),
@@ -396,9 +694,9 @@ impl WeightsTrainer {
         std::fs::create_dir_all(&self.out)
             .map_err(|e| format!("cannot create {}: {e}", self.out.display()))?;
         if state.history.is_empty()
-            && let Some(v) = self.validation_loss(&w)
+            && let (Some(v), _) = self.evaluate(&learner)
         {
-            // Where w = 1 starts, for the curves.
+            // Where the stage starts (w = 1, or the encoder as stage one left it).
             state.history.push(HistoryPoint {
                 step: 0,
                 epoch: 0,
@@ -407,6 +705,7 @@ impl WeightsTrainer {
             });
         }
         self.emit(WeightsEvent::Started {
+            method: cfg.method,
             depths: cfg.depths,
             steps_per_epoch: spe,
             total_steps: total,
@@ -415,7 +714,8 @@ impl WeightsTrainer {
             resumed,
             initial_val: state.history.first().and_then(|h| h.val),
         });
-        let latest = self.out.join(super::checkpoint::LATEST);
+        let latest = self.latest_path();
+        let best_path = self.out.join(crate::train::checkpoint::BEST);
         let mut stopped = false;
         'epochs: while state.epoch < cfg.epochs {
             let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -435,16 +735,29 @@ impl WeightsTrainer {
                                 .ok()
                         };
                         match c {
-                            Some(Command::Pause) => paused = true,
-                            Some(Command::Resume) => paused = false,
+                            Some(Command::Pause) => {
+                                if !paused {
+                                    self.emit(WeightsEvent::Paused { step: state.step });
+                                }
+                                paused = true;
+                            }
+                            Some(Command::Resume) => {
+                                if paused {
+                                    self.emit(WeightsEvent::Resumed { step: state.step });
+                                }
+                                paused = false;
+                            }
                             Some(Command::Stop) => {
                                 stopped = true;
                                 break 'epochs;
                             }
                             Some(Command::SaveNow) => {
-                                if let Err(e) = self.save(&latest, &state, &w, &optim) {
-                                    self.emit(WeightsEvent::Error(e));
-                                }
+                                match self.save(&latest, &state, &learner, &optim) {
+                                    Ok(()) => self.emit(WeightsEvent::CheckpointWritten {
+                                        path: latest.clone(),
+                                    }),
+                                    Err(e) => self.emit(WeightsEvent::Error(e)),
+                                };
                             }
                             None if paused => {
                                 stopped = true;
@@ -457,16 +770,14 @@ impl WeightsTrainer {
                 let b = cfg.batch_size;
                 let batch = &epoch_triplets[state.step_in_epoch * b
                     ..((state.step_in_epoch + 1) * b).min(epoch_triplets.len())];
-                let (dap, dan) = self.distances(&w, batch);
-                let loss = triplet_objective(dap, dan, cfg.margin, cfg.hinge);
+                let loss = self.batch_loss(&learner, batch);
                 let value = loss.clone().inner().into_scalar::<f32>();
                 if !value.is_finite() {
                     let msg = format!("the triplet loss became non-finite at step {}", state.step);
                     self.emit(WeightsEvent::Error(msg.clone()));
                     return Err(msg);
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &w);
-                w = optim.step(cfg.learning_rate, w, grads);
+                learner = learner.step(&mut optim, cfg.learning_rate, loss);
                 state.step += 1;
                 state.step_in_epoch += 1;
                 state.epoch_loss_sum += value as f64;
@@ -480,12 +791,15 @@ impl WeightsTrainer {
                 }
             }
             let train = (state.epoch_loss_sum / spe as f64) as f32;
-            let val = self.validation_loss(&w);
-            let share90 = w
-                .to_vecs()
-                .first()
-                .map(|v| share_for_mass(v, 0.9).1)
-                .unwrap_or(f32::NAN);
+            let (val, retrieval) = self.evaluate(&learner);
+            let share90 = match &learner {
+                Learner::Weights(w) => w
+                    .to_vecs()
+                    .first()
+                    .map(|v| share_for_mass(v, 0.9).1)
+                    .unwrap_or(f32::NAN),
+                Learner::Encoder { .. } => 1.0,
+            };
             state.history.push(HistoryPoint {
                 step: state.step,
                 epoch: state.epoch + 1,
@@ -496,31 +810,51 @@ impl WeightsTrainer {
             state.epoch += 1;
             state.step_in_epoch = 0;
             state.epoch_loss_sum = 0.0;
+            let improved = retrieval.is_some_and(|r| state.best.is_none_or(|b| r.better_than(&b)));
+            if improved {
+                state.best = retrieval;
+            }
             self.emit(WeightsEvent::Epoch {
                 epoch,
                 step: state.step,
                 train,
                 val,
                 share90,
+                retrieval,
             });
             if state.epoch % cfg.save_every.max(1) == 0 || state.epoch == cfg.epochs {
-                self.save(&latest, &state, &w, &optim)?;
+                self.save(&latest, &state, &learner, &optim)?;
                 self.emit(WeightsEvent::CheckpointWritten {
                     path: latest.clone(),
                 });
             }
+            if improved {
+                self.save(&best_path, &state, &learner, &optim)?;
+                self.emit(WeightsEvent::CheckpointWritten {
+                    path: best_path.clone(),
+                });
+            }
         }
         if stopped {
-            self.save(&latest, &state, &w, &optim)?;
+            self.save(&latest, &state, &learner, &optim)?;
             self.emit(WeightsEvent::CheckpointWritten {
                 path: latest.clone(),
             });
         }
+        let weights = learner.weights().valid();
         self.emit(WeightsEvent::Finished {
             step: state.step,
-            weights: w.to_vecs(),
+            weights: weights.to_vecs(),
             checkpoint: Some(latest),
         });
-        Ok((w.valid(), state))
+        let model = match learner {
+            Learner::Encoder { model, .. } => Some(model.valid()),
+            Learner::Weights(_) => None,
+        };
+        Ok(Trained {
+            weights,
+            model,
+            state,
+        })
     }
 }

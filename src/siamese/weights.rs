@@ -152,3 +152,49 @@ pub fn share_for_mass(w: &[f32], mass: f32) -> (usize, f32) {
     }
     (w.len(), 1.0)
 }
+
+/// `d(p_i, q_j)` for every pair of a batch, `[B, B]`, averaged over depths like
+/// [`weighted_distance`].
+pub fn pair_distances(w: &ChannelWeights, p: &[Tensor<4>], q: &[Tensor<4>]) -> Tensor<2> {
+    let mut total: Option<Tensor<2>> = None;
+    for ((wd, a), b) in w.depths.iter().zip(p).zip(q) {
+        let [bsz, c, h, wid] = a.dims();
+        let px = h * wid;
+        let wv = wd.val().reshape([1, 1, c, 1]);
+        let a = a.clone().reshape([bsz, 1, c, px]);
+        let b = b.clone().reshape([1, bsz, c, px]);
+        let d: Tensor<2> = ((a - b) * wv)
+            .square()
+            .sum_dim(2)
+            .add_scalar(1e-12)
+            .sqrt()
+            .mean_dim(3)
+            .reshape([bsz, bsz]);
+        total = Some(match total {
+            Some(t) => t + d,
+            None => d,
+        });
+    }
+    total
+        .expect("at least one depth")
+        .div_scalar(w.depths.len() as f32)
+}
+
+/// The triplet hinge with in-batch hard negatives, both ways: for each night anchor `i` the
+/// positive is day `i` and the negative the nearest other day image, and the same for each
+/// day anchor against the night images. `d` is `[B, B]`, `d[i][j] = d(night_i, day_j)`.
+pub fn batch_hard_objective(d: Tensor<2>, margin: f32) -> Tensor<1> {
+    let [b, _] = d.dims();
+    let device = d.device();
+    let eye: Tensor<2> = Tensor::eye(b, &device);
+    let positive: Tensor<1> = (d.clone() * eye.clone()).sum_dim(1).reshape([b]);
+    // Push the diagonal out of reach of the minimum.
+    let off = d + eye.mul_scalar(1e6);
+    let hardest_day: Tensor<1> = off.clone().min_dim(1).reshape([b]);
+    let hardest_night: Tensor<1> = off.min_dim(0).reshape([b]);
+    let night_anchor = (positive.clone() - hardest_day)
+        .add_scalar(margin)
+        .clamp_min(0.0);
+    let day_anchor = (positive - hardest_night).add_scalar(margin).clamp_min(0.0);
+    (night_anchor + day_anchor).mean().div_scalar(2.0)
+}

@@ -1,12 +1,12 @@
 //! Checkpoints: one self-describing file holding the model, the optimiser state, the
-//! scheduler, progress, random state and the config. Written atomically (temp file, fsync,
-//! rename), so a crash mid-write leaves the previous checkpoint intact.
+//! scheduler, progress, random state and the config, in the checksummed container of
+//! [`crate::store`] (written atomically).
 //!
-//! Layout: `MAGIC`, u32 format version, then three length-prefixed (u64 LE) sections:
-//! a JSON header, the model as a burnpack record, the optimiser as a burnpack record (empty
-//! in inference-only checkpoints such as the one shipped in `checkpoints/`).
+//! Sections: a JSON header, the model as a burnpack record, the optimiser as a burnpack
+//! record (empty in inference-only checkpoints), then the image discriminators and their
+//! optimiser (empty without them; absent in files from before them). The header is parsed
+//! and its config validated before any payload is decoded.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -29,11 +29,13 @@ pub struct LossSums {
     pub cycle_kl: f64,
     pub gan: f64,
     pub discriminator: f64,
+    pub contrast: f64,
+    pub mean_gap: f64,
     pub total: f64,
 }
 
 impl LossSums {
-    fn slots(&mut self) -> [(&'static str, &mut f64); 7] {
+    fn slots(&mut self) -> [(&'static str, &mut f64); 9] {
         [
             ("reconstruction", &mut self.reconstruction),
             ("kl", &mut self.kl),
@@ -41,6 +43,8 @@ impl LossSums {
             ("cycle_kl", &mut self.cycle_kl),
             ("gan", &mut self.gan),
             ("discriminator", &mut self.discriminator),
+            ("contrast", &mut self.contrast),
+            ("mean_gap", &mut self.mean_gap),
             ("total", &mut self.total),
         ]
     }
@@ -59,7 +63,7 @@ impl LossSums {
 }
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-CKPT\n\0";
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::store::FORMAT_VERSION;
 /// File name of the newest checkpoint in a run folder.
 pub const LATEST: &str = "latest.dmck";
 /// File name of the checkpoint with the best held-out retrieval in a run folder.
@@ -84,6 +88,11 @@ pub struct RunState {
     pub best: Option<crate::retrieval::eval::HeldOutScores>,
     /// How every random stream is derived, stated for whoever reads the file.
     pub rng: String,
+    /// Set when the model was then fine-tuned on place labels: the supervised stage's own
+    /// record (`siamese::fine_tune::FineTuneStamp`, which owns its shape). Stage one does not
+    /// resume such a file: its optimiser state is the fine-tuning's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,137 +114,11 @@ pub struct Checkpoint {
     /// The image discriminators (objective = aligned); absent in files from before them.
     pub discriminators: Option<ModuleRecord>,
     pub discriminator_optimizer: Option<Bytes>,
+    /// What to tell the user about the file itself (it predates checksums), if anything.
+    pub notice: Option<String>,
 }
 
-fn section(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    w.write_all(bytes)
-}
-
-fn read_section(r: &mut impl Read, what: &str, limit: u64) -> Result<Vec<u8>, String> {
-    let mut len = [0u8; 8];
-    r.read_exact(&mut len)
-        .map_err(|_| format!("truncated before the {what} section"))?;
-    let len = u64::from_le_bytes(len);
-    if len > limit {
-        return Err(format!(
-            "{what} section claims {len} bytes, more than the file holds"
-        ));
-    }
-    let mut buf = vec![0u8; len as usize];
-    r.read_exact(&mut buf)
-        .map_err(|_| format!("truncated inside the {what} section"))?;
-    Ok(buf)
-}
-
-/// Write `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<(), String> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok::<(), std::io::Error>(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Write `sections` after `magic` and `FORMAT_VERSION`, atomically. Shared by every
-/// checkpoint kind (stage one, channel weights), each with its own magic.
-pub fn write_container(path: &Path, magic: &[u8; 16], sections: &[&[u8]]) -> Result<(), String> {
-    write_atomic(path, |f| {
-        let mut w = std::io::BufWriter::new(f);
-        w.write_all(magic)?;
-        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        for s in sections {
-            section(&mut w, s)?;
-        }
-        w.flush()
-    })
-}
-
-/// Read the named sections of a container written by [`write_container`]; errors say which
-/// file, what kind was expected and what is wrong.
-pub fn read_container(
-    file: &Path,
-    magic: &[u8; 16],
-    kind: &str,
-    names: &[&str],
-) -> Result<Vec<Vec<u8>>, String> {
-    read_container_with_optional(file, magic, kind, names, &[])
-}
-
-/// [`read_container`] followed by sections that files written before they existed lack: each
-/// of `optional` is read if the file goes on, and is empty where it ends.
-pub fn read_container_with_optional(
-    file: &Path,
-    magic: &[u8; 16],
-    kind: &str,
-    names: &[&str],
-    optional: &[&str],
-) -> Result<Vec<Vec<u8>>, String> {
-    let size = std::fs::metadata(file)
-        .map_err(|e| format!("{}: {e}", file.display()))?
-        .len();
-    let mut r = std::io::BufReader::new(
-        std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?,
-    );
-    let ctx = |e: String| format!("{} is not a usable {kind}: {e}", file.display());
-    let mut m = [0u8; 16];
-    r.read_exact(&mut m).map_err(|_| ctx("too short".into()))?;
-    if &m != magic {
-        return Err(ctx("wrong file type".into()));
-    }
-    let mut version = [0u8; 4];
-    r.read_exact(&mut version)
-        .map_err(|_| ctx("truncated".into()))?;
-    let version = u32::from_le_bytes(version);
-    if version != FORMAT_VERSION {
-        return Err(ctx(format!(
-            "format version {version}, this build reads {FORMAT_VERSION}"
-        )));
-    }
-    let mut consumed = (magic.len() + 4) as u64;
-    let mut out = Vec::with_capacity(names.len() + optional.len());
-    for n in names {
-        let s = read_section(&mut r, n, size).map_err(ctx)?;
-        consumed += 8 + s.len() as u64;
-        out.push(s);
-    }
-    for n in optional {
-        if consumed >= size {
-            out.push(Vec::new());
-            continue;
-        }
-        let s = read_section(&mut r, n, size).map_err(ctx)?;
-        consumed += 8 + s.len() as u64;
-        out.push(s);
-    }
-    Ok(out)
-}
+pub use crate::store::{write_atomic, write_container};
 
 /// The image discriminators and their optimiser, when the objective has them.
 pub struct AdversaryParts<'a> {
@@ -307,14 +190,15 @@ pub fn optimizer_bytes(
 /// Read a checkpoint file (or `DIR/latest.dmck` when given a run folder).
 pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let file = resolve(path)?;
-    let mut parts = read_container_with_optional(
+    let sections = crate::store::read_container(
         &file,
         MAGIC,
         "duskmatch checkpoint",
         &["header", "model", "optimiser"],
         &["discriminators", "discriminator optimiser"],
-    )?
-    .into_iter();
+    )?;
+    let notice = sections.notice(&file);
+    let mut parts = sections.parts.into_iter();
     let ctx = |e: String| {
         format!(
             "{} is not a usable duskmatch checkpoint: {e}",
@@ -325,6 +209,12 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let (header, model, optim, disc, disc_optim) = (next(), next(), next(), next(), next());
     let header: Header =
         serde_json::from_slice(&header).map_err(|e| ctx(format!("bad header: {e}")))?;
+    // A config no run could have (hand-edited, or from a broken writer) is refused before
+    // burn decodes a payload shaped by it.
+    header
+        .config
+        .validate()
+        .map_err(|e| ctx(format!("the header's config is invalid: {e}")))?;
     let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
         .map_err(|e| ctx(format!("bad model record: {e}")))?;
     let optimizer = (!optim.is_empty()).then(|| Bytes::from_bytes_vec(optim));
@@ -344,25 +234,13 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
         optimizer,
         discriminators,
         discriminator_optimizer,
+        notice,
     })
 }
 
 /// A run folder means its latest checkpoint.
 pub fn resolve(path: &Path) -> Result<PathBuf, String> {
-    if path.is_dir() {
-        let latest = path.join(LATEST);
-        if latest.is_file() {
-            return Ok(latest);
-        }
-        return Err(format!(
-            "{} holds no checkpoint ({LATEST} is missing)",
-            path.display()
-        ));
-    }
-    if !path.exists() {
-        return Err(format!("{} does not exist", path.display()));
-    }
-    Ok(path.to_path_buf())
+    crate::store::resolve(path, LATEST)
 }
 
 impl Checkpoint {

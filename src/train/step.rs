@@ -8,6 +8,7 @@ use burn::prelude::*;
 
 use super::noise::StepNoise;
 use crate::data::batch::host_f32;
+use crate::model::contrast::{domain_mean_gap, info_nce};
 use crate::model::discriminator::{lsgan_discriminator_loss, lsgan_generator_loss};
 use crate::model::loss::unit_loss_with;
 use crate::model::{AlignConfig, Discriminators, DoubleVae, LossValues, LossWeights};
@@ -53,6 +54,20 @@ pub fn train_step(
     let losses = unit_loss_with(&model, a.clone(), b.clone(), weights, |mu| noise.add_to(mu));
     let mut values = losses.values();
     let mut total = losses.total;
+    if adversary.is_some() && align.mean_gap > 0.0 {
+        let gap = domain_mean_gap(losses.mu_a.clone(), losses.mu_b.clone());
+        values.mean_gap = scalar(&gap);
+        values.total += (align.mean_gap * values.mean_gap as f64) as f32;
+        total = total + gap.mul_scalar(align.mean_gap);
+    }
+    if adversary.is_some() && align.contrast > 0.0 {
+        let (tau, grid) = (align.contrast_temperature, align.contrast_grid);
+        let contrast = info_nce(losses.mu_a, losses.mu_ab, tau, grid)
+            + info_nce(losses.mu_b, losses.mu_ba, tau, grid);
+        values.contrast = scalar(&contrast);
+        values.total += (align.contrast * values.contrast as f64) as f32;
+        total = total + contrast.mul_scalar(align.contrast);
+    }
     if let Some(adv) = adversary {
         let (a2b, b2a) = (losses.a2b, losses.b2a);
         let d = &adv.discriminators;

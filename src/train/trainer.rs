@@ -127,6 +127,9 @@ impl Trainer {
     /// Continue from a checkpoint; its architecture must match this run's.
     pub fn resume_from(mut self, ckpt: Checkpoint) -> Result<Self, String> {
         ckpt.check_architecture(&self.config.model)?;
+        if ckpt.header.state.supervised.is_some() {
+            return Err("this checkpoint was fine-tuned on place labels; stage one does not resume it (its optimiser state is the fine-tuning's). Resume the fine-tuning with `duskmatch weights --method fine-tune --resume`, or resume the stage-one checkpoint it started from".into());
+        }
         if ckpt.optimizer.is_none() {
             return Err("this checkpoint holds weights only (no optimiser state), so it cannot be resumed exactly; use it for evaluation, or start a new run".into());
         }
@@ -328,6 +331,7 @@ impl Trainer {
                     epoch_sums: Default::default(),
                     best: None,
                     rng: "weights: ChaCha8(seed); epoch order: ChaCha8(seed, epoch); noise: ChaCha8(splitmix(seed, step))".into(),
+                    supervised: None,
                 };
                 (
                     DoubleVae::new(&cfg.model, cfg.seed, &ad),

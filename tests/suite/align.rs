@@ -330,3 +330,106 @@ fn discriminator_weight_gradients_match_finite_differences() {
         );
     }
 }
+
+#[test]
+fn contrast_rows_are_unit_rows_blind_to_a_per_pixel_affine_change() {
+    use duskmatch::model::contrast::contrast_rows;
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let v: Vec<f32> = (0..2 * 3 * 8 * 8)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mu = t(&v, [2, 3, 8, 8]);
+    let rows = contrast_rows(mu.clone(), 4);
+    assert_eq!(rows.dims(), [2, 3 * 4 * 4]);
+    let r = rows.clone().into_data().try_to_vec::<f32>().unwrap();
+    for row in r.chunks(48) {
+        let n: f32 = row.iter().map(|x| x * x).sum();
+        assert!((n - 1.0).abs() < 1e-5, "row norm² {n}");
+    }
+    // Scaling every channel of a pixel by 3 and shifting it by 2 changes nothing: the codes
+    // are standardised across channels first.
+    let moved = contrast_rows(mu.mul_scalar(3.0).add_scalar(2.0), 4);
+    let m = moved.into_data().try_to_vec::<f32>().unwrap();
+    assert!(max_abs_diff(&r, &m) < 1e-4);
+}
+
+#[test]
+fn info_nce_is_ln_b_for_identical_codes_and_small_for_matched_distinct_ones() {
+    use duskmatch::model::contrast::info_nce;
+    // Every code the same: each row's pick is a uniform guess among B = 4, ln 4 both ways.
+    let one: Vec<f32> = (0..64).map(|i| [0.0, 1.0, 2.0, 0.5, 3.0][i % 5]).collect();
+    let same = t(&one.repeat(4), [4, 4, 4, 4]);
+    let l = scalar(info_nce(same.clone(), same, 0.1, 4));
+    assert!((l - 4f32.ln()).abs() < 1e-4, "{l}");
+    // Distinct codes matched with themselves are picked out at a low temperature...
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let v: Vec<f32> = (0..4 * 4 * 4 * 4)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let p = t(&v, [4, 4, 4, 4]);
+    let matched = scalar(info_nce(p.clone(), p.clone(), 0.05, 4));
+    assert!(matched < 0.1, "{matched}");
+    // ...and paired with the wrong rows they cost more than a guess.
+    let rolled = Tensor::cat(vec![p.clone().slice(1..4), p.clone().slice(0..1)], 0);
+    let wrong = scalar(info_nce(p, rolled, 0.05, 4));
+    assert!(wrong > 4f32.ln(), "{wrong}");
+}
+
+#[test]
+fn contrast_settings_are_checked() {
+    use duskmatch::model::AlignConfig;
+    let bad = AlignConfig {
+        contrast: -1.0,
+        ..AlignConfig::default()
+    };
+    assert!(
+        bad.validate(64)
+            .unwrap_err()
+            .to_string()
+            .contains("align.contrast")
+    );
+    let bad = AlignConfig {
+        contrast_temperature: 0.0,
+        ..AlignConfig::default()
+    };
+    assert!(
+        bad.validate(64)
+            .unwrap_err()
+            .to_string()
+            .contains("align.contrast_temperature")
+    );
+    let bad = AlignConfig {
+        contrast_grid: 17,
+        ..AlignConfig::default()
+    };
+    assert!(
+        bad.validate(64)
+            .unwrap_err()
+            .to_string()
+            .contains("align.contrast_grid = 17")
+    );
+    // An aligned config written before the term existed keeps it off.
+    let old: AlignConfig = serde_json::from_str(r#"{"gan": 1.0}"#).unwrap();
+    assert_eq!(old.contrast, 0.0);
+}
+
+#[test]
+fn the_domain_mean_gap_is_the_squared_distance_of_the_pooled_means() {
+    use duskmatch::model::contrast::domain_mean_gap;
+    // One pixel, two channels: (1, -1) standardises to (1/√2, -1/√2) (n - 1 = 1), its
+    // mirror to the opposite, so the gap is 2 · (√2)² = 4.
+    let a = t(&[1.0, -1.0], [1, 2, 1, 1]);
+    let b = t(&[-1.0, 1.0], [1, 2, 1, 1]);
+    let g = scalar(domain_mean_gap(a.clone(), b));
+    assert!((g - 4.0).abs() < 1e-3, "{g}");
+    // Batches with the same mean have no gap, whatever their images.
+    let two = t(&[1.0, -1.0, -1.0, 1.0], [2, 2, 1, 1]);
+    let swapped = t(&[-1.0, 1.0, 1.0, -1.0], [2, 2, 1, 1]);
+    assert!(scalar(domain_mean_gap(two, swapped)) < 1e-9);
+    // Scaling a code does not move it: the gap reads standardised codes.
+    let g2 = scalar(domain_mean_gap(
+        a.mul_scalar(5.0),
+        t(&[-1.0, 1.0], [1, 2, 1, 1]),
+    ));
+    assert!((g2 - 4.0).abs() < 1e-3, "{g2}");
+}

@@ -86,11 +86,12 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
         .train()
         .unwrap();
     // Files written before the discriminators end after the optimiser section: drop the two
-    // empty trailing sections (two zero lengths) that a research run now writes.
+    // empty trailing sections (each a zero length and the zero checksum of no bytes) that a
+    // research run now writes.
     let path = dir.path().join(LATEST);
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(&bytes[bytes.len() - 16..], &[0u8; 16]);
-    std::fs::write(&path, &bytes[..bytes.len() - 16]).unwrap();
+    assert_eq!(&bytes[bytes.len() - 24..], &[0u8; 24]);
+    std::fs::write(&path, &bytes[..bytes.len() - 24]).unwrap();
     let ck = checkpoint::load(&path).unwrap();
     assert!(ck.discriminators.is_none() && ck.optimizer.is_some());
 
@@ -107,6 +108,18 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
         .unwrap();
     assert_eq!(summary.progress.step, 4);
     assert!(summary.last.gan > 0.0);
+    // The preset's translation-contrastive term and domain mean gap are on and counted in
+    // the total.
+    let l = summary.last;
+    assert!(l.contrast > 0.0 && l.mean_gap > 0.0, "{l:?}");
+    let sum = 10.0 * l.reconstruction
+        + 0.01 * l.kl
+        + 10.0 * l.cycle
+        + 0.01 * l.cycle_kl
+        + l.gan
+        + l.contrast
+        + l.mean_gap;
+    assert!((l.total - sum).abs() < 1e-3 * sum.abs().max(1.0), "{l:?}");
     let warnings: Vec<String> = rx
         .try_iter()
         .filter_map(|e| match e {
@@ -123,4 +136,32 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
     // The shipped checkpoint (written before this change) still loads.
     let shipped = checkpoint::load(std::path::Path::new("checkpoints/compact-town.dmck")).unwrap();
     assert!(shipped.build_model(&cpu()).is_ok());
+}
+
+#[test]
+fn the_aligning_terms_lower_the_domain_probe_below_the_research_objective() {
+    use duskmatch::retrieval::embed::{all_items, embed};
+    use duskmatch::retrieval::invariance::domain_probe;
+    let (mut cfg, ds) = tiny(64);
+    cfg.max_steps = 200;
+    cfg.epochs = 1000;
+    let probe = |objective: Objective| {
+        let mut c = cfg.clone();
+        c.objective = objective;
+        let dir = tempdir();
+        let run = Trainer::new(c, ds.clone(), device::cpu(), dir.path())
+            .unwrap()
+            .train()
+            .unwrap();
+        // Every place of the town, so the probe's held-out half has 64 rows.
+        let e = embed(&run.model, &ds, all_items(&ds), &cpu(), 32, |_, _| {});
+        domain_probe(&e).unwrap()
+    };
+    let research = probe(Objective::Research);
+    let aligned = probe(Objective::Aligned);
+    eprintln!("domain probe after 200 tiny steps: research {research:.3}, aligned {aligned:.3}");
+    assert!(
+        aligned < research - 0.1,
+        "research {research}, aligned {aligned}"
+    );
 }

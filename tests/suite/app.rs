@@ -70,8 +70,8 @@ fn stop_and_wait(h: &mut Harness<'_, DuskApp>) {
 }
 
 fn ready(h: &mut Harness<'_, DuskApp>) {
-    step_until(h, "dataset and device", |a| {
-        a.dataset.dataset().is_some() && a.device.is_some()
+    step_until(h, "dataset, device and checkpoint", |a| {
+        a.dataset.dataset().is_some() && a.device.is_some() && !a.is_loading_checkpoint()
     });
 }
 
@@ -461,5 +461,202 @@ fn frame_time_while_training() {
         pct(1.0),
         h.state().history.train.len()
     );
+    stop_and_wait(&mut h);
+}
+
+#[test]
+fn start_stop_continue_resumes_the_run_just_made() {
+    let dir = tempdir();
+    // No checkpoint loaded: Continue once had nothing to resume (it only knew the startup
+    // checkpoint), even after a run of this window had saved one.
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a few loss points", |a| a.history.train.len() >= 3);
+    stop_and_wait(&mut h);
+    let made = h
+        .state()
+        .run_checkpoint
+        .clone()
+        .expect("the run saved a checkpoint");
+    let first_run = made.parent().unwrap().to_path_buf();
+    let stopped_at = duskmatch::train::checkpoint::load(&made)
+        .unwrap()
+        .header
+        .state
+        .step;
+    assert_eq!(h.state().continue_source(), Some(made.as_path()));
+    h.get_by_label("Continue").click();
+    step_until(&mut h, "the continued run's first step", |a| {
+        a.history.train.iter().any(|p| p.step > stopped_at)
+    });
+    // It went on from the step the first run stopped at, into a new folder, keeping the
+    // first run's curve in front of it.
+    let steps: Vec<u64> = h.state().history.train.iter().map(|p| p.step).collect();
+    assert!(steps.contains(&(stopped_at + 1)), "{steps:?}");
+    assert_eq!(steps[0], 1, "the first run's curve is kept");
+    stop_and_wait(&mut h);
+    let second = h.state().run_checkpoint.clone().unwrap();
+    assert_ne!(second.parent().unwrap(), first_run);
+    let ck = duskmatch::train::checkpoint::load(&second).unwrap();
+    assert!(ck.header.state.step > stopped_at);
+}
+
+#[test]
+fn a_second_runs_retrieval_tab_never_shows_the_first_runs_index() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    let at_step = |h: &mut Harness<'_, DuskApp>, step: u64| {
+        step_until(h, "a snapshot at the step", |a| {
+            a.snapshots.steps().contains(&step)
+        });
+        let i = h
+            .state()
+            .snapshots
+            .steps()
+            .iter()
+            .position(|&s| s == step)
+            .unwrap();
+        h.state_mut().snapshots.select(i);
+        h.state_mut().snapshots.live = false;
+    };
+    h.get_by_label("Start").click();
+    at_step(&mut h, 4);
+    stop_and_wait(&mut h);
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "the first run's index", |a| {
+        a.retrieval.result().is_some() && a.retrieval.index_step() == Some(4)
+    });
+    let first = h.state().retrieval.result().unwrap().clone();
+    // A second run from scratch (another seed) reaches step 4 too: same step, same images,
+    // another model.
+    h.get_by_label("Training").click();
+    h.step();
+    h.state_mut().editor.draft.seed = 11;
+    h.state_mut().editor.revalidate();
+    h.get_by_label("Start").click();
+    step_until(&mut h, "the second run", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.state == RunState::Running)
+    });
+    at_step(&mut h, 4);
+    stop_and_wait(&mut h);
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "the second run's index", |a| {
+        a.retrieval
+            .result()
+            .is_some_and(|r| !std::sync::Arc::ptr_eq(r, &first))
+    });
+    assert_eq!(h.state().retrieval.index_step(), Some(4));
+    let second = h.state().retrieval.result().unwrap();
+    // Computed from the second model: its distances are its own.
+    assert_ne!(
+        second.evaluation.queries.items.len(),
+        0,
+        "the index has queries"
+    );
+    assert!(
+        first.map != second.map,
+        "the second run's map equals the first run's: a cached index was served"
+    );
+}
+
+#[test]
+fn the_retrieval_tab_compares_the_model_with_the_baselines_on_the_same_images() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
+    stop_and_wait(&mut h);
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "the index", |a| a.retrieval.result().is_some());
+    h.get_by_label("Compare with baselines").click();
+    step_until(&mut h, "the baselines", |a| a.baselines.shown.is_some());
+    let index = h.state().retrieval.result().unwrap().clone();
+    let (_, rows, scope) = h.state().baselines.shown.clone().unwrap();
+    assert_eq!(scope, "held-out places");
+    let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "model",
+        "model, domain-centred",
+        "pixels",
+        "random-encoder",
+        "patch-normalised (SAD)",
+        "gradient magnitude",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    // The model row is the index's own evaluation: the same images, the same numbers.
+    let model = &rows.iter().find(|(n, _)| n == "model").unwrap().1;
+    assert_eq!(model.recall_1, index.evaluation.metrics.recall_1);
+    assert_eq!(model.map, index.evaluation.metrics.map);
+    assert_eq!(model.queries, index.evaluation.metrics.queries);
+    h.get_by_label("gradient magnitude");
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_read_off_the_gui_thread_and_refused_with_the_section_named() {
+    use duskmatch::train::Trainer;
+    let dir = tempdir();
+    let mut config = Preset::Tiny.config();
+    config.data = DataSource::Synth(SynthConfig {
+        places: 24,
+        seed: 3,
+    });
+    config.max_steps = 2;
+    let (ds, _) = config.data.load(32).unwrap();
+    let run = dir.path().join("run");
+    Trainer::new(
+        config.clone(),
+        std::sync::Arc::new(ds),
+        duskmatch::device::cpu(),
+        &run,
+    )
+    .unwrap()
+    .train()
+    .unwrap();
+    // Flip 200 bytes inside the model section (after the magic, the version, the header's
+    // length, the header and its checksum, and the model's length).
+    let path = run.join("latest.dmck");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header = u64::from_le_bytes(bytes[20..28].try_into().unwrap()) as usize;
+    let model_start = 28 + header + 4 + 8;
+    for b in &mut bytes[model_start + 100..model_start + 300] {
+        *b = !*b;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut later = config.clone();
+    later.epochs = 1000;
+    later.max_steps = 0;
+    let app = DuskApp::new(AppOptions {
+        settings: Settings {
+            config: later,
+            ..Default::default()
+        },
+        checkpoint: Some(path),
+        no_checkpoint: false,
+        backend: BackendChoice::Cpu,
+        runs_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    });
+    // The window exists before the file is read: that happens on a job.
+    assert!(app.is_loading_checkpoint());
+    assert!(app.loaded.is_none());
+    let mut h = harness(app);
+    ready(&mut h);
+    assert!(h.state().loaded.is_none());
+    let n = h
+        .state()
+        .notices
+        .iter()
+        .find(|n| n.text.contains("model section fails its checksum"))
+        .expect("the corruption is reported");
+    assert!(n.text.contains("latest.dmck"), "{}", n.text);
+    // And the app stays usable.
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
     stop_and_wait(&mut h);
 }

@@ -97,3 +97,42 @@ fn smallest_k_is_a_sorted_partial_selection() {
     assert_eq!(smallest_k(&row, 10).len(), 7);
     assert_eq!(smallest_k(&row, 10).last(), Some(&(4, 9.0)));
 }
+
+/// The bench's arguments as the command line gives them.
+fn bench_args(args: &[&str]) -> duskmatch::cli::bench::BenchArgs {
+    use clap::Parser;
+    let cli =
+        duskmatch::cli::Cli::try_parse_from(["duskmatch", "bench"].iter().chain(args).copied())
+            .unwrap();
+    match cli.command {
+        Some(duskmatch::cli::Cmd::Bench(b)) => b,
+        other => panic!("not a bench command: {other:?}"),
+    }
+}
+
+#[test]
+fn bad_bench_arguments_are_named_with_their_range_not_a_panic() {
+    let err = |a: &[&str]| bench_args(a).validate().unwrap_err().to_string();
+    // Both once panicked inside the model.
+    let e = err(&["--size", "30"]);
+    assert!(
+        e.contains("--size = 30") && e.contains("multiple of 4"),
+        "{e}"
+    );
+    let e = err(&["--width", "0", "--batch", "0"]);
+    assert!(e.contains("--batch = 0") && e.contains("≥ 1"), "{e}");
+    let e = err(&["--width", "0"]);
+    assert!(e.contains("--width = 0") && e.contains("1 to 512"), "{e}");
+    let e = err(&["--infer-batch", "8,0"]);
+    assert!(e.contains("--infer-batch = 0"), "{e}");
+    let e = err(&["--retrieval", "5", "--k", "10"]);
+    assert!(e.contains("--retrieval = 5"), "{e}");
+    assert!(
+        bench_args(&["--size", "64", "--width", "8"])
+            .validate()
+            .is_ok()
+    );
+    // The command itself returns the error instead of panicking.
+    let e = duskmatch::cli::bench::run(bench_args(&["--size", "30"])).unwrap_err();
+    assert!(e.contains("--size"), "{e}");
+}

@@ -178,16 +178,64 @@ fn smoothgrad_without_noise_is_the_gradient() {
     assert!((gx.values[p] - expect).abs() < 1e-6);
 }
 
+/// The distance "explain this match" differentiates, from planar floats: mean over pixels of
+/// the (weighted) channel norm between the standardised codes of a night query and a day match.
+fn match_distance(model: &DoubleVae, q: &[f32], m: &[f32], w: Option<&[f32]>) -> f64 {
+    use duskmatch::retrieval::embed::standardize;
+    let t = |p: &[f32]| Tensor::<4>::from_data(TensorData::new(p.to_vec(), [1, 3, 32, 32]), &cpu());
+    let zq = standardize(model.encode(t(q), Domain::Night));
+    let zm = standardize(model.encode(t(m), Domain::Day));
+    let c = zq.dims()[1];
+    let mut diff = zq - zm;
+    if let Some(w) = w {
+        diff = diff
+            * Tensor::<1>::from_data(TensorData::new(w.to_vec(), [c]), &cpu())
+                .reshape([1, c, 1, 1]);
+    }
+    scalar(diff.square().sum_dim(1).sqrt().mean()) as f64
+}
+
 #[test]
-fn explaining_a_match_gives_gradients_for_both_images() {
+fn explaining_a_match_is_the_gradient_of_the_match_distance() {
     let (model, _) = tiny();
     let (q, m) = (picture(32, 4), picture(32, 5));
-    let (gq, gm) = explain_match(&model, &q, Domain::Night, &m, None, &cpu());
-    assert!(gq.max() > 0.0 && gm.max() > 0.0);
-    // Explaining an image against itself through the same encoder gives no gradient signal
-    // beyond rounding: the distance is at its minimum.
-    let (z, _) = explain_match(&model, &q, Domain::Night, &q, Some(&[0.0; 8]), &cpu());
-    assert!(z.max() < 1e-3, "{}", z.max());
+    let (qp, mp) = (
+        vec4(to_tensor(&[&q], &cpu())),
+        vec4(to_tensor(&[&m], &cpu())),
+    );
+    // One channel weighted up, one switched off: the weights must reach the gradient.
+    let mut w = [1.0f32; 8];
+    w[2] = 3.0;
+    w[5] = 0.0;
+    for weights in [None, Some(&w[..])] {
+        let (gq, gm) = explain_match(&model, &q, Domain::Night, &m, weights, &cpu());
+        let eps = 1e-2f32;
+        for (which, g, base) in [("query", &gq, &qp), ("match", &gm, &mp)] {
+            // The four pixels with the largest gradient, where a finite difference is clear.
+            let mut order: Vec<usize> = (0..g.gradient.len()).collect();
+            order.sort_by(|&a, &b| g.gradient[b].abs().total_cmp(&g.gradient[a].abs()));
+            for &i in &order[..4] {
+                let (mut plus, mut minus) = (base.clone(), base.clone());
+                plus[i] += eps;
+                minus[i] -= eps;
+                let d = |x: &[f32]| match which {
+                    "query" => match_distance(&model, x, &mp, weights),
+                    _ => match_distance(&model, &qp, x, weights),
+                };
+                let fd = (d(&plus) - d(&minus)) / (2.0 * eps as f64);
+                let grad = g.gradient[i] as f64;
+                assert!(
+                    (fd - grad).abs() < 0.05 * grad.abs() + 1e-4,
+                    "{which} pixel {i}, weights {}: finite difference {fd:.6} vs gradient {grad:.6}",
+                    weights.is_some()
+                );
+            }
+        }
+    }
+    // The weights change the explanation.
+    let (plain, _) = explain_match(&model, &q, Domain::Night, &m, None, &cpu());
+    let (weighted, _) = explain_match(&model, &q, Domain::Night, &m, Some(&w), &cpu());
+    assert!(max_abs_diff(&plain.gradient, &weighted.gradient) > 1e-4);
 }
 
 #[test]
@@ -202,4 +250,34 @@ fn overlay_blends_by_saliency_and_opacity() {
     let v = 0.75 * 100.0 / 255.0 + 0.25 * 0.5;
     assert_eq!(out.get_pixel(0, 0).0[0], (v * 255.0f32).round() as u8);
     assert_eq!(Colormap::Inferno.at(0.0), [0.001, 0.0, 0.014]);
+}
+
+#[test]
+fn every_overlay_setting_gets_its_own_gpu_key() {
+    use duskmatch::app::saliency_panel::overlay_key;
+    use duskmatch::saliency::Colormap;
+    // These two collided when the key OR-ed the opacity bits with the scale bits shifted by 8:
+    // 0x3F80_0000 | 0 == 0x3F00_0000 | (0x8000 << 8).
+    let a = overlay_key(1, 0, Colormap::Inferno, f32::from_bits(0x3F80_0000), 0.0);
+    let b = overlay_key(
+        1,
+        0,
+        Colormap::Inferno,
+        f32::from_bits(0x3F00_0000),
+        f32::from_bits(0x8000),
+    );
+    assert_ne!(a, b);
+    let mut keys = std::collections::HashSet::new();
+    for job in [1u64, 2] {
+        for panel in 0..2 {
+            for cmap in [Colormap::Inferno, Colormap::Viridis, Colormap::Gray] {
+                for opacity in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
+                    for scale in [0.1f32, 0.5, 1.0, 2.0] {
+                        keys.insert(overlay_key(job, panel, cmap, opacity, scale));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(keys.len(), 2 * 2 * 3 * 5 * 4);
 }

@@ -105,7 +105,9 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
     let before = trainer
         .validation_loss(&ChannelWeights::ones(&[16], &cpu()))
         .unwrap();
-    let (w, state) = trainer.train().unwrap();
+    let duskmatch::siamese::Trained {
+        weights: w, state, ..
+    } = trainer.train().unwrap();
     let after = state.history.last().unwrap().val.unwrap();
     eprintln!("held-out triplet loss: {before:.4} with w = 1, {after:.4} learned");
     assert!(
@@ -163,4 +165,136 @@ fn three_and_six_depths_have_a_weight_vector_per_depth() {
         let f = duskmatch::siamese::weights::features(&model, x.clone(), Domain::Day, d);
         assert_eq!(f.iter().map(|t| t.dims()[1]).collect::<Vec<_>>(), chans);
     }
+}
+
+#[test]
+fn the_weights_stage_answers_pause_save_resume_and_stop() {
+    use duskmatch::siamese::WeightsEvent;
+    use duskmatch::train::Command;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = tempdir();
+    let (cfg, ds) = crate::train::tiny(40);
+    let model = DoubleVae::new(&cfg.model, 1, &cpu());
+    let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let (etx, erx) = mpsc::channel();
+    let (ctx, crx) = mpsc::channel();
+    let trainer = WeightsTrainer::new(
+        WeightsConfig {
+            epochs: 10_000,
+            batch_size: 4,
+            ..Default::default()
+        },
+        &model,
+        cfg.model,
+        ds,
+        &split,
+        device::cpu(),
+        dir.path(),
+        (dir.path().join("stage1.dmck"), 0),
+    )
+    .unwrap()
+    .with_events(etx)
+    .with_commands(crx);
+    let worker = std::thread::spawn(move || trainer.train());
+    let wait = |want: &dyn Fn(&WeightsEvent) -> bool, timeout| loop {
+        match erx.recv_timeout(timeout) {
+            Ok(e) if want(&e) => return Some(e),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    };
+    let long = Duration::from_secs(60);
+    assert!(wait(&|e| matches!(e, WeightsEvent::Step { .. }), long).is_some());
+    ctx.send(Command::Pause).unwrap();
+    let Some(WeightsEvent::Paused { step: paused_at }) =
+        wait(&|e| matches!(e, WeightsEvent::Paused { .. }), long)
+    else {
+        panic!("pause not acknowledged")
+    };
+    // Nothing steps while paused; save-now writes the file at the paused step.
+    assert!(
+        wait(
+            &|e| matches!(e, WeightsEvent::Step { .. }),
+            Duration::from_millis(700)
+        )
+        .is_none(),
+        "a step ran while paused"
+    );
+    ctx.send(Command::SaveNow).unwrap();
+    assert!(
+        wait(
+            &|e| matches!(e, WeightsEvent::CheckpointWritten { .. }),
+            long
+        )
+        .is_some()
+    );
+    assert_eq!(
+        checkpoint::load(dir.path()).unwrap().header.state.step,
+        paused_at
+    );
+    ctx.send(Command::Resume).unwrap();
+    assert!(matches!(
+        wait(&|e| matches!(e, WeightsEvent::Resumed { .. }), long),
+        Some(WeightsEvent::Resumed { step }) if step == paused_at
+    ));
+    let Some(WeightsEvent::Step { step, .. }) =
+        wait(&|e| matches!(e, WeightsEvent::Step { .. }), long)
+    else {
+        panic!("no step after resuming")
+    };
+    assert_eq!(step, paused_at + 1);
+    ctx.send(Command::Stop).unwrap();
+    let done = worker.join().unwrap().unwrap();
+    assert_eq!(
+        checkpoint::load(dir.path()).unwrap().header.state.step,
+        done.state.step
+    );
+}
+
+#[test]
+fn a_resumed_weights_run_lands_where_a_straight_one_does() {
+    use duskmatch::siamese::Resume;
+    let dir = tempdir();
+    let (cfg, ds) = crate::train::tiny(40);
+    let model = DoubleVae::new(&cfg.model, 1, &cpu());
+    let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let make = |out: &std::path::Path, epochs: usize| {
+        WeightsTrainer::new(
+            WeightsConfig {
+                epochs,
+                batch_size: 4,
+                learning_rate: 1e-2,
+                ..Default::default()
+            },
+            &model,
+            cfg.model,
+            ds.clone(),
+            &split,
+            device::cpu(),
+            out,
+            (dir.path().join("stage1.dmck"), 0),
+        )
+        .unwrap()
+    };
+    let straight = make(&dir.path().join("a"), 4).train().unwrap();
+    make(&dir.path().join("b"), 2).train().unwrap();
+    let file = Resume::load(&dir.path().join("b")).unwrap();
+    let resumed = make(&dir.path().join("b"), 4)
+        .resume_with(file)
+        .unwrap()
+        .train()
+        .unwrap();
+    assert_eq!(resumed.state.step, straight.state.step);
+    assert_eq!(resumed.state.history.len(), straight.state.history.len());
+    let (a, b) = (straight.weights.to_vecs(), resumed.weights.to_vecs());
+    assert!(max_abs_diff(&a[0], &b[0]) < 1e-6, "{a:?} vs {b:?}");
+    // A file without its optimiser is refused for resuming.
+    let mut ck = checkpoint::load(&dir.path().join("b")).unwrap();
+    ck.optimizer = None;
+    let e = make(&dir.path().join("c"), 4)
+        .resume_from(ck)
+        .err()
+        .unwrap();
+    assert!(e.contains("no optimiser"), "{e}");
 }

@@ -226,7 +226,23 @@ fn pause_stops_steps_and_stop_saves() {
         None,
         "a step ran while paused"
     );
+    // Save-now while paused writes latest.dmck at the paused step, and says so.
+    let _ = std::fs::remove_file(dir.path().join(LATEST));
     ctx.send(Command::SaveNow).unwrap();
+    let saved = loop {
+        match erx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("save acknowledged")
+        {
+            TrainEvent::CheckpointWritten { path, step } => break (path, step),
+            TrainEvent::Step(_) => panic!("a step ran while paused"),
+            _ => continue,
+        }
+    };
+    assert_eq!(saved, (dir.path().join(LATEST), paused_at));
+    let ck = checkpoint::load(&dir.path().join(LATEST)).unwrap();
+    assert_eq!(ck.header.state.step, paused_at);
+    assert!(ck.optimizer.is_some());
     ctx.send(Command::Resume).unwrap();
     let after = next_step(Duration::from_secs(60)).unwrap();
     assert_eq!(after, paused_at + 1);

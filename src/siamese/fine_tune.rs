@@ -1,0 +1,97 @@
+//! Fine-tuned models on disk. A fine-tuned model is an ordinary model checkpoint, so eval,
+//! embed, the app and the weights stage read it unchanged: the stage-one header and progress
+//! stay, the optimiser section holds the fine-tuning's Adam, and the header's
+//! `state.supervised` carries this stamp (config, progress, and which stage-one checkpoint it
+//! started from) so the fine-tuning can resume exactly and stage one refuses to.
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{WeightsCheckpoint, WeightsState};
+use super::trainer::WeightsConfig;
+use crate::model::DoubleVae;
+use crate::train::checkpoint::{self, Checkpoint, Header};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneStamp {
+    pub config: WeightsConfig,
+    pub stage_one: PathBuf,
+    pub stage_one_step: u64,
+    pub state: WeightsState,
+}
+
+impl FineTuneStamp {
+    /// The stamp of a checkpoint, if it was fine-tuned.
+    pub fn of(ck: &Checkpoint) -> Result<Option<Self>, String> {
+        ck.header
+            .state
+            .supervised
+            .as_ref()
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| format!("the checkpoint's fine-tuning record is unreadable: {e}"))
+            })
+            .transpose()
+    }
+}
+
+/// A file a supervised run continues from.
+pub enum Resume {
+    Weights(Box<WeightsCheckpoint>),
+    FineTune {
+        stamp: FineTuneStamp,
+        checkpoint: Box<Checkpoint>,
+    },
+}
+
+impl Resume {
+    /// Read a weights file (`.dmwt`, or a folder holding one) or a fine-tuned model
+    /// checkpoint (`.dmck`, or a run folder), whichever `path` is.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let weights_file = if path.is_dir() {
+            path.join(super::checkpoint::LATEST)
+        } else {
+            path.to_path_buf()
+        };
+        if weights_file.is_file() && has_magic(&weights_file, super::checkpoint::MAGIC) {
+            return Ok(Resume::Weights(Box::new(super::checkpoint::load(
+                &weights_file,
+            )?)));
+        }
+        let ck = checkpoint::load(path)?;
+        match FineTuneStamp::of(&ck)? {
+            Some(stamp) => Ok(Resume::FineTune {
+                stamp,
+                checkpoint: Box::new(ck),
+            }),
+            None => Err(format!(
+                "{} is a stage-one checkpoint, not a weights file or a fine-tuned model",
+                path.display()
+            )),
+        }
+    }
+}
+
+fn has_magic(path: &Path, magic: &[u8; 16]) -> bool {
+    use std::io::Read;
+    let mut m = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut m))
+        .is_ok()
+        && &m == magic
+}
+
+/// Save a fine-tuned model under the stage-one `header`, stamped.
+pub fn save(
+    path: &Path,
+    header: &Header,
+    stamp: &FineTuneStamp,
+    model: &DoubleVae,
+    optimizer: &ModuleOptimizer,
+) -> Result<(), String> {
+    let mut state = header.state.clone();
+    state.supervised = Some(serde_json::to_value(stamp).map_err(|e| e.to_string())?);
+    checkpoint::save(path, &header.config, &state, model, Some(optimizer), None)
+}

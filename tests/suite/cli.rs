@@ -1,0 +1,140 @@
+//! Subcommands a test did not reach before: `embed` writes exactly the embeddings retrieval
+//! uses, and `figure` draws the four columns of the research's figure.
+
+use clap::Parser;
+use duskmatch::cli::{Cli, Cmd};
+use duskmatch::data::synth::SynthConfig;
+use duskmatch::data::{DataSource, Domain};
+use duskmatch::model::DoubleVae;
+use duskmatch::retrieval::embed::{all_items, embed};
+use duskmatch::train::Preset;
+use duskmatch::train::checkpoint::{self, RunState};
+use duskmatch::train::scheduler::ReduceOnPlateau;
+
+use crate::common::*;
+
+fn parse(args: &[&str]) -> Cmd {
+    Cli::try_parse_from(std::iter::once("duskmatch").chain(args.iter().copied()))
+        .unwrap()
+        .command
+        .unwrap()
+}
+
+/// A tiny untrained model saved as a checkpoint for a 12-place town.
+fn tiny_checkpoint(path: &std::path::Path) -> DoubleVae {
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::Synth(SynthConfig {
+        places: 12,
+        seed: 3,
+    });
+    let state = RunState {
+        epoch: 0,
+        step_in_epoch: 0,
+        step: 3,
+        scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
+        epoch_sums: Default::default(),
+        best: None,
+        rng: "test".into(),
+        supervised: None,
+    };
+    let model = DoubleVae::new(&cfg.model, 5, &cpu());
+    checkpoint::save(path, &cfg, &state, &model, None, None).unwrap();
+    model
+}
+
+#[test]
+fn embed_writes_the_embeddings_retrieval_uses() {
+    let dir = tempdir();
+    let ck = dir.path().join("m.dmck");
+    let model = tiny_checkpoint(&ck);
+    let out = dir.path().join("e");
+    let Cmd::Embed(args) = parse(&[
+        "embed",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]) else {
+        panic!("not embed")
+    };
+    duskmatch::cli::eval::run_embed(args).unwrap();
+    // The .npy: a version-1 header with the shape, then little-endian f32 rows.
+    let bytes = std::fs::read(dir.path().join("e.npy")).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    // 12 places by day and by night; tiny: 16 latent channels at 8 x 8.
+    assert!(header.contains("'shape': (24, 16, 64)"), "{header}");
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+    let data: Vec<f32> = bytes[10 + header_len..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let (ds, _) = DataSource::Synth(SynthConfig {
+        places: 12,
+        seed: 3,
+    })
+    .load(32)
+    .unwrap();
+    let expect = embed(&model, &ds, all_items(&ds), &cpu(), 32, |_, _| {});
+    assert_eq!(data, expect.data);
+    // The .json names every row in the same order.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("e.json")).unwrap()).unwrap();
+    let items = meta["items"].as_array().unwrap();
+    assert_eq!(items.len(), 24);
+    assert_eq!(items[0]["domain"], "day");
+    assert_eq!(items[12]["domain"], "night");
+    assert_eq!(items[12]["place"], items[0]["place"]);
+    assert_eq!(expect.items[12].domain, Domain::Night);
+}
+
+#[test]
+fn figure_draws_original_reconstruction_cycle_and_translation_per_row() {
+    let dir = tempdir();
+    let ck = dir.path().join("m.dmck");
+    tiny_checkpoint(&ck);
+    let out = dir.path().join("fig.png");
+    let Cmd::Figure(args) = parse(&[
+        "figure",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--rows",
+        "2",
+        "--scale",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]) else {
+        panic!("not figure")
+    };
+    duskmatch::cli::figure::run(args).unwrap();
+    let pic = image::open(&out).unwrap().to_rgb8();
+    // 4 columns and 2 + 2 rows of 32 px tiles with 2 px gaps.
+    assert_eq!(pic.dimensions(), (4 * 32 + 5 * 2, 4 * 32 + 5 * 2));
+    // The first tile is the first held-out day image itself.
+    let (ds, _) = DataSource::Synth(SynthConfig {
+        places: 12,
+        seed: 3,
+    })
+    .load(32)
+    .unwrap();
+    let cfg = Preset::Tiny.config();
+    let split = duskmatch::data::Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let first = &ds.day[split.val_day[0]].image;
+    for (x, y) in [(0u32, 0u32), (5, 9), (31, 31)] {
+        assert_eq!(pic.get_pixel(2 + x, 2 + y), first.get_pixel(x, y));
+    }
+    // The other columns are decoded pictures, not copies of the original.
+    let tile = |c: u32| {
+        (0..32)
+            .flat_map(|y| (0..32).map(move |x| (x, y)))
+            .map(|(x, y)| *pic.get_pixel(2 + c * 34 + x, 2 + y))
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(tile(0), tile(1));
+}
