@@ -660,3 +660,33 @@ fn a_corrupt_checkpoint_is_read_off_the_gui_thread_and_refused_with_the_section_
     step_until(&mut h, "a loss point", |a| !a.history.train.is_empty());
     stop_and_wait(&mut h);
 }
+
+#[test]
+fn editing_the_draft_during_a_run_never_relabels_the_runs_snapshots() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
+    let running = h
+        .state()
+        .running_config
+        .clone()
+        .expect("the run's config")
+        .model;
+    // The user edits the draft for the next run: a wider model.
+    h.state_mut().editor.draft.model.base_width = running.base_width * 2;
+    h.state_mut().editor.revalidate();
+    assert!(h.state().editor.valid().is_some());
+    let seen = h.state().snapshots.newest().unwrap().step;
+    step_until(&mut h, "a later snapshot", |a| {
+        a.snapshots.newest().is_some_and(|s| s.step > seen)
+    });
+    let newest = h.state().snapshots.newest().unwrap();
+    assert_eq!(
+        newest.config, running,
+        "labelled with the draft, not the run"
+    );
+    assert_eq!(h.state().running_config.as_ref().unwrap().model, running);
+    stop_and_wait(&mut h);
+}

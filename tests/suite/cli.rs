@@ -138,3 +138,72 @@ fn figure_draws_original_reconstruction_cycle_and_translation_per_row() {
     };
     assert_ne!(tile(0), tile(1));
 }
+
+#[test]
+fn more_epochs_on_resume_counts_from_the_checkpoint_like_the_apps_continue() {
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let train = |args: &[&str]| {
+        let Cmd::Train(t) = parse(args) else {
+            panic!("not train")
+        };
+        duskmatch::cli::train::run(t).unwrap();
+    };
+    let common = [
+        "--data",
+        "synth",
+        "--places",
+        "12",
+        "--synth-seed",
+        "3",
+        "--quiet",
+        "--backend",
+        "cpu",
+    ];
+    let mut first = vec![
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "2",
+        "--out",
+        a.to_str().unwrap(),
+    ];
+    first.extend(common);
+    train(&first);
+    assert_eq!(checkpoint::load(&a).unwrap().header.state.epoch, 2);
+    let mut more = vec![
+        "train",
+        "--resume",
+        a.to_str().unwrap(),
+        "--more-epochs",
+        "1",
+        "--out",
+        b.to_str().unwrap(),
+    ];
+    more.extend(common);
+    train(&more);
+    // Two done, one more: three in all (as Continue with 1 in the epochs field).
+    assert_eq!(checkpoint::load(&b).unwrap().header.state.epoch, 3);
+    // It needs a run to count from, and at least one epoch.
+    assert!(
+        Cli::try_parse_from(["duskmatch", "train", "--more-epochs", "2"]).is_err(),
+        "--more-epochs without --resume"
+    );
+    let Cmd::Train(t) = parse(&[
+        "train",
+        "--resume",
+        a.to_str().unwrap(),
+        "--more-epochs",
+        "0",
+        "--out",
+        dir.path().join("c").to_str().unwrap(),
+        "--quiet",
+        "--backend",
+        "cpu",
+    ]) else {
+        panic!("not train")
+    };
+    let e = duskmatch::cli::train::run(t).unwrap_err();
+    assert!(e.contains("--more-epochs = 0"), "{e}");
+}
