@@ -349,9 +349,12 @@ impl HeldOutScores {
         })
     }
 
-    /// Order used to keep the best checkpoint: Recall@1, then mAP.
+    /// Order used to keep the best checkpoint: Recall@1, then mAP, then the lower same/other
+    /// distance ratio. The last breaks the tie once both saturate at 1 (fine-tuning on a small
+    /// held-out set), where the first epoch to reach them would otherwise be kept for good.
     pub fn better_than(&self, other: &HeldOutScores) -> bool {
-        (self.recall_1, self.map) > (other.recall_1, other.map)
+        (self.recall_1, self.map, -self.distance_ratio)
+            > (other.recall_1, other.map, -other.distance_ratio)
     }
 }
 

@@ -245,3 +245,24 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     .unwrap();
     assert!(other.contains("stage-one"), "{other}");
 }
+
+#[test]
+fn the_best_checkpoint_order_breaks_saturated_ties_by_the_distance_ratio() {
+    use duskmatch::retrieval::eval::HeldOutScores;
+    let s = |recall_1, map, distance_ratio| HeldOutScores {
+        recall_1,
+        recall_10: 1.0,
+        map,
+        domain_probe: 0.5,
+        distance_ratio,
+    };
+    // Both saturated: the better separated one wins.
+    assert!(s(1.0, 1.0, 0.6).better_than(&s(1.0, 1.0, 0.7)));
+    assert!(!s(1.0, 1.0, 0.7).better_than(&s(1.0, 1.0, 0.6)));
+    // Recall@1 and then mAP still come first.
+    assert!(!s(0.9, 1.0, 0.1).better_than(&s(1.0, 1.0, 0.9)));
+    assert!(s(1.0, 0.9, 0.9).better_than(&s(0.9, 1.0, 0.1)));
+    assert!(!s(1.0, 0.9, 0.1).better_than(&s(1.0, 0.95, 0.9)));
+    // Equal is not better (the first epoch to reach it is kept).
+    assert!(!s(1.0, 1.0, 0.6).better_than(&s(1.0, 1.0, 0.6)));
+}
