@@ -226,7 +226,10 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
         ),
         &vec4(model.enc_shared.blocks[1].conv_b.weight.val()),
     );
-    assert!(diff < 1e-5, "resumed weights differ by {diff}");
+    assert_eq!(
+        diff, 0.0,
+        "resumed weights differ by {diff} (resume is bitwise)"
+    );
 
     // A file learned on another stage-one step is refused.
     let other = WeightsTrainer::new(
