@@ -5,6 +5,7 @@ use duskmatch::cli::{Cli, Cmd};
 fn main() {
     let launched = std::time::Instant::now();
     duskmatch::sysinfo::keep_freed_tensor_memory();
+    duskmatch::sysinfo::quiet_on_closed_pipe();
     duskmatch::device::pin_default_device_to_cpu();
     duskmatch::device::private_runtime_dir();
     let cli = Cli::parse();

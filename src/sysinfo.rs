@@ -35,3 +35,13 @@ pub fn keep_freed_tensor_memory() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
 }
+
+/// Let a closed pipe end the process quietly, as other command-line tools do: Rust ignores
+/// SIGPIPE, so `duskmatch info | head` panicked on the next print instead.
+pub fn quiet_on_closed_pipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restoring the default disposition of one signal at startup, before other threads.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -37,6 +37,16 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
                 }
             );
             println!("  data: {}", ck.header.config.data.describe());
+            if let Some(t) = crate::siamese::FineTuneStamp::of(&ck)? {
+                println!(
+                    "  fine-tuned on place labels: epoch {} of {} ({} steps) from the stage-one checkpoint {} at step {}; the optimiser state is the fine-tuning's (resume it with `weights --method fine-tune --resume`)",
+                    t.state.epoch,
+                    t.config.epochs,
+                    t.state.step,
+                    t.stage_one.display(),
+                    t.stage_one_step
+                );
+            }
             (ck.header.config, "checkpoint")
         }
         None => (args.preset.config(), args.preset.name()),
