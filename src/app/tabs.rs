@@ -87,6 +87,16 @@ impl DuskApp {
     }
 
     /// The config whose split and seed describe the model on screen.
+    /// The selected snapshot and the loaded dataset, as the views' caches key them.
+    fn provenance(&self) -> Option<super::Provenance> {
+        let snap = self.snapshots.selected()?;
+        Some(super::Provenance {
+            model: snap.id,
+            step: snap.step,
+            dataset: self.dataset.id().unwrap_or(0),
+        })
+    }
+
     pub(super) fn model_config(&self) -> crate::train::TrainingConfig {
         match (&self.session, &self.running_config, &self.loaded) {
             (Some(_), Some(c), _) => c.clone(),
@@ -108,11 +118,7 @@ impl DuskApp {
                 let cfg = self.model_config();
                 let own = *self.dataset.source() == cfg.data;
                 Some(IndexInputs {
-                    provenance: super::Provenance {
-                        model: snap.id,
-                        step: snap.step,
-                        dataset: self.dataset.id().unwrap_or(0),
-                    },
+                    provenance: self.provenance().expect("a snapshot is selected"),
                     model: snap.model.clone(),
                     dataset: ds.clone(),
                     split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
@@ -164,7 +170,7 @@ impl DuskApp {
         let snap = self
             .snapshots
             .selected()
-            .map(|s| (s.id, s.step, s.model.clone(), s.config));
+            .map(|s| (s.model.clone(), s.config));
         let ds = self.dataset.dataset().cloned();
         let weights = self.weights.latent_weights().cloned();
         egui::Panel::left("channel-controls")
@@ -179,18 +185,16 @@ impl DuskApp {
                             self.start_weights();
                         }
                         ui.separator();
-                        let channels = snap.as_ref().map(|s| s.3.latent_channels()).unwrap_or(0);
+                        let channels = snap.as_ref().map(|s| s.1.latent_channels()).unwrap_or(0);
                         self.saliency
                             .controls_ui(ui, ds.as_ref(), channels, weights.as_deref());
                     });
             });
-        if let (Some((id, step, model, _)), Some(ds), Some(dev)) = (snap, ds, &self.device) {
+        if let (Some((model, _)), Some(provenance), Some(ds), Some(dev)) =
+            (snap, self.provenance(), ds, &self.device)
+        {
             self.saliency.ensure(
-                super::Provenance {
-                    model: id,
-                    step,
-                    dataset: self.dataset.id().unwrap_or(0),
-                },
+                provenance,
                 model,
                 ds,
                 dev.device.clone(),

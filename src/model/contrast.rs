@@ -19,15 +19,7 @@ use burn::tensor::module::adaptive_avg_pool2d;
 /// and an L2-normalised row per image: `[B, C·grid·grid]`.
 pub fn contrast_rows(mu: Tensor<4>, grid: usize) -> Tensor<2> {
     let [b, c, _, _] = mu.dims();
-    let centred = mu.clone() - mu.mean_dim(1);
-    let sd = centred
-        .clone()
-        .square()
-        .sum_dim(1)
-        .div_scalar((c.max(2) - 1) as f32)
-        .sqrt()
-        .add_scalar(1e-5);
-    let pooled = adaptive_avg_pool2d(centred / sd, [grid, grid]);
+    let pooled = adaptive_avg_pool2d(standardised(mu), [grid, grid]);
     let rows: Tensor<2> = pooled.reshape([b, c * grid * grid]);
     let norm = rows.clone().square().sum_dim(1).sqrt().add_scalar(1e-8);
     rows / norm
@@ -55,6 +47,14 @@ pub fn info_nce(p: Tensor<4>, q: Tensor<4>, tau: f64, grid: usize) -> Tensor<1> 
 /// the features the domain probe reads.
 fn pooled_standardised(mu: Tensor<4>) -> Tensor<2> {
     let [b, c, _, _] = mu.dims();
+    standardised(mu).mean_dims(&[2, 3]).reshape([b, c])
+}
+
+/// Every pixel's channel vector centred and divided by its (n − 1) standard deviation, as the
+/// retrieval embedding standardises codes (which lives in a higher layer), with a larger
+/// epsilon so the gradient stays tame where a pixel's channels nearly agree.
+fn standardised(mu: Tensor<4>) -> Tensor<4> {
+    let [_, c, _, _] = mu.dims();
     let centred = mu.clone() - mu.mean_dim(1);
     let sd = centred
         .clone()
@@ -63,7 +63,7 @@ fn pooled_standardised(mu: Tensor<4>) -> Tensor<2> {
         .div_scalar((c.max(2) - 1) as f32)
         .sqrt()
         .add_scalar(1e-5);
-    (centred / sd).mean_dims(&[2, 3]).reshape([b, c])
+    centred / sd
 }
 
 /// `‖mean_i pool(a_i) − mean_j pool(b_j)‖²` over channels, for a day batch `a` and a night

@@ -8,8 +8,7 @@ use duskmatch::data::{DataSource, Domain};
 use duskmatch::model::DoubleVae;
 use duskmatch::retrieval::embed::{all_items, embed};
 use duskmatch::train::Preset;
-use duskmatch::train::checkpoint::{self, RunState};
-use duskmatch::train::scheduler::ReduceOnPlateau;
+use duskmatch::train::checkpoint;
 
 use crate::common::*;
 
@@ -27,19 +26,7 @@ fn tiny_checkpoint(path: &std::path::Path) -> DoubleVae {
         places: 12,
         seed: 3,
     });
-    let state = RunState {
-        epoch: 0,
-        step_in_epoch: 0,
-        step: 3,
-        scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
-        epoch_sums: Default::default(),
-        best: None,
-        rng: "test".into(),
-        supervised: None,
-    };
-    let model = DoubleVae::new(&cfg.model, 5, &cpu());
-    checkpoint::save(path, &cfg, &state, &model, None, None).unwrap();
-    model
+    save_untrained(path, &cfg, 3, 5)
 }
 
 #[test]

@@ -33,3 +33,30 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// An untrained model (weights seeded by `seed`) saved to `path` as a checkpoint of `cfg` at
+/// `step`, without optimiser or discriminators; the model is returned.
+pub fn save_untrained(
+    path: &std::path::Path,
+    cfg: &duskmatch::train::TrainingConfig,
+    step: u64,
+    seed: u64,
+) -> duskmatch::model::DoubleVae {
+    use duskmatch::train::checkpoint::{self, RunState};
+    let state = RunState {
+        epoch: 0,
+        step_in_epoch: 0,
+        step,
+        scheduler: duskmatch::train::scheduler::ReduceOnPlateau::new(
+            cfg.plateau,
+            cfg.learning_rate,
+        ),
+        epoch_sums: Default::default(),
+        best: None,
+        rng: "test".into(),
+        supervised: None,
+    };
+    let model = duskmatch::model::DoubleVae::new(&cfg.model, seed, &cpu());
+    checkpoint::save(path, cfg, &state, &model, None, None).unwrap();
+    model
+}
