@@ -183,6 +183,12 @@ impl ConfigEditor {
                             "weight of the domain mean gap: the distance between the day and the night batch's mean pooled code, what a linear domain probe reads (0 turns it off)",
                             egui::DragValue::new(&mut c.align.mean_gap).speed(0.05),
                         );
+                        row(
+                            ui,
+                            "w latent D",
+                            "weight of the encoders' confusion of the latent domain discriminator (DANN): a small classifier of the codes learns to tell day from night, and the encoders are pushed to make it answer one half (0 turns it off)",
+                            egui::DragValue::new(&mut c.align.latent).speed(0.05),
+                        );
                     }
                 });
         });

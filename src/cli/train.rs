@@ -57,6 +57,10 @@ pub struct TrainArgs {
     /// Weight of the domain mean gap (aligned objective; 0 turns it off).
     #[arg(long)]
     pub mean_gap: Option<f64>,
+    /// Weight of the encoders' confusion of the latent domain discriminator (DANN; aligned
+    /// objective; 0 turns it off).
+    #[arg(long)]
+    pub latent: Option<f64>,
     /// No progress bar; one line per epoch.
     #[arg(long)]
     pub quiet: bool,
@@ -122,6 +126,10 @@ fn resolve_config(
     if let Some(g) = args.mean_gap {
         cfg.align.mean_gap = g;
     }
+    if let Some(l) = args.latent {
+        cfg.align.latent = l;
+    }
+
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
@@ -178,6 +186,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     }
     if cfg.objective == Objective::Aligned && cfg.align.mean_gap > 0.0 {
         contrast += &format!(" + domain mean gap × {}", cfg.align.mean_gap);
+    }
+    if cfg.objective == Objective::Aligned && cfg.align.latent > 0.0 {
+        contrast += &format!(
+            " + latent domain discriminator × {} (width {})",
+            cfg.align.latent, cfg.align.latent_width
+        );
     }
     eprintln!("objective: {}{contrast}", cfg.objective.describe());
     let stop_tx = ctx.clone();

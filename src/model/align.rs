@@ -50,6 +50,11 @@ pub struct AlignConfig {
     pub contrast_grid: usize,
     /// Weight of the domain mean gap (`model::contrast::domain_mean_gap`); 0 turns it off.
     pub mean_gap: f64,
+    /// Weight of the encoders' confusion of the latent domain discriminator
+    /// (`model::latent_discriminator`, DANN); 0 turns it off.
+    pub latent: f64,
+    /// Hidden channels of the latent domain discriminator.
+    pub latent_width: usize,
 }
 
 impl Default for AlignConfig {
@@ -64,6 +69,8 @@ impl Default for AlignConfig {
             contrast_temperature: 0.1,
             contrast_grid: 4,
             mean_gap: 0.0,
+            latent: 0.0,
+            latent_width: 64,
         }
     }
 }
@@ -84,6 +91,14 @@ impl AlignConfig {
         finite_nonneg("gan", self.gan)?;
         finite_nonneg("contrast", self.contrast)?;
         finite_nonneg("mean_gap", self.mean_gap)?;
+        finite_nonneg("latent", self.latent)?;
+        if !(1..=1024).contains(&self.latent_width) {
+            return Err(ConfigError::new(
+                "align.latent_width",
+                self.latent_width,
+                "an integer from 1 to 1024",
+            ));
+        }
         let latent = image_size / 4;
         if !(1..=latent.max(1)).contains(&self.contrast_grid) {
             return Err(ConfigError::new(

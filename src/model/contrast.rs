@@ -53,7 +53,7 @@ fn pooled_standardised(mu: Tensor<4>) -> Tensor<2> {
 /// Every pixel's channel vector centred and divided by its (n − 1) standard deviation, as the
 /// retrieval embedding standardises codes (which lives in a higher layer), with a larger
 /// epsilon so the gradient stays tame where a pixel's channels nearly agree.
-fn standardised(mu: Tensor<4>) -> Tensor<4> {
+pub fn standardised(mu: Tensor<4>) -> Tensor<4> {
     let [_, c, _, _] = mu.dims();
     let centred = mu.clone() - mu.mean_dim(1);
     let sd = centred

@@ -69,8 +69,9 @@ pub struct LossTensors {
 
 /// The same terms read back as numbers, for curves and logs. `gan` (the generators' LSGAN
 /// term), `discriminator` (the discriminators' own loss), `contrast` (the translation
-/// InfoNCE) and `mean_gap` (the domain mean gap) stay 0 under the research objective; logs written before they existed read back
-/// with 0.
+/// InfoNCE), `mean_gap` (the domain mean gap), `latent` (the encoders' confusion of the latent
+/// domain discriminator) and `latent_discriminator` (that discriminator's own loss) stay 0
+/// under the research objective; logs written before they existed read back with 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LossValues {
@@ -82,11 +83,13 @@ pub struct LossValues {
     pub discriminator: f32,
     pub contrast: f32,
     pub mean_gap: f32,
+    pub latent: f32,
+    pub latent_discriminator: f32,
     pub total: f32,
 }
 
 impl LossValues {
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 11] = [
         "total",
         "reconstruction",
         "kl",
@@ -96,6 +99,8 @@ impl LossValues {
         "discriminator",
         "contrast",
         "mean_gap",
+        "latent",
+        "latent_discriminator",
     ];
 
     pub fn get(&self, name: &str) -> Option<f32> {
@@ -114,6 +119,8 @@ impl LossValues {
             "discriminator" => &mut self.discriminator,
             "contrast" => &mut self.contrast,
             "mean_gap" => &mut self.mean_gap,
+            "latent" => &mut self.latent,
+            "latent_discriminator" => &mut self.latent_discriminator,
             _ => return None,
         })
     }

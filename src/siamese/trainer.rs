@@ -11,12 +11,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -35,6 +34,7 @@ use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 use crate::train::Command;
 use crate::train::checkpoint::Header;
+use crate::train::run_loop::{self, Counters, Plan};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -298,6 +298,144 @@ pub struct Trained {
     pub weights: ChannelWeights,
     pub model: Option<DoubleVae>,
     pub state: WeightsState,
+}
+
+/// A supervised stage inside the run loop: what it learns, its optimiser and state, with the
+/// trainer's data, events and checkpoint writer.
+struct SupervisedStage<'a> {
+    trainer: &'a WeightsTrainer,
+    /// Taken out for the step (which consumes it) and put back.
+    learner: Option<Learner>,
+    optim: ModuleOptimizer,
+    state: WeightsState,
+    /// The epoch's triplets, in order.
+    triplets: Vec<Triplet>,
+    last_loss: f32,
+}
+
+impl SupervisedStage<'_> {
+    fn learner(&self) -> &Learner {
+        self.learner
+            .as_ref()
+            .expect("the learner is back after each step")
+    }
+
+    fn save_to(&self, path: &Path) -> Result<(), String> {
+        self.trainer
+            .save(path, &self.state, self.learner(), &self.optim)?;
+        self.trainer.emit(WeightsEvent::CheckpointWritten {
+            path: path.to_path_buf(),
+        });
+        Ok(())
+    }
+}
+
+impl run_loop::Stage for SupervisedStage<'_> {
+    fn counters(&self) -> Counters {
+        Counters {
+            epoch: self.state.epoch,
+            step_in_epoch: self.state.step_in_epoch,
+            step: self.state.step,
+        }
+    }
+
+    fn set_counters(&mut self, at: Counters) {
+        self.state.epoch = at.epoch;
+        self.state.step_in_epoch = at.step_in_epoch;
+        self.state.step = at.step;
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        let t = self.trainer;
+        let all: Vec<usize> = (0..t.train_places.len()).collect();
+        let (order, mut rng) = run_loop::seeded_order(&all, t.config.seed, epoch as u64 + 1);
+        self.triplets = triplets(&t.train_places, &order, &mut rng);
+    }
+
+    fn step(&mut self, at: Counters) -> Result<(), String> {
+        let b = self.trainer.config.batch_size;
+        let i = at.step_in_epoch;
+        let batch = &self.triplets[i * b..((i + 1) * b).min(self.triplets.len())];
+        let loss = self.trainer.batch_loss(self.learner(), batch);
+        let value = loss.clone().inner().into_scalar::<f32>();
+        if !value.is_finite() {
+            return Err(format!("triplet loss {value}"));
+        }
+        let learner = self
+            .learner
+            .take()
+            .expect("the learner is back after each step");
+        self.learner = Some(learner.step(&mut self.optim, self.trainer.config.learning_rate, loss));
+        self.state.epoch_loss_sum += value as f64;
+        self.last_loss = value;
+        Ok(())
+    }
+
+    fn report_step(&mut self, at: Counters) -> bool {
+        self.trainer.emit(WeightsEvent::Step {
+            step: at.step,
+            epoch: at.epoch,
+            loss: self.last_loss,
+        })
+    }
+
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String> {
+        let t = self.trainer;
+        let spe = t.steps_per_epoch();
+        let train = (self.state.epoch_loss_sum / spe as f64) as f32;
+        let (val, retrieval) = t.evaluate(self.learner());
+        let share90 = match self.learner() {
+            Learner::Weights(w) => w
+                .to_vecs()
+                .first()
+                .map(|v| share_for_mass(v, 0.9).1)
+                .unwrap_or(f32::NAN),
+            Learner::Encoder { .. } => 1.0,
+        };
+        self.state.history.push(HistoryPoint {
+            step: at.step,
+            epoch: at.epoch,
+            train: Some(train),
+            val,
+        });
+        self.state.epoch_loss_sum = 0.0;
+        let improved = retrieval.is_some_and(|r| self.state.best.is_none_or(|b| r.better_than(&b)));
+        if improved {
+            self.state.best = retrieval;
+        }
+        t.emit(WeightsEvent::Epoch {
+            epoch: finished,
+            step: at.step,
+            train,
+            val,
+            share90,
+            retrieval,
+        });
+        if improved {
+            self.save_to(&t.out.join(crate::train::checkpoint::BEST))?;
+        }
+        Ok(())
+    }
+
+    fn save_latest(&mut self, _at: Counters, _boundary: bool) -> Result<(), String> {
+        self.save_to(&self.trainer.latest_path())
+    }
+
+    fn paused(&mut self, step: u64) {
+        self.trainer.emit(WeightsEvent::Paused { step });
+    }
+
+    fn resumed(&mut self, step: u64) {
+        self.trainer.emit(WeightsEvent::Resumed { step });
+    }
+
+    fn error(&mut self, message: String) {
+        self.trainer.emit(WeightsEvent::Error(message));
+    }
+
+    fn loss_name(&self) -> &'static str {
+        "triplet loss"
+    }
 }
 
 pub struct WeightsTrainer {
@@ -664,7 +802,7 @@ impl WeightsTrainer {
             );
         }
         let resumed = self.resume.is_some();
-        let (mut learner, mut optim, mut state) = match self.resume.take() {
+        let (learner, optim, mut state) = match self.resume.take() {
             Some(Resume::Weights(ck)) => (
                 Learner::Weights(ck.build(&ad)?),
                 restore(&ck.optimizer)?,
@@ -714,133 +852,27 @@ impl WeightsTrainer {
             resumed,
             initial_val: state.history.first().and_then(|h| h.val),
         });
+        let plan = Plan {
+            epochs: cfg.epochs,
+            steps_per_epoch: spe,
+            max_steps: 0,
+            save_every: cfg.save_every,
+        };
+        let commands = self.commands.take();
+        let mut stage = SupervisedStage {
+            trainer: &self,
+            learner: Some(learner),
+            optim,
+            state,
+            triplets: Vec::new(),
+            last_loss: f32::NAN,
+        };
+        run_loop::run(&mut stage, plan, commands.as_ref())?;
+        let (learner, state) = (
+            stage.learner.take().expect("the learner is back"),
+            stage.state,
+        );
         let latest = self.latest_path();
-        let best_path = self.out.join(crate::train::checkpoint::BEST);
-        let mut stopped = false;
-        'epochs: while state.epoch < cfg.epochs {
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-            rng.set_stream(state.epoch as u64 + 1);
-            let mut order: Vec<usize> = (0..self.train_places.len()).collect();
-            order.shuffle(&mut rng);
-            let epoch_triplets = triplets(&self.train_places, &order, &mut rng);
-            while state.step_in_epoch < spe {
-                if let Some(rx) = &self.commands {
-                    let mut paused = false;
-                    loop {
-                        let c = if paused {
-                            rx.recv().ok()
-                        } else {
-                            rx.try_recv()
-                                .map_err(|e| e == TryRecvError::Disconnected)
-                                .ok()
-                        };
-                        match c {
-                            Some(Command::Pause) => {
-                                if !paused {
-                                    self.emit(WeightsEvent::Paused { step: state.step });
-                                }
-                                paused = true;
-                            }
-                            Some(Command::Resume) => {
-                                if paused {
-                                    self.emit(WeightsEvent::Resumed { step: state.step });
-                                }
-                                paused = false;
-                            }
-                            Some(Command::Stop) => {
-                                stopped = true;
-                                break 'epochs;
-                            }
-                            Some(Command::SaveNow) => {
-                                match self.save(&latest, &state, &learner, &optim) {
-                                    Ok(()) => self.emit(WeightsEvent::CheckpointWritten {
-                                        path: latest.clone(),
-                                    }),
-                                    Err(e) => self.emit(WeightsEvent::Error(e)),
-                                };
-                            }
-                            None if paused => {
-                                stopped = true;
-                                break 'epochs;
-                            }
-                            None => break,
-                        }
-                    }
-                }
-                let b = cfg.batch_size;
-                let batch = &epoch_triplets[state.step_in_epoch * b
-                    ..((state.step_in_epoch + 1) * b).min(epoch_triplets.len())];
-                let loss = self.batch_loss(&learner, batch);
-                let value = loss.clone().inner().into_scalar::<f32>();
-                if !value.is_finite() {
-                    let msg = format!("the triplet loss became non-finite at step {}", state.step);
-                    self.emit(WeightsEvent::Error(msg.clone()));
-                    return Err(msg);
-                }
-                learner = learner.step(&mut optim, cfg.learning_rate, loss);
-                state.step += 1;
-                state.step_in_epoch += 1;
-                state.epoch_loss_sum += value as f64;
-                if !self.emit(WeightsEvent::Step {
-                    step: state.step,
-                    epoch: state.epoch,
-                    loss: value,
-                }) {
-                    stopped = true;
-                    break 'epochs;
-                }
-            }
-            let train = (state.epoch_loss_sum / spe as f64) as f32;
-            let (val, retrieval) = self.evaluate(&learner);
-            let share90 = match &learner {
-                Learner::Weights(w) => w
-                    .to_vecs()
-                    .first()
-                    .map(|v| share_for_mass(v, 0.9).1)
-                    .unwrap_or(f32::NAN),
-                Learner::Encoder { .. } => 1.0,
-            };
-            state.history.push(HistoryPoint {
-                step: state.step,
-                epoch: state.epoch + 1,
-                train: Some(train),
-                val,
-            });
-            let epoch = state.epoch;
-            state.epoch += 1;
-            state.step_in_epoch = 0;
-            state.epoch_loss_sum = 0.0;
-            let improved = retrieval.is_some_and(|r| state.best.is_none_or(|b| r.better_than(&b)));
-            if improved {
-                state.best = retrieval;
-            }
-            self.emit(WeightsEvent::Epoch {
-                epoch,
-                step: state.step,
-                train,
-                val,
-                share90,
-                retrieval,
-            });
-            if state.epoch % cfg.save_every.max(1) == 0 || state.epoch == cfg.epochs {
-                self.save(&latest, &state, &learner, &optim)?;
-                self.emit(WeightsEvent::CheckpointWritten {
-                    path: latest.clone(),
-                });
-            }
-            if improved {
-                self.save(&best_path, &state, &learner, &optim)?;
-                self.emit(WeightsEvent::CheckpointWritten {
-                    path: best_path.clone(),
-                });
-            }
-        }
-        if stopped {
-            self.save(&latest, &state, &learner, &optim)?;
-            self.emit(WeightsEvent::CheckpointWritten {
-                path: latest.clone(),
-            });
-        }
         let weights = learner.weights().valid();
         self.emit(WeightsEvent::Finished {
             step: state.step,

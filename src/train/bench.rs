@@ -85,8 +85,8 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
     // The aligning terms as the presets train them (discriminators, translation contrast,
     // domain mean gap), so the figure is the cost of the step that runs.
     let align: AlignConfig = super::Preset::Compact.config().align;
-    let mut adversary =
-        (b.objective == Objective::Aligned).then(|| Adversary::new(&align, 1e-8, 0, &ad));
+    let mut adversary = (b.objective == Objective::Aligned)
+        .then(|| Adversary::new(&align, cfg.latent_channels(), 1e-8, 0, &ad));
     let mut step = 0u64;
     let mut last = f32::NAN;
     let mut one = |model: DoubleVae, optim: &mut burn::optim::ModuleOptimizer| {

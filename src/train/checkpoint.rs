@@ -4,7 +4,8 @@
 //!
 //! Sections: a JSON header, the model as a burnpack record, the optimiser as a burnpack
 //! record (empty in inference-only checkpoints), then the image discriminators and their
-//! optimiser (empty without them; absent in files from before them). The header is parsed
+//! optimiser (empty without them; absent in files from before them), then the latent domain
+//! discriminator and its optimiser (likewise). The header is parsed
 //! and its config validated before any payload is decoded.
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainingConfig;
 use super::scheduler::ReduceOnPlateau;
-use crate::model::{DiscriminatorConfig, Discriminators, DoubleVae, LossValues, ModelConfig};
+use crate::model::{
+    DiscriminatorConfig, Discriminators, DoubleVae, LatentDiscriminator, LossValues, ModelConfig,
+};
 
 /// Running sums of the loss terms over an epoch, in f64 so long epochs do not drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -31,11 +34,13 @@ pub struct LossSums {
     pub discriminator: f64,
     pub contrast: f64,
     pub mean_gap: f64,
+    pub latent: f64,
+    pub latent_discriminator: f64,
     pub total: f64,
 }
 
 impl LossSums {
-    fn slots(&mut self) -> [(&'static str, &mut f64); 9] {
+    fn slots(&mut self) -> [(&'static str, &mut f64); 11] {
         [
             ("reconstruction", &mut self.reconstruction),
             ("kl", &mut self.kl),
@@ -45,6 +50,8 @@ impl LossSums {
             ("discriminator", &mut self.discriminator),
             ("contrast", &mut self.contrast),
             ("mean_gap", &mut self.mean_gap),
+            ("latent", &mut self.latent),
+            ("latent_discriminator", &mut self.latent_discriminator),
             ("total", &mut self.total),
         ]
     }
@@ -114,6 +121,10 @@ pub struct Checkpoint {
     /// The image discriminators (objective = aligned); absent in files from before them.
     pub discriminators: Option<ModuleRecord>,
     pub discriminator_optimizer: Option<Bytes>,
+    /// The latent domain discriminator (`align.latent > 0`) and its optimiser; absent in
+    /// files from before it.
+    pub latent_discriminator: Option<ModuleRecord>,
+    pub latent_discriminator_optimizer: Option<Bytes>,
     /// What to tell the user about the file itself (it predates checksums), if anything.
     pub notice: Option<String>,
 }
@@ -124,6 +135,17 @@ pub use crate::store::{write_atomic, write_container};
 pub struct AdversaryParts<'a> {
     pub discriminators: &'a Discriminators,
     pub optimizer: &'a burn::optim::ModuleOptimizer,
+    pub latent: Option<(&'a LatentDiscriminator, &'a burn::optim::ModuleOptimizer)>,
+}
+
+/// A module's record as bytes for a container section.
+fn record_bytes<M: Module>(module: &M, what: &str) -> Result<Vec<u8>, String> {
+    Ok(module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| format!("cannot serialise the {what}: {e}"))?
+        .to_vec())
 }
 
 /// Save a checkpoint. `model` should be a `valid()` copy (current BatchNorm statistics).
@@ -149,15 +171,17 @@ pub fn save(
         .into_bytes()
         .map_err(|e| format!("cannot serialise the model: {e}"))?;
     let optim_bytes = optimizer_bytes(optimizer)?;
-    let (disc_bytes, disc_optim_bytes) = match adversary {
+    let (disc_bytes, disc_optim_bytes) = match &adversary {
         Some(adv) => (
-            adv.discriminators
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| format!("cannot serialise the discriminators: {e}"))?
-                .to_vec(),
+            record_bytes(adv.discriminators, "discriminators")?,
             optimizer_bytes(Some(adv.optimizer))?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let (latent_bytes, latent_optim_bytes) = match adversary.and_then(|a| a.latent) {
+        Some((d, o)) => (
+            record_bytes(d, "latent discriminator")?,
+            optimizer_bytes(Some(o))?,
         ),
         None => (Vec::new(), Vec::new()),
     };
@@ -170,6 +194,8 @@ pub fn save(
             &optim_bytes,
             &disc_bytes,
             &disc_optim_bytes,
+            &latent_bytes,
+            &latent_optim_bytes,
         ],
     )
 }
@@ -195,7 +221,12 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
         MAGIC,
         "duskmatch checkpoint",
         &["header", "model", "optimiser"],
-        &["discriminators", "discriminator optimiser"],
+        &[
+            "discriminators",
+            "discriminator optimiser",
+            "latent discriminator",
+            "latent discriminator optimiser",
+        ],
     )?;
     let notice = sections.notice(&file);
     let mut parts = sections.parts.into_iter();
@@ -207,6 +238,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
     };
     let mut next = || parts.next().unwrap_or_default();
     let (header, model, optim, disc, disc_optim) = (next(), next(), next(), next(), next());
+    let (latent, latent_optim) = (next(), next());
     let header: Header =
         serde_json::from_slice(&header).map_err(|e| ctx(format!("bad header: {e}")))?;
     // A config no run could have (hand-edited, or from a broken writer) is refused before
@@ -218,22 +250,25 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
         .map_err(|e| ctx(format!("bad model record: {e}")))?;
     let optimizer = (!optim.is_empty()).then(|| Bytes::from_bytes_vec(optim));
-    let discriminators = if disc.is_empty() {
-        None
-    } else {
-        Some(
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(disc))
-                .map_err(|e| ctx(format!("bad discriminators record: {e}")))?,
-        )
+    let record = |bytes: Vec<u8>, what: &str| -> Result<Option<ModuleRecord>, String> {
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .map(Some)
+            .map_err(|e| ctx(format!("bad {what} record: {e}")))
     };
-    let discriminator_optimizer =
-        (!disc_optim.is_empty()).then(|| Bytes::from_bytes_vec(disc_optim));
+    let discriminators = record(disc, "discriminators")?;
+    let latent_discriminator = record(latent, "latent discriminator")?;
+    let bytes = |b: Vec<u8>| (!b.is_empty()).then(|| Bytes::from_bytes_vec(b));
     Ok(Checkpoint {
         header,
         model,
         optimizer,
         discriminators,
-        discriminator_optimizer,
+        discriminator_optimizer: bytes(disc_optim),
+        latent_discriminator,
+        latent_discriminator_optimizer: bytes(latent_optim),
         notice,
     })
 }
@@ -273,6 +308,24 @@ impl Checkpoint {
             Discriminators::new(cfg, 0, device)
                 .try_load_record(record)
                 .map_err(|e| format!("checkpoint discriminators do not fit {cfg:?}: {e}")),
+        )
+    }
+
+    /// The latent domain discriminator of this checkpoint for `channels` latent channels and
+    /// `width` hidden ones, if it holds one.
+    pub fn build_latent_discriminator(
+        &self,
+        channels: usize,
+        width: usize,
+        device: &Device,
+    ) -> Option<Result<LatentDiscriminator, String>> {
+        let record = self.latent_discriminator.clone()?;
+        Some(
+            LatentDiscriminator::new(channels, width, 0, device)
+                .try_load_record(record)
+                .map_err(|e| {
+                    format!("checkpoint latent discriminator does not fit width {width}: {e}")
+                }),
         )
     }
 

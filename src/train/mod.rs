@@ -7,6 +7,7 @@ pub mod events;
 pub mod metrics_log;
 pub mod noise;
 pub mod run_dir;
+pub mod run_loop;
 pub mod scheduler;
 pub mod step;
 pub mod trainer;

@@ -7,13 +7,22 @@ pub fn default_run_dir() -> PathBuf {
     run_dir_in(Path::new("runs"), "")
 }
 
-/// `ROOT/<YYYYmmdd-HHMMSS><suffix>` for a run starting now.
+/// `ROOT/<YYYYmmdd-HHMMSS><suffix>` for a run starting now; a folder that already exists (a
+/// run started in the same second) gets `-2`, `-3`, … so two runs never share one.
 pub fn run_dir_in(root: &Path, suffix: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    root.join(format!("{}{suffix}", format_timestamp(secs)))
+    let stamp = format_timestamp(secs);
+    let first = root.join(format!("{stamp}{suffix}"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|k| root.join(format!("{stamp}{suffix}-{k}")))
+        .find(|p| !p.exists())
+        .expect("some suffix is free")
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC, without a date library.

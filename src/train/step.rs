@@ -10,13 +10,40 @@ use super::noise::StepNoise;
 use crate::data::batch::host_f32;
 use crate::model::contrast::{domain_mean_gap, info_nce};
 use crate::model::discriminator::{lsgan_discriminator_loss, lsgan_generator_loss};
+use crate::model::latent_discriminator::{latent_confusion_loss, latent_discriminator_loss};
 use crate::model::loss::unit_loss_with;
-use crate::model::{AlignConfig, Discriminators, DoubleVae, LossValues, LossWeights};
+use crate::model::{
+    AlignConfig, Discriminators, DoubleVae, LatentDiscriminator, LossValues, LossWeights,
+};
 
-/// The image discriminators and their own optimiser.
+/// The image discriminators and their own optimiser, and the latent domain discriminator
+/// with its own when `align.latent > 0`.
 pub struct Adversary {
     pub discriminators: Discriminators,
     pub optimizer: ModuleOptimizer,
+    pub latent: Option<LatentCritic>,
+}
+
+/// The latent domain discriminator and its optimiser (the same Adam settings as the image
+/// discriminators').
+pub struct LatentCritic {
+    pub discriminator: LatentDiscriminator,
+    pub optimizer: ModuleOptimizer,
+}
+
+impl LatentCritic {
+    pub fn new(
+        align: &AlignConfig,
+        channels: usize,
+        epsilon: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        Self {
+            discriminator: LatentDiscriminator::new(channels, align.latent_width, seed, device),
+            optimizer: Adversary::adam(align, epsilon).init(),
+        }
+    }
 }
 
 impl Adversary {
@@ -28,11 +55,20 @@ impl Adversary {
             .with_epsilon(epsilon as f32)
     }
 
-    /// Fresh discriminators (seeded like the model) with a fresh optimiser.
-    pub fn new(align: &AlignConfig, epsilon: f64, seed: u64, device: &Device) -> Self {
+    /// Fresh discriminators (seeded like the model) with fresh optimisers; `channels` is the
+    /// latent's, which the latent discriminator reads.
+    pub fn new(
+        align: &AlignConfig,
+        channels: usize,
+        epsilon: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
         Self {
             discriminators: Discriminators::new(&align.discriminator, seed, device),
             optimizer: Self::adam(align, epsilon).init(),
+            latent: (align.latent > 0.0)
+                .then(|| LatentCritic::new(align, channels, epsilon, seed, device)),
         }
     }
 }
@@ -62,13 +98,40 @@ pub fn train_step(
     }
     if adversary.is_some() && align.contrast > 0.0 {
         let (tau, grid) = (align.contrast_temperature, align.contrast_grid);
-        let contrast = info_nce(losses.mu_a, losses.mu_ab, tau, grid)
-            + info_nce(losses.mu_b, losses.mu_ba, tau, grid);
+        let contrast = info_nce(losses.mu_a.clone(), losses.mu_ab, tau, grid)
+            + info_nce(losses.mu_b.clone(), losses.mu_ba, tau, grid);
         values.contrast = scalar(&contrast);
         values.total += (align.contrast * values.contrast as f64) as f32;
         total = total + contrast.mul_scalar(align.contrast);
     }
     if let Some(adv) = adversary {
+        if let Some(critic) = adv.latent.as_mut().filter(|_| align.latent > 0.0) {
+            // A discriminator step on the detached codes, then the encoders' confusion of the
+            // updated discriminator, as for the images.
+            let d = &critic.discriminator;
+            let d_loss = latent_discriminator_loss(
+                d.forward(losses.mu_a.clone().detach()),
+                d.forward(losses.mu_b.clone().detach()),
+            );
+            values.latent_discriminator = scalar(&d_loss);
+            if !values.latent_discriminator.is_finite() {
+                values.total = f32::NAN;
+                return (model, values);
+            }
+            let grads = GradientsParams::from_grads(d_loss.backward(), &critic.discriminator);
+            critic.discriminator =
+                critic
+                    .optimizer
+                    .step(align.d_learning_rate, critic.discriminator.clone(), grads);
+            let d = &critic.discriminator;
+            let confusion = latent_confusion_loss(
+                d.forward(losses.mu_a.clone()),
+                d.forward(losses.mu_b.clone()),
+            );
+            values.latent = scalar(&confusion);
+            values.total += (align.latent * values.latent as f64) as f32;
+            total = total + confusion.mul_scalar(align.latent);
+        }
         let (a2b, b2a) = (losses.a2b, losses.b2a);
         let d = &adv.discriminators;
         let d_loss =

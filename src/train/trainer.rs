@@ -4,21 +4,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{self, AdversaryParts, BEST, Checkpoint, LATEST, RunState};
 use super::config::TrainingConfig;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
 use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
+use super::run_loop::{self, Counters, Plan};
 use super::scheduler::ReduceOnPlateau;
 use super::step::{Adversary, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
@@ -56,11 +54,8 @@ pub struct Trainer {
 
 /// Seeded permutation of one domain's training indices for one epoch.
 fn epoch_order(indices: &[usize], seed: u64, epoch: usize, domain: Domain) -> Vec<usize> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(((epoch as u64) << 1) | (domain == Domain::Night) as u64 | 0x1000);
-    let mut v = indices.to_vec();
-    v.shuffle(&mut rng);
-    v
+    let stream = ((epoch as u64) << 1) | (domain == Domain::Night) as u64 | 0x1000;
+    run_loop::seeded_order(indices, seed, stream).0
 }
 
 /// `batch` items from `order` starting at item `start`, wrapping around.
@@ -224,6 +219,7 @@ impl Trainer {
         let parts = adversary.map(|a| AdversaryParts {
             discriminators: &a.discriminators,
             optimizer: &a.optimizer,
+            latent: a.latent.as_ref().map(|l| (&l.discriminator, &l.optimizer)),
         });
         checkpoint::save(
             path,
@@ -262,41 +258,52 @@ impl Trainer {
         Ok(latest)
     }
 
-    /// The image discriminators of `objective = aligned`: the resumed checkpoint's when it
-    /// holds them, else fresh ones (with a notice when a checkpoint from before them resumes).
+    /// The discriminators of `objective = aligned`: the resumed checkpoint's when it holds
+    /// them, else fresh ones (with a notice when a checkpoint from before them resumes).
     #[allow(clippy::type_complexity)]
     fn build_adversary(&self, ad: &Device) -> Result<(Option<Adversary>, Option<String>), String> {
         let cfg = &self.config;
         if cfg.objective != Objective::Aligned {
             return Ok((None, None));
         }
+        let channels = cfg.model.latent_channels();
         let adam = Adversary::adam(&cfg.align, cfg.adam_epsilon);
-        let restored = self.resume.as_ref().and_then(|ck| {
-            let d = ck.build_discriminators(&cfg.align.discriminator, ad)?;
-            Some((d, ck.discriminator_optimizer.clone()))
-        });
-        let mut note = None;
-        let adversary = match restored {
-            Some((d, optim)) => {
-                let optimizer = match optim {
-                    Some(bytes) => adam.init().from_bytes(bytes).map_err(|e| {
-                        format!("cannot read the discriminators' optimiser state: {e}")
-                    })?,
-                    None => adam.init(),
-                };
-                Adversary {
-                    discriminators: d?,
-                    optimizer,
-                }
-            }
-            None => {
-                if self.resume.is_some() {
-                    note = Some("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh".to_string());
-                }
-                Adversary::new(&cfg.align, cfg.adam_epsilon, cfg.seed, ad)
-            }
+        let optimiser = |bytes: Option<burn::tensor::Bytes>, what: &str| match bytes {
+            Some(b) => adam
+                .init()
+                .from_bytes(b)
+                .map_err(|e| format!("cannot read the {what}' optimiser state: {e}")),
+            None => Ok(adam.init()),
         };
-        Ok((Some(adversary), note))
+        let mut fresh = Adversary::new(&cfg.align, channels, cfg.adam_epsilon, cfg.seed, ad);
+        let Some(ck) = self.resume.as_ref() else {
+            return Ok((Some(fresh), None));
+        };
+        let mut notes = Vec::new();
+        match ck.build_discriminators(&cfg.align.discriminator, ad) {
+            Some(d) => {
+                fresh.discriminators = d?;
+                fresh.optimizer =
+                    optimiser(ck.discriminator_optimizer.clone(), "image discriminators")?;
+            }
+            None => notes.push("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh"),
+        }
+        if let Some(critic) = fresh.latent.as_mut() {
+            match ck.build_latent_discriminator(channels, cfg.align.latent_width, ad) {
+                Some(d) => {
+                    critic.discriminator = d?;
+                    critic.optimizer = optimiser(
+                        ck.latent_discriminator_optimizer.clone(),
+                        "latent discriminator",
+                    )?;
+                }
+                None => notes.push(
+                    "the resumed checkpoint holds no latent domain discriminator: it starts fresh",
+                ),
+            }
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        Ok((Some(fresh), note))
     }
 
     /// Run until the configured epochs or steps are done, or a stop request arrives.
@@ -305,15 +312,13 @@ impl Trainer {
         let ad = self.device.device.clone().autodiff();
         let host_noise = !self.device.is_gpu;
         let steps_per_epoch = self.steps_per_epoch();
-        let b = cfg.batch_size;
-
         let adam = AdamConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(cfg.adam_epsilon as f32);
         let resumed = self.resume.is_some();
-        let (mut adversary, adversary_note) = self.build_adversary(&ad)?;
-        let (mut model, mut optim, mut state) = match self.resume.take() {
+        let (adversary, adversary_note) = self.build_adversary(&ad)?;
+        let (model, optim, state) = match self.resume.take() {
             Some(ck) => {
                 let model = ck.build_model(&ad)?;
                 let optim = adam
@@ -341,230 +346,245 @@ impl Trainer {
             }
         };
 
-        let total_steps = {
-            let all = (cfg.epochs * steps_per_epoch) as u64;
-            if cfg.max_steps > 0 {
-                all.min(cfg.max_steps)
-            } else {
-                all
-            }
-        };
-        let progress = |s: &RunState| Progress {
-            epoch: s.epoch,
+        let plan = Plan {
             epochs: cfg.epochs,
-            step: s.step,
-            total_steps,
             steps_per_epoch,
+            max_steps: cfg.max_steps,
+            save_every: cfg.save_every,
         };
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| format!("cannot create {}: {e}", self.out_dir.display()))?;
         let _ = std::fs::write(self.out_dir.join("config.toml"), cfg.to_toml());
         *self.metrics.borrow_mut() = MetricsLog::open(&self.out_dir);
+        let commands = self.commands.take();
+        let mut stage = StageOne {
+            trainer: &self,
+            plan,
+            ad,
+            host_noise,
+            model: Some(model),
+            optim,
+            adversary,
+            state,
+            orders: (Vec::new(), Vec::new()),
+            last: LossValues::default(),
+            last_val: None,
+            last_ckpt: None,
+            rate: RateMeter::new(),
+        };
         self.emit(TrainEvent::Started {
             device: self.device.label.clone(),
             note: self.device.note.clone(),
             dataset: self.dataset.describe(),
-            progress: progress(&state),
+            progress: stage.progress(),
             resumed,
         });
         if let Some(note) = adversary_note {
             self.emit(TrainEvent::Warning(note));
         }
-
-        let mut last = LossValues::default();
-        let mut last_val = None;
-        let mut last_ckpt = None;
-        let mut rate = RateMeter::new();
-        let mut reason = StopReason::Finished;
-
-        'epochs: while state.epoch < cfg.epochs {
-            let day_order = epoch_order(&self.split.train_day, cfg.seed, state.epoch, Domain::Day);
-            let night_order = epoch_order(
-                &self.split.train_night,
-                cfg.seed,
-                state.epoch,
-                Domain::Night,
-            );
-            while state.step_in_epoch < steps_per_epoch {
-                if cfg.max_steps > 0 && state.step >= cfg.max_steps {
-                    reason = StopReason::MaxSteps;
-                    break 'epochs;
-                }
-                match self.poll_commands(&state, &model, &optim, adversary.as_ref()) {
-                    Flow::Continue => {}
-                    Flow::Stop => {
-                        reason = StopReason::Stopped;
-                        break 'epochs;
-                    }
-                }
-
-                let i = state.step_in_epoch;
-                let a = self.batch(Domain::Day, &take_wrapped(&day_order, i * b, b), &ad);
-                let bb = self.batch(Domain::Night, &take_wrapped(&night_order, i * b, b), &ad);
-                let mut noise = StepNoise::for_step(cfg.seed, state.step, &ad, host_noise);
-                let lr = state.scheduler.lr;
-                let (next, values) = train_step(
-                    model,
-                    &mut optim,
-                    adversary.as_mut(),
-                    a,
-                    bb,
-                    &cfg.loss_weights,
-                    &cfg.align,
-                    &mut noise,
-                    lr,
-                );
-                model = next;
-                if !values.is_finite() {
-                    let msg = format!(
-                        "the loss became non-finite at step {} ({values:?}); training stopped and the last checkpoint was kept. Try a lower learning_rate.",
-                        state.step
-                    );
-                    self.emit(TrainEvent::Error(msg.clone()));
-                    return Err(msg);
-                }
-
-                state.step += 1;
-                state.step_in_epoch += 1;
-                state.epoch_sums.add(&values);
-                last = values;
-                rate.tick();
-                let sps = rate.per_sec();
-                let report = StepReport {
-                    progress: progress(&state),
-                    losses: values,
-                    lr: state.scheduler.lr,
-                    steps_per_sec: sps,
-                    images_per_sec: sps * 2.0 * b as f64,
-                    eta_secs: if sps > 0.0 {
-                        (total_steps.saturating_sub(state.step)) as f64 / sps
-                    } else {
-                        f64::NAN
-                    },
-                };
-                if !self.emit(TrainEvent::Step(report)) {
-                    reason = StopReason::Stopped; // nobody is listening any more
-                    break 'epochs;
-                }
-                if self.snapshot_every > 0 && state.step % self.snapshot_every == 0 {
-                    self.emit(TrainEvent::Snapshot {
-                        step: state.step,
-                        model: Box::new(model.valid()),
-                    });
-                }
-            }
-
-            // End of epoch: validation, schedule, checkpoint.
-            let train_mean = state.epoch_sums.mean(steps_per_epoch);
-            let inference = model.valid();
-            let val = self.validate(&inference);
-            let retrieval = self.held_out_scores(&inference);
-            let reduced = state.scheduler.step(train_mean.total as f64);
-            let epoch = state.epoch;
-            state.epoch += 1;
-            state.step_in_epoch = 0;
-            state.epoch_sums = Default::default();
-            last_val = val;
-            self.emit(TrainEvent::Epoch(EpochReport {
-                epoch,
-                step: state.step,
-                train: train_mean,
-                val,
-                lr: state.scheduler.lr,
-                lr_reduced: reduced,
-                retrieval,
-            }));
-            if let Some(r) = retrieval
-                && state.best.is_none_or(|b| r.better_than(&b))
-            {
-                state.best = Some(r);
-                let best = self.out_dir.join(BEST);
-                self.save(&best, &state, &model, &optim, adversary.as_ref())?;
-            }
-            if state.epoch % cfg.save_every == 0 || state.epoch == cfg.epochs {
-                last_ckpt = Some(self.save_latest(
-                    &state,
-                    &model,
-                    &optim,
-                    adversary.as_ref(),
-                    Some(format!("epoch-{:04}.dmck", state.epoch)),
-                )?);
-            }
-        }
-
-        // Whatever ended the run, the state it reached is on disk.
-        if reason != StopReason::Finished || last_ckpt.is_none() {
-            last_ckpt = Some(self.save_latest(&state, &model, &optim, adversary.as_ref(), None)?);
-        }
-        let progress = progress(&state);
+        let reason = run_loop::run(&mut stage, plan, commands.as_ref())?;
+        let progress = stage.progress();
         self.emit(TrainEvent::Finished {
             reason,
             progress,
-            checkpoint: last_ckpt.clone(),
+            checkpoint: stage.last_ckpt.clone(),
         });
         Ok(TrainSummary {
             reason,
             progress,
-            last,
-            val: last_val,
-            checkpoint: last_ckpt,
-            model: model.valid(),
+            last: stage.last,
+            val: stage.last_val,
+            checkpoint: stage.last_ckpt.clone(),
+            model: stage.model().valid(),
         })
     }
+}
 
-    /// Apply queued requests; while paused, wait for the next one without spinning.
-    fn poll_commands(
-        &self,
-        state: &RunState,
-        model: &DoubleVae,
-        optim: &ModuleOptimizer,
-        adversary: Option<&Adversary>,
-    ) -> Flow {
-        let Some(rx) = &self.commands else {
-            return Flow::Continue;
-        };
-        let mut paused = false;
-        loop {
-            let cmd = if paused {
-                match rx.recv() {
-                    Ok(c) => c,
-                    Err(_) => return Flow::Stop,
-                }
-            } else {
-                match rx.try_recv() {
-                    Ok(c) => c,
-                    Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => {
-                        return Flow::Continue;
-                    }
-                }
-            };
-            match cmd {
-                Command::Pause => {
-                    if !paused {
-                        paused = true;
-                        self.emit(TrainEvent::Paused { step: state.step });
-                    }
-                }
-                Command::Resume => {
-                    if paused {
-                        self.emit(TrainEvent::Resumed { step: state.step });
-                    }
-                    paused = false;
-                }
-                Command::Stop => return Flow::Stop,
-                Command::SaveNow => {
-                    if let Err(e) = self.save_latest(state, model, optim, adversary, None) {
-                        self.emit(TrainEvent::Error(e));
-                    }
-                }
-            }
+/// Stage one inside the run loop: the model, its optimiser, the discriminators and the run
+/// state, with the trainer's data, events and checkpoint writer.
+struct StageOne<'a> {
+    trainer: &'a Trainer,
+    plan: Plan,
+    ad: Device,
+    host_noise: bool,
+    /// Taken out for the step (which consumes the model) and put back.
+    model: Option<DoubleVae>,
+    optim: ModuleOptimizer,
+    adversary: Option<Adversary>,
+    state: RunState,
+    /// The epoch's day and night orders.
+    orders: (Vec<usize>, Vec<usize>),
+    last: LossValues,
+    last_val: Option<LossValues>,
+    last_ckpt: Option<PathBuf>,
+    rate: RateMeter,
+}
+
+impl StageOne<'_> {
+    fn model(&self) -> &DoubleVae {
+        self.model
+            .as_ref()
+            .expect("the model is back after each step")
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            epoch: self.state.epoch,
+            epochs: self.plan.epochs,
+            step: self.state.step,
+            total_steps: self.plan.total_steps(),
+            steps_per_epoch: self.plan.steps_per_epoch,
         }
     }
 }
 
-enum Flow {
-    Continue,
-    Stop,
+impl run_loop::Stage for StageOne<'_> {
+    fn counters(&self) -> Counters {
+        Counters {
+            epoch: self.state.epoch,
+            step_in_epoch: self.state.step_in_epoch,
+            step: self.state.step,
+        }
+    }
+
+    fn set_counters(&mut self, at: Counters) {
+        self.state.epoch = at.epoch;
+        self.state.step_in_epoch = at.step_in_epoch;
+        self.state.step = at.step;
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        let (t, seed) = (self.trainer, self.trainer.config.seed);
+        self.orders = (
+            epoch_order(&t.split.train_day, seed, epoch, Domain::Day),
+            epoch_order(&t.split.train_night, seed, epoch, Domain::Night),
+        );
+    }
+
+    fn step(&mut self, at: Counters) -> Result<(), String> {
+        let t = self.trainer;
+        let cfg = &t.config;
+        let (b, i) = (cfg.batch_size, at.step_in_epoch);
+        let a = t.batch(
+            Domain::Day,
+            &take_wrapped(&self.orders.0, i * b, b),
+            &self.ad,
+        );
+        let bb = t.batch(
+            Domain::Night,
+            &take_wrapped(&self.orders.1, i * b, b),
+            &self.ad,
+        );
+        let mut noise = StepNoise::for_step(cfg.seed, at.step, &self.ad, self.host_noise);
+        let model = self
+            .model
+            .take()
+            .expect("the model is back after each step");
+        let (next, values) = train_step(
+            model,
+            &mut self.optim,
+            self.adversary.as_mut(),
+            a,
+            bb,
+            &cfg.loss_weights,
+            &cfg.align,
+            &mut noise,
+            self.state.scheduler.lr,
+        );
+        self.model = Some(next);
+        if !values.is_finite() {
+            return Err(format!("{values:?}"));
+        }
+        self.state.epoch_sums.add(&values);
+        self.last = values;
+        Ok(())
+    }
+
+    fn report_step(&mut self, at: Counters) -> bool {
+        let t = self.trainer;
+        self.rate.tick();
+        let sps = self.rate.per_sec();
+        let report = StepReport {
+            progress: self.progress(),
+            losses: self.last,
+            lr: self.state.scheduler.lr,
+            steps_per_sec: sps,
+            images_per_sec: sps * 2.0 * t.config.batch_size as f64,
+            eta_secs: if sps > 0.0 {
+                (self.plan.total_steps().saturating_sub(at.step)) as f64 / sps
+            } else {
+                f64::NAN
+            },
+        };
+        if !t.emit(TrainEvent::Step(report)) {
+            return false;
+        }
+        if t.snapshot_every > 0 && at.step.is_multiple_of(t.snapshot_every) {
+            t.emit(TrainEvent::Snapshot {
+                step: at.step,
+                model: Box::new(self.model().valid()),
+            });
+        }
+        true
+    }
+
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String> {
+        let t = self.trainer;
+        let train_mean = self.state.epoch_sums.mean(self.plan.steps_per_epoch);
+        let inference = self.model().valid();
+        let val = t.validate(&inference);
+        let retrieval = t.held_out_scores(&inference);
+        let reduced = self.state.scheduler.step(train_mean.total as f64);
+        self.state.epoch_sums = Default::default();
+        self.last_val = val;
+        t.emit(TrainEvent::Epoch(EpochReport {
+            epoch: finished,
+            step: at.step,
+            train: train_mean,
+            val,
+            lr: self.state.scheduler.lr,
+            lr_reduced: reduced,
+            retrieval,
+        }));
+        if let Some(r) = retrieval
+            && self.state.best.is_none_or(|b| r.better_than(&b))
+        {
+            self.state.best = Some(r);
+            t.save(
+                &t.out_dir.join(BEST),
+                &self.state,
+                self.model(),
+                &self.optim,
+                self.adversary.as_ref(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), String> {
+        let keep = boundary.then(|| format!("epoch-{:04}.dmck", at.epoch));
+        let path = self.trainer.save_latest(
+            &self.state,
+            self.model(),
+            &self.optim,
+            self.adversary.as_ref(),
+            keep,
+        )?;
+        self.last_ckpt = Some(path);
+        Ok(())
+    }
+
+    fn paused(&mut self, step: u64) {
+        self.trainer.emit(TrainEvent::Paused { step });
+    }
+
+    fn resumed(&mut self, step: u64) {
+        self.trainer.emit(TrainEvent::Resumed { step });
+    }
+
+    fn error(&mut self, message: String) {
+        self.trainer.emit(TrainEvent::Error(message));
+    }
 }
 
 /// Steps per second over the last few seconds of steps.

@@ -433,3 +433,100 @@ fn the_domain_mean_gap_is_the_squared_distance_of_the_pooled_means() {
     ));
     assert!((g2 - 4.0).abs() < 1e-3, "{g2}");
 }
+
+#[test]
+fn latent_discriminator_losses_match_hand_values() {
+    use duskmatch::model::latent_discriminator::{
+        latent_confusion_loss, latent_discriminator_loss,
+    };
+    let day = t(&[1.0, 0.5, 0.0, 2.0], [1, 1, 2, 2]);
+    let night = t(&[0.0, 1.0, -1.0, 0.5], [1, 1, 2, 2]);
+    // D: mean((day − 1)²) = (0 + .25 + 1 + 1)/4; mean(night²) = (0 + 1 + 1 + .25)/4.
+    let d = scalar(latent_discriminator_loss(day.clone(), night.clone()));
+    assert!((d - (0.5625 + 0.5625)).abs() < 1e-6, "{d}");
+    // Encoders: every score to ½: (.25 + 0 + .25 + 2.25)/4 and (.25 + .25 + 2.25 + 0)/4.
+    let c = scalar(latent_confusion_loss(day, night));
+    assert!((c - (0.6875 + 0.6875)).abs() < 1e-6, "{c}");
+}
+
+/// Codes `[2, 4, 3, 3]` from a fixed pattern, `scale`d and shifted per pixel.
+fn latent_codes(dev: &Device, shift: f32) -> Tensor<4> {
+    let v: Vec<f32> = (0..2 * 4 * 3 * 3)
+        .map(|i| ((i * 29 % 53) as f32) / 20.0 - 1.0 + shift)
+        .collect();
+    Tensor::<4>::from_data(TensorData::new(v, [2, 4, 3, 3]), dev)
+}
+
+#[test]
+fn the_latent_discriminator_reads_codes_as_retrieval_compares_them() {
+    use duskmatch::model::LatentDiscriminator;
+    let d = LatentDiscriminator::new(4, 8, 3, &cpu());
+    let x = latent_codes(&cpu(), 0.0);
+    let s = vec4(d.forward(x.clone()));
+    assert_eq!(s.len(), 2 * 3 * 3, "one score per latent pixel");
+    // Retrieval standardises each pixel across channels, so an offset and a gain common to a
+    // pixel's channels is invisible to it, and must be to the discriminator.
+    let moved = vec4(d.forward(x.mul_scalar(3.0).add_scalar(2.0)));
+    assert!(
+        max_abs_diff(&s, &moved) < 1e-4,
+        "{}",
+        max_abs_diff(&s, &moved)
+    );
+}
+
+#[test]
+fn the_encoders_gradient_through_the_latent_discriminator_matches_finite_differences_and_confuses_it()
+ {
+    use duskmatch::model::LatentDiscriminator;
+    use duskmatch::model::latent_discriminator::latent_confusion_loss;
+    let loss_at = |day: Tensor<4>, night: Tensor<4>, dev: &Device| {
+        let d = LatentDiscriminator::new(4, 8, 3, dev);
+        latent_confusion_loss(d.forward(day), d.forward(night))
+    };
+    let ad = cpu().autodiff();
+    let day = latent_codes(&ad, 0.3).require_grad();
+    let night = latent_codes(&ad, -0.2).mul_scalar(0.7).require_grad();
+    let g = loss_at(day.clone(), night.clone(), &ad).backward();
+    let grad = vec4(day.grad(&g).unwrap());
+    let day0 = vec4(latent_codes(&cpu(), 0.3));
+    let night0 = latent_codes(&cpu(), -0.2).mul_scalar(0.7);
+    let shape = [2, 4, 3, 3];
+    let with = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, shape), &cpu());
+    let eps = 1e-2f32;
+    for &k in &[0usize, 5, 17, 40, 71] {
+        let at = |delta: f32| {
+            let mut v = day0.clone();
+            v[k] += delta;
+            scalar(loss_at(with(v), night0.clone(), &cpu())) as f64
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+        assert!(
+            (fd - grad[k] as f64).abs() < 2e-3 + 0.02 * fd.abs(),
+            "element {k}: finite difference {fd}, backward {}",
+            grad[k]
+        );
+    }
+    // The sign: a step of the day codes down this gradient brings the discriminator's
+    // answers closer to ½ (the encoders confuse it, they do not flip it).
+    let before = scalar(loss_at(with(day0.clone()), night0.clone(), &cpu()));
+    let stepped: Vec<f32> = day0.iter().zip(&grad).map(|(x, g)| x - 0.05 * g).collect();
+    let after = scalar(loss_at(with(stepped), night0, &cpu()));
+    assert!(after < before, "confusion {before} → {after}");
+}
+
+#[test]
+fn latent_discriminator_settings_are_checked() {
+    let mut a = duskmatch::model::AlignConfig {
+        latent: -1.0,
+        ..Default::default()
+    };
+    let e = a.validate(64).unwrap_err().to_string();
+    assert!(e.contains("align.latent") && e.contains("≥ 0"), "{e}");
+    a.latent = 1.0;
+    a.latent_width = 0;
+    let e = a.validate(64).unwrap_err().to_string();
+    assert!(
+        e.contains("align.latent_width") && e.contains("1 to 1024"),
+        "{e}"
+    );
+}

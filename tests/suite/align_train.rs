@@ -85,18 +85,20 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
         .unwrap()
         .train()
         .unwrap();
-    // Files written before the discriminators end after the optimiser section: drop the two
-    // empty trailing sections (each a zero length and the zero checksum of no bytes) that a
-    // research run now writes.
+    // Files written before the discriminators end after the optimiser section: drop the four
+    // empty trailing sections (image and latent discriminators and their optimisers, each a
+    // zero length and the zero checksum of no bytes) that a research run now writes.
     let path = dir.path().join(LATEST);
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(&bytes[bytes.len() - 24..], &[0u8; 24]);
-    std::fs::write(&path, &bytes[..bytes.len() - 24]).unwrap();
+    assert_eq!(&bytes[bytes.len() - 48..], &[0u8; 48]);
+    std::fs::write(&path, &bytes[..bytes.len() - 48]).unwrap();
     let ck = checkpoint::load(&path).unwrap();
     assert!(ck.discriminators.is_none() && ck.optimizer.is_some());
+    assert!(ck.latent_discriminator.is_none());
 
     let mut aligned = cfg;
     aligned.objective = Objective::Aligned;
+    aligned.align.latent = 0.5;
     aligned.max_steps = 4;
     let (tx, rx) = mpsc::channel();
     let summary = Trainer::new(aligned, ds, device::cpu(), dir.path())
@@ -118,7 +120,9 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
         + 0.01 * l.cycle_kl
         + l.gan
         + l.contrast
-        + l.mean_gap;
+        + l.mean_gap
+        + 0.5 * l.latent;
+    assert!(l.latent > 0.0 && l.latent_discriminator > 0.0, "{l:?}");
     assert!((l.total - sum).abs() < 1e-3 * sum.abs().max(1.0), "{l:?}");
     let warnings: Vec<String> = rx
         .try_iter()
@@ -130,7 +134,8 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("no image discriminators")),
+            .any(|w| w.contains("no image discriminators")
+                && w.contains("no latent domain discriminator")),
         "{warnings:?}"
     );
     // The shipped checkpoint (written before this change) still loads.

@@ -14,6 +14,7 @@ mod fine_tune;
 mod gpu;
 mod model;
 mod retrieval;
+mod run_loop;
 mod saliency;
 mod siamese;
 mod store;

@@ -54,6 +54,8 @@ fn resumed_run_equals_uninterrupted_run() {
     let (mut cfg, ds) = tiny(24);
     cfg.epochs = 100;
     cfg.max_steps = 10;
+    // The latent domain discriminator too, so its weights and optimiser must round-trip.
+    cfg.align.latent = 0.5;
     let dir = tempdir();
     let straight = Trainer::new(
         cfg.clone(),
@@ -85,6 +87,7 @@ fn resumed_run_equals_uninterrupted_run() {
     );
     // The default objective has image discriminators: they and their optimiser are saved.
     assert!(ck.discriminators.is_some() && ck.discriminator_optimizer.is_some());
+    assert!(ck.latent_discriminator.is_some() && ck.latent_discriminator_optimizer.is_some());
     let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
         .unwrap()
         .resume_from(ck)
@@ -103,15 +106,19 @@ fn resumed_run_equals_uninterrupted_run() {
     );
     assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
     // The GAN terms depend on the discriminators' weights: equal only if they were restored.
-    assert!(straight.last.gan > 0.0);
+    assert!(straight.last.gan > 0.0 && straight.last.latent > 0.0);
     assert_eq!(
         (
             straight.last.gan.to_bits(),
-            straight.last.discriminator.to_bits()
+            straight.last.discriminator.to_bits(),
+            straight.last.latent.to_bits(),
+            straight.last.latent_discriminator.to_bits()
         ),
         (
             resumed.last.gan.to_bits(),
-            resumed.last.discriminator.to_bits()
+            resumed.last.discriminator.to_bits(),
+            resumed.last.latent.to_bits(),
+            resumed.last.latent_discriminator.to_bits()
         ),
         "{:?} vs {:?}",
         straight.last,
@@ -305,4 +312,20 @@ fn checkpoint_writes_are_atomic_and_bad_files_are_refused() {
         model.num_params(),
         duskmatch::model::DoubleVae::new(&ok.model_config(), 0, &cpu()).num_params()
     );
+}
+
+#[test]
+fn two_runs_started_in_the_same_second_get_two_folders() {
+    use duskmatch::train::run_dir::run_dir_in;
+    let root = tempdir();
+    let first = run_dir_in(root.path(), "");
+    std::fs::create_dir_all(&first).unwrap();
+    let second = run_dir_in(root.path(), "");
+    std::fs::create_dir_all(&second).unwrap();
+    let third = run_dir_in(root.path(), "");
+    // Within one second the stamp repeats, so the suffix must tell them apart; across a
+    // second boundary the stamps already differ.
+    assert_ne!(first, second);
+    assert_ne!(second, third);
+    assert!(!third.exists());
 }

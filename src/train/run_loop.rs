@@ -1,0 +1,188 @@
+//! The one run loop of every training stage: stage one (DESIGN.md §2), the channel weights
+//! (§3) and fine-tuning (§3b). It owns what they share: the commands (pause, resume, stop,
+//! save-now, each answered by the stage's event), the epoch and step counters, the save
+//! policy, the non-finite check and the seeded epoch order. A stage brings its step, its
+//! end-of-epoch work, its checkpoint and its events.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::events::{Command, StopReason};
+
+/// Where a run stands: the epoch in progress (zero-based), the steps of it done, and the
+/// steps of the whole run done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub epoch: usize,
+    pub step_in_epoch: usize,
+    pub step: u64,
+}
+
+/// How long a run is and how often it writes its latest checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    /// Stop after this many steps in the whole run; 0 means no limit.
+    pub max_steps: u64,
+    /// Save at every `save_every`-th epoch boundary and at the last.
+    pub save_every: usize,
+}
+
+impl Plan {
+    /// Steps the run will have done when it ends on its own.
+    pub fn total_steps(&self) -> u64 {
+        let all = (self.epochs * self.steps_per_epoch) as u64;
+        if self.max_steps > 0 {
+            all.min(self.max_steps)
+        } else {
+            all
+        }
+    }
+}
+
+/// What a stage plugs into [`run`].
+pub trait Stage {
+    /// The counters the stage's state holds (a resumed run's included).
+    fn counters(&self) -> Counters;
+    /// Store advanced counters in the stage's state (what its checkpoints record).
+    fn set_counters(&mut self, at: Counters);
+    /// Prepare `epoch`'s seeded data order; called before its first step, or before the next
+    /// step of a run resumed mid-epoch.
+    fn begin_epoch(&mut self, epoch: usize);
+    /// One optimisation step, the `at.step_in_epoch`-th of the epoch. `Err` describes what
+    /// became non-finite; the update is then not applied.
+    fn step(&mut self, at: Counters) -> Result<(), String>;
+    /// Report the step just done (`at` already advanced); false when nobody listens any more.
+    fn report_step(&mut self, at: Counters) -> bool;
+    /// The work after epoch `finished` (`at` already at the next epoch): validation, the
+    /// schedule, the best checkpoint.
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String>;
+    /// Write the latest checkpoint (and announce it); `boundary` at the save policy's epoch
+    /// boundaries, where a stage may keep a numbered copy.
+    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), String>;
+    fn paused(&mut self, step: u64);
+    fn resumed(&mut self, step: u64);
+    fn error(&mut self, message: String);
+    /// What the loss is called in the non-finite message.
+    fn loss_name(&self) -> &'static str {
+        "loss"
+    }
+}
+
+/// Run `stage` until its epochs or `plan.max_steps` are done, or a stop request arrives (or
+/// the listener goes away). Whatever ended it, the state reached is saved as the latest
+/// checkpoint. A non-finite loss stops the run with an error, leaving the last checkpoint.
+pub fn run(
+    stage: &mut impl Stage,
+    plan: Plan,
+    commands: Option<&Receiver<Command>>,
+) -> Result<StopReason, String> {
+    let mut at = stage.counters();
+    let mut saved = false;
+    let mut reason = StopReason::Finished;
+    'epochs: while at.epoch < plan.epochs {
+        stage.begin_epoch(at.epoch);
+        while at.step_in_epoch < plan.steps_per_epoch {
+            if plan.max_steps > 0 && at.step >= plan.max_steps {
+                reason = StopReason::MaxSteps;
+                break 'epochs;
+            }
+            if poll(stage, commands, at) == Flow::Stop {
+                reason = StopReason::Stopped;
+                break 'epochs;
+            }
+            if let Err(what) = stage.step(at) {
+                let msg = format!(
+                    "the {} became non-finite at step {} ({what}); training stopped and the last checkpoint was kept. Try a lower learning rate.",
+                    stage.loss_name(),
+                    at.step
+                );
+                stage.error(msg.clone());
+                return Err(msg);
+            }
+            at.step += 1;
+            at.step_in_epoch += 1;
+            stage.set_counters(at);
+            if !stage.report_step(at) {
+                reason = StopReason::Stopped;
+                break 'epochs;
+            }
+        }
+        let finished = at.epoch;
+        at.epoch += 1;
+        at.step_in_epoch = 0;
+        stage.set_counters(at);
+        stage.end_epoch(finished, at)?;
+        if at.epoch.is_multiple_of(plan.save_every.max(1)) || at.epoch == plan.epochs {
+            stage.save_latest(at, true)?;
+            saved = true;
+        }
+    }
+    if reason != StopReason::Finished || !saved {
+        stage.save_latest(at, false)?;
+    }
+    Ok(reason)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Apply queued requests between steps; while paused, wait for the next one without spinning.
+fn poll(stage: &mut impl Stage, commands: Option<&Receiver<Command>>, at: Counters) -> Flow {
+    let Some(rx) = commands else {
+        return Flow::Continue;
+    };
+    let mut paused = false;
+    loop {
+        let cmd = if paused {
+            match rx.recv() {
+                Ok(c) => c,
+                // The owner went away while the run was paused: nobody can resume it.
+                Err(_) => return Flow::Stop,
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Flow::Continue,
+            }
+        };
+        match cmd {
+            Command::Pause => {
+                if !paused {
+                    paused = true;
+                    stage.paused(at.step);
+                }
+            }
+            Command::Resume => {
+                if paused {
+                    stage.resumed(at.step);
+                }
+                paused = false;
+            }
+            Command::Stop => return Flow::Stop,
+            Command::SaveNow => {
+                if let Err(e) = stage.save_latest(at, false) {
+                    stage.error(e);
+                }
+            }
+        }
+    }
+}
+
+/// `indices` in the seeded order of one random stream, with the generator left after the
+/// shuffle for whatever else the epoch draws. Every stage's epoch order comes from here, so a
+/// resumed run draws what a straight one drew.
+pub fn seeded_order(indices: &[usize], seed: u64, stream: u64) -> (Vec<usize>, ChaCha8Rng) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut v = indices.to_vec();
+    v.shuffle(&mut rng);
+    (v, rng)
+}
