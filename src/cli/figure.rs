@@ -18,10 +18,10 @@ pub struct FigureArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Images per domain (rows = 2 × this).
-    #[arg(long, default_value_t = 4)]
-    pub rows: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub rows: u32,
     /// Scale each image by this integer factor (nearest neighbour).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub scale: u32,
     #[arg(long)]
     pub out: PathBuf,
@@ -50,7 +50,7 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
         eprintln!("warning: {s}");
     }
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
-    let items = display_batch(&ds, &split, args.rows.max(1), size);
+    let items = display_batch(&ds, &split, args.rows as usize, size);
     let grid = decode_grid(&model, &items, &dev.device, ck.header.state.step);
     let mut pic = grid_picture(&grid, 2);
     if args.scale > 1 {

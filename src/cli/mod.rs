@@ -8,6 +8,7 @@ pub mod info;
 pub mod saliency;
 pub mod synth;
 pub mod train;
+pub mod value;
 pub mod weights;
 
 use clap::{Args, Parser, Subcommand};

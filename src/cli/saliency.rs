@@ -31,12 +31,13 @@ pub struct SaliencyArgs {
     #[arg(long, value_enum, default_value_t = MethodArg::Grad)]
     pub method: MethodArg,
     /// SmoothGrad copies.
-    #[arg(long, default_value_t = 16)]
-    pub samples: usize,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub samples: u32,
     /// SmoothGrad noise (pixel values are in [0, 1]).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::value::positive_unit)]
     pub sigma: f32,
-    #[arg(long, default_value_t = 0.7)]
+    /// Opacity of the heat map over the image.
+    #[arg(long, default_value_t = 0.7, value_parser = super::value::unit_interval)]
     pub opacity: f32,
     #[arg(long)]
     pub out: PathBuf,
@@ -62,7 +63,7 @@ pub fn run(a: SaliencyArgs) -> Result<(), String> {
         MethodArg::Grad => Method::Grad,
         MethodArg::Gradxinput => Method::GradXInput,
         MethodArg::Smoothgrad => Method::SmoothGrad {
-            n: a.samples,
+            n: a.samples as usize,
             sigma: a.sigma,
         },
     };

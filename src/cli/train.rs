@@ -32,7 +32,7 @@ pub struct TrainArgs {
     #[arg(long, requires = "resume", conflicts_with = "steps")]
     pub more_epochs: Option<usize>,
     /// Stop after this many steps in total.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: Option<u64>,
     /// Run folder for checkpoints and logs (default runs/<timestamp>/, or the resumed folder).
     #[arg(long)]

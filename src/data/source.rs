@@ -38,6 +38,7 @@ impl DataSource {
         robotcar: RobotCarSelection,
     ) -> Result<Self, String> {
         if spec.eq_ignore_ascii_case("synth") {
+            synth.validate().map_err(|e| e.to_string())?;
             return Ok(DataSource::Synth(synth));
         }
         Self::from_dir(Path::new(spec), robotcar)

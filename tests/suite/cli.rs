@@ -194,3 +194,81 @@ fn more_epochs_on_resume_counts_from_the_checkpoint_like_the_apps_continue() {
     let e = duskmatch::cli::train::run(t).unwrap_err();
     assert!(e.contains("--more-epochs = 0"), "{e}");
 }
+
+/// The error clap or the command gives for `args`, as text.
+fn parse_error(args: &[&str]) -> String {
+    match Cli::try_parse_from(std::iter::once("duskmatch").chain(args.iter().copied())) {
+        Ok(_) => panic!("{args:?} parsed"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn out_of_range_arguments_are_refused_naming_the_flag_and_the_range() {
+    let sal = |extra: &[&str]| {
+        let mut a = vec![
+            "saliency",
+            "--checkpoint",
+            "c.dmck",
+            "--image",
+            "i.png",
+            "--domain",
+            "night",
+            "--channel",
+            "1",
+            "--out",
+            "o.png",
+        ];
+        a.extend_from_slice(extra);
+        parse_error(&a)
+    };
+    let e = sal(&["--samples", "0"]);
+    assert!(e.contains("--samples") && e.contains("1..=4096"), "{e}");
+    let e = sal(&["--sigma=-1"]);
+    assert!(e.contains("--sigma") && e.contains("(0, 1]"), "{e}");
+    let e = sal(&["--opacity", "7"]);
+    assert!(e.contains("--opacity") && e.contains("from 0 to 1"), "{e}");
+    let e = sal(&["--opacity", "NaN"]);
+    assert!(e.contains("--opacity"), "{e}");
+    let fig = |extra: &[&str]| {
+        let mut a = vec!["figure", "--checkpoint", "c.dmck", "--out", "f.png"];
+        a.extend_from_slice(extra);
+        parse_error(&a)
+    };
+    let e = fig(&["--rows", "0"]);
+    assert!(e.contains("--rows") && e.contains("1..=256"), "{e}");
+    let e = fig(&["--scale", "0"]);
+    assert!(e.contains("--scale") && e.contains("1..=16"), "{e}");
+    // 0 steps once meant "no limit" here; now a run has at least one.
+    let e = parse_error(&["train", "--preset", "tiny", "--steps", "0"]);
+    assert!(
+        e.contains("--steps") && e.contains("0 is not in 1.."),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_synthetic_town_given_on_the_command_line_is_checked_before_anything_runs() {
+    use duskmatch::data::robotcar::RobotCarSelection;
+    // eval and embed once ran on 0 places (an empty table) and on 1 (a trivial R@1 of 1).
+    for places in [0, 1] {
+        let e = DataSource::parse(
+            "synth",
+            SynthConfig { places, seed: 8 },
+            RobotCarSelection::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("synth.places") && e.contains("from 2 to"),
+            "{places}: {e}"
+        );
+    }
+    assert!(
+        DataSource::parse(
+            "synth",
+            SynthConfig { places: 2, seed: 8 },
+            RobotCarSelection::default()
+        )
+        .is_ok()
+    );
+}
