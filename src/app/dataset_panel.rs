@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 
 use super::job::Job;
 
@@ -103,7 +102,7 @@ pub struct DatasetPanel {
     pub synth: SynthConfig,
     pub folder_text: String,
     pub robotcar: RobotCarSelection,
-    picker: Option<Receiver<Option<PathBuf>>>,
+    picker: Option<Job<Option<PathBuf>>>,
 }
 
 impl DatasetPanel {
@@ -129,34 +128,25 @@ impl DatasetPanel {
         }
     }
 
-    /// Open the system folder dialog on a thread (it blocks until the user answers).
+    /// Open the system folder dialog as a job (it blocks until the user answers).
     pub fn pick_folder(&mut self, wake: impl Fn() + Send + 'static) {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(
-                rfd::FileDialog::new()
+        self.picker = Some(Job::spawn(
+            "folder-picker",
+            "the folder dialog",
+            wake,
+            |_| {
+                Ok(rfd::FileDialog::new()
                     .set_title("Choose a dataset folder")
-                    .pick_folder(),
-            );
-            wake();
-        });
-        self.picker = Some(rx);
+                    .pick_folder())
+            },
+        ));
     }
 
-    /// A folder chosen in the dialog, once it closes.
+    /// A folder chosen in the dialog, once it closes (None while open, or when cancelled).
     pub fn poll_picker(&mut self) -> Option<PathBuf> {
-        let rx = self.picker.as_ref()?;
-        match rx.try_recv() {
-            Ok(p) => {
-                self.picker = None;
-                p
-            }
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                self.picker = None;
-                None
-            }
-        }
+        let r = self.picker.as_mut()?.poll()?;
+        self.picker = None;
+        r.ok().flatten()
     }
 
     pub fn ui(

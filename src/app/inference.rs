@@ -1,10 +1,9 @@
-//! Decodes the display batch with a model snapshot, off the GUI thread. Only the newest
-//! request matters: while busy, older queued snapshots are skipped.
-
-use std::sync::mpsc::{self, Receiver, Sender};
+//! Decodes the display batch with a model snapshot, off the GUI thread, as a [`Job`]. Only
+//! the newest request matters: while one decodes, a newer request replaces any queued one.
 
 use burn::prelude::*;
 
+use super::job::Job;
 use crate::model::DoubleVae;
 pub use crate::model::views::{COLUMNS, DisplayItem, GridRow, GridSnapshot, decode_grid};
 
@@ -16,49 +15,47 @@ pub struct GridJob {
 }
 
 pub struct InferenceWorker {
-    jobs: Sender<GridJob>,
-    results: Receiver<Result<GridSnapshot, String>>,
+    wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    running: Option<Job<GridSnapshot>>,
+    queued: Option<GridJob>,
 }
 
 impl InferenceWorker {
-    pub fn start(wake: impl Fn() + Send + 'static) -> Self {
-        let (jtx, jrx) = mpsc::channel::<GridJob>();
-        let (rtx, rrx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("grid-inference".into())
-            .spawn(move || {
-                while let Ok(mut job) = jrx.recv() {
-                    // Skip to the newest request.
-                    while let Ok(newer) = jrx.try_recv() {
-                        job = newer;
-                    }
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        decode_grid(&job.model, &job.items, &job.device, job.step)
-                    }))
-                    .map_err(|p| {
-                        format!(
-                            "decoding the image grid failed: {}",
-                            super::session::panic_message(&p)
-                        )
-                    });
-                    if rtx.send(result).is_err() {
-                        break;
-                    }
-                    wake();
-                }
-            })
-            .expect("spawn inference thread");
+    pub fn start(wake: impl Fn() + Send + Sync + 'static) -> Self {
         Self {
-            jobs: jtx,
-            results: rrx,
+            wake: std::sync::Arc::new(wake),
+            running: None,
+            queued: None,
         }
     }
 
-    pub fn request(&self, job: GridJob) {
-        let _ = self.jobs.send(job);
+    pub fn request(&mut self, job: GridJob) {
+        if self.running.is_some() {
+            self.queued = Some(job);
+        } else {
+            self.spawn(job);
+        }
     }
 
-    pub fn drain(&self) -> Vec<Result<GridSnapshot, String>> {
-        self.results.try_iter().collect()
+    fn spawn(&mut self, job: GridJob) {
+        let wake = self.wake.clone();
+        self.running = Some(Job::spawn(
+            "grid-inference",
+            "decoding the image grid",
+            move || wake(),
+            move |_| Ok(decode_grid(&job.model, &job.items, &job.device, job.step)),
+        ));
+    }
+
+    /// The finished decode, if any, starting the queued request after it. Never blocks.
+    pub fn drain(&mut self) -> Vec<Result<GridSnapshot, String>> {
+        let Some(r) = self.running.as_mut().and_then(|j| j.poll()) else {
+            return Vec::new();
+        };
+        self.running = None;
+        if let Some(next) = self.queued.take() {
+            self.spawn(next);
+        }
+        vec![r]
     }
 }

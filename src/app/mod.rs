@@ -13,6 +13,7 @@ pub mod job;
 pub mod loss_plot;
 pub mod overlay_gpu;
 pub mod retrieval_curves;
+pub mod retrieval_index;
 pub mod retrieval_panel;
 pub mod saliency_panel;
 pub mod session;
@@ -23,7 +24,6 @@ pub mod training_panel;
 pub mod weights_panel;
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 
 use config_editor::ConfigEditor;
@@ -145,7 +145,7 @@ pub struct DuskApp {
     waker: Waker,
     pub editor: ConfigEditor,
     pub device: Option<ComputeDevice>,
-    device_rx: Option<Receiver<Result<ComputeDevice, String>>>,
+    device_job: Option<job::Job<ComputeDevice>>,
     pub dataset: DatasetState,
     dataset_panel: DatasetPanel,
     pub session: Option<TrainingSession>,
@@ -192,16 +192,13 @@ impl DuskApp {
         let notices = Vec::new();
 
         // Device probing can take a moment (wgpu adapter discovery): do it off the GUI thread.
-        let (dtx, drx) = mpsc::channel();
         let backend = options.backend;
-        let w = waker.waker();
-        std::thread::Builder::new()
-            .name("device-probe".into())
-            .spawn(move || {
-                let _ = dtx.send(device::select(backend));
-                w();
-            })
-            .expect("spawn device probe");
+        let device_job = job::Job::spawn(
+            "device-probe",
+            "choosing the compute device",
+            waker.waker(),
+            move |_| device::select(backend),
+        );
 
         // The checkpoint is read (and its curves with it) on a job; the dataset starts loading
         // meanwhile and is reloaded if the checkpoint's model works at another size.
@@ -252,7 +249,7 @@ impl DuskApp {
             waker,
             editor,
             device: None,
-            device_rx: Some(drx),
+            device_job: Some(device_job),
             dataset,
             session: None,
             history: LossHistory::default(),
@@ -358,10 +355,8 @@ impl DuskApp {
 
     /// Pull in everything the workers produced since the last frame. Never blocks.
     pub fn pump(&mut self) {
-        if let Some(rx) = &self.device_rx
-            && let Ok(r) = rx.try_recv()
-        {
-            self.device_rx = None;
+        if let Some(r) = self.device_job.as_mut().and_then(|j| j.poll()) {
+            self.device_job = None;
             match r {
                 Ok(d) => {
                     if let Some(n) = &d.note {
@@ -467,7 +462,7 @@ impl DuskApp {
 
         let results = self
             .inference
-            .as_ref()
+            .as_mut()
             .map(|w| w.drain())
             .unwrap_or_default();
         for r in results {
@@ -636,7 +631,7 @@ impl DuskApp {
             return;
         };
         self.pending_decode = Some(step);
-        if let Some(worker) = &self.inference {
+        if let Some(worker) = &mut self.inference {
             worker.request(GridJob {
                 step,
                 model: Box::new((*model).clone()),

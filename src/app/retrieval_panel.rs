@@ -1,73 +1,21 @@
 //! The retrieval browser: pick the direction, click a query, see its ranked matches from the
 //! other domain with distances and ✓/✗ against ground truth, where the true match ranked,
 //! Recall@N and the precision–recall curve, a failures-only filter, and an embedding map.
-//! Embedding and search run on a worker thread; results are cached per model and settings.
+//! The index itself (its key, background build and cache) is `retrieval_index`; this holds
+//! what the user is looking at and draws it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
 
-use burn::prelude::Device;
 use egui::{Color32, Stroke, TextureHandle, TextureOptions};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::compare::to_color_image;
-use crate::data::{Dataset, Domain, Split};
-use crate::model::DoubleVae;
-use crate::retrieval::compare::evaluation_items;
-use crate::retrieval::embed::{EmbeddingKind, embed};
-use crate::retrieval::eval::{Evaluation, RECALL_AT, evaluate};
-use crate::retrieval::pca::pca_2d;
-
-/// What a retrieval result depends on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexKey {
-    pub step: u64,
-    /// The snapshot and the dataset load (`app::Provenance`): a second run's step k, or a
-    /// reloaded dataset, never matches the first's.
-    pub model: u64,
-    pub dataset: u64,
-    pub query: Domain,
-    pub pooled: bool,
-    pub weights: Option<Vec<u32>>,
-}
-
-impl IndexKey {
-    /// The same images, query direction, embedding and weights: only the model differs.
-    fn same_but_step(&self, other: &IndexKey) -> bool {
-        IndexKey {
-            step: other.step,
-            model: other.model,
-            ..self.clone()
-        } == *other
-    }
-}
-
-pub struct RetrievalResult {
-    pub evaluation: Evaluation,
-    /// 2-D map of queries then database rows.
-    pub map: Vec<[f32; 2]>,
-    pub scope: &'static str,
-}
-
-enum IndexState {
-    Idle,
-    Computing {
-        key: IndexKey,
-        done: Arc<AtomicUsize>,
-        total: usize,
-        rx: Receiver<Result<RetrievalResult, String>>,
-    },
-    Ready {
-        key: IndexKey,
-        result: Arc<RetrievalResult>,
-    },
-    Failed {
-        key: IndexKey,
-        error: String,
-    },
-}
+pub use super::retrieval_index::{IndexInputs, IndexKey, RetrievalResult};
+use super::retrieval_index::{IndexView, RetrievalIndex};
+use crate::data::{Dataset, Domain};
+use crate::retrieval::embed::EmbeddingKind;
+use crate::retrieval::eval::{Evaluation, RECALL_AT};
 
 pub struct RetrievalPanel {
     pub query_domain: Domain,
@@ -75,8 +23,7 @@ pub struct RetrievalPanel {
     pub failures_only: bool,
     pub selected_query: Option<usize>,
     pub compare_match: Option<usize>,
-    state: IndexState,
-    cache: Vec<(IndexKey, Arc<RetrievalResult>)>,
+    index: RetrievalIndex,
     thumbs: HashMap<(Domain, usize), TextureHandle>,
     pub thumb: f32,
     /// Weigh channels with the learned weights (when a latent weighting has been learned).
@@ -107,8 +54,7 @@ impl Default for RetrievalPanel {
             failures_only: false,
             selected_query: None,
             compare_match: None,
-            state: IndexState::Idle,
-            cache: Vec::new(),
+            index: RetrievalIndex::default(),
             thumbs: HashMap::new(),
             thumb: 64.0,
             use_weights: false,
@@ -122,20 +68,6 @@ impl Default for RetrievalPanel {
     }
 }
 
-/// Everything the worker needs to build an index.
-pub struct IndexInputs {
-    pub provenance: super::Provenance,
-    pub model: Arc<DoubleVae>,
-    pub dataset: Arc<Dataset>,
-    pub split: Option<Split>,
-    pub device: Device,
-    pub weights: Option<Vec<f32>>,
-}
-
-fn weights_key(w: Option<&[f32]>) -> Option<Vec<u32>> {
-    w.map(|w| w.iter().map(|x| x.to_bits()).collect())
-}
-
 impl RetrievalPanel {
     pub fn following(follow_live: bool) -> Self {
         Self {
@@ -145,14 +77,11 @@ impl RetrievalPanel {
     }
 
     pub fn result(&self) -> Option<&Arc<RetrievalResult>> {
-        match &self.state {
-            IndexState::Ready { result, .. } => Some(result),
-            _ => None,
-        }
+        self.index.result()
     }
 
     pub fn is_computing(&self) -> bool {
-        matches!(self.state, IndexState::Computing { .. })
+        self.index.is_building()
     }
 
     /// Make image `index` of `domain` the query: at once when the index shown has queries from
@@ -181,21 +110,7 @@ impl RetrievalPanel {
     }
 
     fn current_key(&self) -> Option<&IndexKey> {
-        match &self.state {
-            IndexState::Ready { key, .. } | IndexState::Computing { key, .. } => Some(key),
-            IndexState::Idle | IndexState::Failed { .. } => None,
-        }
-    }
-
-    fn key_for(&self, inputs: &IndexInputs) -> IndexKey {
-        IndexKey {
-            step: inputs.provenance.step,
-            model: inputs.provenance.model,
-            dataset: inputs.provenance.dataset,
-            query: self.query_domain,
-            pooled: self.pooled,
-            weights: weights_key(inputs.weights.as_deref()),
-        }
+        self.index.current_key()
     }
 
     /// Make sure the index for these inputs exists or is being built. `live` says the step
@@ -203,7 +118,7 @@ impl RetrievalPanel {
     /// model (nothing else changed) waits for the user, unless [`Self::follow_live`] is on,
     /// and a build in progress is never abandoned for a newer snapshot.
     pub fn ensure(&mut self, inputs: IndexInputs, live: bool, wake: impl Fn() + Send + 'static) {
-        let key = self.key_for(&inputs);
+        let key = IndexKey::new(&inputs, self.query_domain, self.pooled);
         if let Some(current) = self.current_key()
             && current.step != key.step
             && current.same_but_step(&key)
@@ -219,72 +134,14 @@ impl RetrievalPanel {
         }
         self.update_requested = false;
         self.newer_step = None;
-        match &self.state {
-            IndexState::Ready { key: k, .. }
-            | IndexState::Computing { key: k, .. }
-            | IndexState::Failed { key: k, .. }
-                if *k == key =>
-            {
-                return;
-            }
-            _ => {}
+        if self.index.holds(&key) {
+            return;
         }
-        if let Some((_, r)) = self.cache.iter().find(|(k, _)| *k == key) {
-            let r = r.clone();
+        if let Some(r) = self.index.cached(&key) {
             self.adopt(key, r);
             return;
         }
-        let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
-        let total = items.len();
-        let done = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel();
-        let progress = done.clone();
-        let (query, pooled) = (self.query_domain, self.pooled);
-        std::thread::Builder::new()
-            .name("retrieval-index".into())
-            .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut e = embed(
-                        &inputs.model,
-                        &inputs.dataset,
-                        items,
-                        &inputs.device,
-                        32,
-                        |d, _| progress.store(d, Ordering::Relaxed),
-                    );
-                    let pooled_e = e.pooled();
-                    if pooled {
-                        e = pooled_e.clone();
-                    }
-                    let evaluation =
-                        evaluate(&e, query, inputs.weights.as_deref(), &inputs.device, 0);
-                    // The map projects pooled descriptors, queries first, as the evaluation orders them.
-                    let q_rows = pooled_e.of_domain(query);
-                    let d_rows = pooled_e.of_domain(query.other());
-                    let ordered = pooled_e.subset(&[q_rows, d_rows].concat());
-                    let map = pca_2d(&ordered.data, ordered.len(), ordered.channels);
-                    RetrievalResult {
-                        evaluation,
-                        map,
-                        scope,
-                    }
-                }))
-                .map_err(|p| {
-                    format!(
-                        "building the retrieval index failed: {}",
-                        super::session::panic_message(&p)
-                    )
-                });
-                let _ = tx.send(r);
-                wake();
-            })
-            .expect("spawn retrieval thread");
-        self.state = IndexState::Computing {
-            key,
-            done,
-            total,
-            rx,
-        };
+        self.index.build(key, inputs, wake);
     }
 
     /// Show `result`. A newer snapshot over the same images keeps what the user was looking at.
@@ -306,49 +163,24 @@ impl RetrievalPanel {
             self.compare_match = None;
         }
         self.last_items = Some((ev.queries.items.clone(), ev.database.items.clone()));
-        self.state = IndexState::Ready { key, result };
+        self.index.show(key, result);
     }
 
-    /// Collect a finished index. Never blocks.
+    /// Collect a finished index; its error, if it failed. Never blocks.
     pub fn poll(&mut self) -> Option<String> {
-        let IndexState::Computing { key, rx, .. } = &self.state else {
-            return None;
-        };
-        match rx.try_recv() {
-            Ok(Ok(result)) => {
-                let result = Arc::new(result);
-                self.cache.push((key.clone(), result.clone()));
-                if self.cache.len() > 6 {
-                    self.cache.remove(0);
-                }
-                let key = key.clone();
+        match self.index.poll()? {
+            Ok((key, result)) => {
                 self.adopt(key, result);
                 None
             }
-            Ok(Err(e)) => {
-                self.state = IndexState::Failed {
-                    key: key.clone(),
-                    error: e.clone(),
-                };
-                Some(e)
-            }
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                let e = "the retrieval worker stopped".to_string();
-                self.state = IndexState::Failed {
-                    key: key.clone(),
-                    error: e.clone(),
-                };
-                Some(e)
-            }
+            Err(e) => Some(e),
         }
     }
 
     /// Drop cached results: the dataset changed.
     pub fn reset(&mut self) {
-        self.cache.clear();
+        self.index.reset();
         self.thumbs.clear();
-        self.state = IndexState::Idle;
         self.selected_query = None;
         self.compare_match = None;
     }
@@ -406,26 +238,25 @@ impl RetrievalPanel {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, ds: Option<&Arc<Dataset>>) {
-        match &self.state {
-            IndexState::Idle => {
+        match self.index.view() {
+            IndexView::Idle => {
                 ui.weak("No model yet: load a checkpoint or train, then the index is built here.");
                 return;
             }
-            IndexState::Computing { done, total, .. } => {
-                let d = done.load(Ordering::Relaxed);
+            IndexView::Building { done, total } => {
                 ui.add(
-                    egui::ProgressBar::new(d as f32 / (*total).max(1) as f32)
-                        .text(format!("embedding {d}/{total} images…")),
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .text(format!("embedding {done}/{total} images…")),
                 );
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_millis(100));
                 return;
             }
-            IndexState::Failed { error, .. } => {
-                ui.colored_label(ui.visuals().error_fg_color, error.clone());
+            IndexView::Failed(error) => {
+                ui.colored_label(ui.visuals().error_fg_color, error.to_string());
                 return;
             }
-            IndexState::Ready { key, .. } => {
+            IndexView::Ready(key) => {
                 if let Some(newer) = self.newer_step {
                     let shown = key.step;
                     ui.horizontal(|ui| {

@@ -6,12 +6,12 @@
 //! renders with wgpu, else composed on the CPU (the same pixels).
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 
 use burn::prelude::Device;
 use egui::{TextureHandle, TextureOptions};
 
 use super::compare::to_color_image;
+use super::job::Job;
 use super::overlay_gpu::{OverlayCallback, OverlayInputs};
 use crate::data::{Dataset, Domain};
 use crate::model::DoubleVae;
@@ -68,7 +68,7 @@ pub struct SaliencyPanel {
     pub opacity: f32,
     pub shared_scale: bool,
     pub shown: Option<Shown>,
-    pending: Option<(JobKey, Receiver<Result<Shown, String>>)>,
+    pending: Option<(JobKey, Job<Shown>)>,
     textures: Vec<TextureHandle>,
     texture_key: Option<(JobKey, Colormap, u32, bool)>,
     pub use_gpu: bool,
@@ -186,76 +186,59 @@ impl SaliencyPanel {
             self.pending = None;
             return;
         }
-        let (tx, rx) = mpsc::channel();
         let method = self.method();
         let k = key.clone();
-        std::thread::Builder::new()
-            .name("saliency".into())
-            .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let panels = match &k.subject {
-                        Subject::Image { domain, index } => {
-                            let s = &ds.domain(*domain)[*index];
-                            let map =
-                                saliency(&model, &s.image, *domain, &k.target, method, &device, 0);
-                            vec![(format!("{} ({domain})", s.name), s.image.clone(), map)]
-                        }
-                        Subject::Match {
-                            query_domain,
-                            query,
-                            matched,
-                        } => {
-                            let q = &ds.domain(*query_domain)[*query];
-                            let m = &ds.domain(query_domain.other())[*matched];
-                            let (gq, gm) = explain_match(
-                                &model,
-                                &q.image,
-                                *query_domain,
-                                &m.image,
-                                weights.as_deref(),
-                                &device,
-                            );
-                            vec![
-                                (
-                                    format!("query {} ({query_domain})", q.name),
-                                    q.image.clone(),
-                                    gq,
-                                ),
-                                (
-                                    format!("match {} ({})", m.name, query_domain.other()),
-                                    m.image.clone(),
-                                    gm,
-                                ),
-                            ]
-                        }
-                    };
-                    Shown { key: k, panels }
-                }))
-                .map_err(|p| format!("saliency failed: {}", super::session::panic_message(&p)));
-                let _ = tx.send(r);
-                wake();
-            })
-            .expect("spawn saliency thread");
-        self.pending = Some((key, rx));
+        let job = Job::spawn("saliency", "computing the saliency map", wake, move |_| {
+            let panels = match &k.subject {
+                Subject::Image { domain, index } => {
+                    let s = &ds.domain(*domain)[*index];
+                    let map = saliency(&model, &s.image, *domain, &k.target, method, &device, 0);
+                    vec![(format!("{} ({domain})", s.name), s.image.clone(), map)]
+                }
+                Subject::Match {
+                    query_domain,
+                    query,
+                    matched,
+                } => {
+                    let q = &ds.domain(*query_domain)[*query];
+                    let m = &ds.domain(query_domain.other())[*matched];
+                    let (gq, gm) = explain_match(
+                        &model,
+                        &q.image,
+                        *query_domain,
+                        &m.image,
+                        weights.as_deref(),
+                        &device,
+                    );
+                    vec![
+                        (
+                            format!("query {} ({query_domain})", q.name),
+                            q.image.clone(),
+                            gq,
+                        ),
+                        (
+                            format!("match {} ({})", m.name, query_domain.other()),
+                            m.image.clone(),
+                            gm,
+                        ),
+                    ]
+                }
+            };
+            Ok(Shown { key: k, panels })
+        });
+        self.pending = Some((key, job));
     }
 
     pub fn poll(&mut self) -> Option<String> {
-        let (_, rx) = self.pending.as_ref()?;
-        match rx.try_recv() {
-            Ok(Ok(s)) => {
-                self.shown = Some(s);
-                self.pending = None;
+        let (_, job) = self.pending.as_mut()?;
+        let r = job.poll()?;
+        self.pending = None;
+        match r {
+            Ok(shown) => {
+                self.shown = Some(shown);
                 None
             }
-            Ok(Err(e)) => {
-                self.pending = None;
-                Some(e)
-            }
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                self.pending = None;
-                Some("the saliency worker stopped".into())
-            }
+            Err(e) => Some(e),
         }
     }
 

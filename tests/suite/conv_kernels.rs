@@ -26,6 +26,43 @@ struct Case {
     /// Output padding of a transposed convolution.
     out_pad: [usize; 2],
     transposed: bool,
+    /// The forward path this case is meant to exercise on a CPU with AVX-512.
+    kernel: Kernel,
+}
+
+/// The forward paths of the vendored convolution (`burn_flex::ops::conv_kernel_counts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    Gemm,
+    /// The AVX-512 direct kernel; the GEMM on CPUs without AVX-512.
+    Direct,
+    /// Winograd F(2×2, 3×3) with AVX-512 transforms; the GEMM without.
+    Winograd,
+    /// Not through the vendored forward at all (grouped: upstream's kernel; transposed).
+    Elsewhere,
+}
+
+impl Kernel {
+    /// What this CPU runs for a case meant for `self`.
+    fn here(self) -> Kernel {
+        let avx512 = std::is_x86_feature_detected!("avx512f");
+        match self {
+            Kernel::Direct | Kernel::Winograd if !avx512 => Kernel::Gemm,
+            k => k,
+        }
+    }
+
+    /// The counts one forward convolution on this path adds.
+    fn counts(self) -> burn_flex::ops::ConvKernelCounts {
+        let mut c = burn_flex::ops::ConvKernelCounts::default();
+        match self {
+            Kernel::Gemm => c.gemm = 1,
+            Kernel::Direct => c.direct = 1,
+            Kernel::Winograd => c.winograd = 1,
+            Kernel::Elsewhere => {}
+        }
+        c
+    }
 }
 
 const BASE: Case = Case {
@@ -41,6 +78,7 @@ const BASE: Case = Case {
     groups: 1,
     out_pad: [0, 0],
     transposed: false,
+    kernel: Kernel::Gemm,
 };
 
 /// Winograd F(2×2, 3×3) (3×3, unit stride, 128+ channels both sides, on CPUs with AVX-512 like
@@ -52,6 +90,7 @@ const WINOGRAD: Case = Case {
     co: 128,
     h: 16,
     w: 12,
+    kernel: Kernel::Winograd,
     ..BASE
 };
 
@@ -184,6 +223,7 @@ impl Case {
             TensorData::new(r.to_vec(), [self.batch, self.co, ho, wo]),
             &dev,
         );
+        let before = burn_flex::ops::conv_kernel_counts();
         let y = if self.transposed {
             let pad = self.pad.map(|(begin, _)| begin);
             let options = ConvTransposeOptions::new(
@@ -199,6 +239,19 @@ impl Case {
             options.padding = self.pad;
             conv2d(x.clone(), w.clone(), Some(b.clone()), options)
         };
+        if !self.transposed {
+            let after = burn_flex::ops::conv_kernel_counts();
+            let ran = burn_flex::ops::ConvKernelCounts {
+                winograd: after.winograd - before.winograd,
+                direct: after.direct - before.direct,
+                gemm: after.gemm - before.gemm,
+            };
+            assert_eq!(
+                ran,
+                self.kernel.here().counts(),
+                "the forward path of {self:?} on this CPU"
+            );
+        }
         assert_eq!(y.dims(), [self.batch, self.co, ho, wo], "{self:?}");
         let grads = (y.clone() * r).sum().backward();
         let db = b.grad(&grads).expect("bias gradient");
@@ -297,6 +350,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             ci: 4,
             co: 6,
             groups: 2,
+            kernel: Kernel::Elsewhere,
             ..BASE
         },
         // Direct AVX-512 kernel (unit stride, output rows of whole 16-lane vectors, output
@@ -307,6 +361,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             co: 16,
             h: 9,
             w: 16,
+            kernel: Kernel::Direct,
             ..BASE
         },
         // ... with dilation, asymmetric padding, a non-square kernel and 32-pixel rows.
@@ -318,6 +373,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             k: [3, 5],
             dilation: [1, 2],
             pad: [(2, 1), (4, 4)],
+            kernel: Kernel::Direct,
             ..BASE
         },
         // ... strided, through column phases: the compact model's 4×4 stride-2 downsampling,
@@ -329,6 +385,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             w: 32,
             k: [4, 4],
             stride: [2, 2],
+            kernel: Kernel::Direct,
             ..BASE
         },
         Case {
@@ -337,6 +394,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             h: 6,
             w: 31,
             stride: [2, 2],
+            kernel: Kernel::Direct,
             ..BASE
         },
         // ... and three phases with unequal row and column strides and padding.
@@ -347,6 +405,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             w: 46,
             stride: [1, 3],
             pad: [(1, 1), (0, 2)],
+            kernel: Kernel::Direct,
             ..BASE
         },
         // Winograd: chunks straddling images...
@@ -360,6 +419,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             h: 10,
             w: 37,
             pad: [(0, 1), (2, 0)],
+            kernel: Kernel::Winograd,
             ..BASE
         },
         // ... 25 columns: 13 tiles, whose second vector of interleaved outputs is partial...
@@ -369,6 +429,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             co: 128,
             h: 7,
             w: 25,
+            kernel: Kernel::Winograd,
             ..BASE
         },
         // ... and 130 tiles a row (one tile row per chunk, nine groups of 16 tiles), two rows
@@ -380,6 +441,7 @@ fn convolutions_match_direct_loops_with_gradients() {
             h: 4,
             w: 262,
             pad: [(2, 0), (0, 0)],
+            kernel: Kernel::Winograd,
             ..BASE
         },
         // 1×1: the unfolded matrix is the input itself.
@@ -465,6 +527,7 @@ fn convolutions_give_the_same_bits_on_one_thread_and_two() {
             co: 32,
             h: 16,
             w: 16,
+            kernel: Kernel::Direct,
             ..BASE
         },
         GEMM_TILES,

@@ -507,6 +507,42 @@ fn with_scratch<T: GemmElement, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
     run(&mut Vec::new())
 }
 
+/// How many forward convolutions on this thread took each of this module's paths, so a test
+/// can assert the kernel it exercised: the choice depends on the CPU (the Winograd and direct
+/// kernels need AVX-512), and a test that silently fell back to the GEMM would pass on a CPU
+/// without it while testing nothing of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConvKernelCounts {
+    pub winograd: u64,
+    pub direct: u64,
+    pub gemm: u64,
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    static KERNEL_COUNTS: core::cell::Cell<ConvKernelCounts> =
+        const { core::cell::Cell::new(ConvKernelCounts { winograd: 0, direct: 0, gemm: 0 }) };
+}
+
+/// This thread's counts so far (all zero without `std`).
+pub fn conv_kernel_counts() -> ConvKernelCounts {
+    #[cfg(feature = "std")]
+    return KERNEL_COUNTS.with(|c| c.get());
+    #[cfg(not(feature = "std"))]
+    ConvKernelCounts::default()
+}
+
+fn count_kernel(bump: impl FnOnce(&mut ConvKernelCounts)) {
+    #[cfg(feature = "std")]
+    KERNEL_COUNTS.with(|c| {
+        let mut v = c.get();
+        bump(&mut v);
+        c.set(v);
+    });
+    #[cfg(not(feature = "std"))]
+    let _ = bump;
+}
+
 /// `y = conv(x, weight) + bias`, NCHW.
 fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let len = g.batch * g.co * g.out_plane();
@@ -520,12 +556,17 @@ fn forward<T: GemmElement>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     let kernel: Option<F32Kernel> = if !is_f32 {
         None
     } else if winograd::applies(g) {
+        count_kernel(|c| c.winograd += 1);
         Some(winograd::forward)
     } else if direct::applies(g) {
+        count_kernel(|c| c.direct += 1);
         Some(direct::forward)
     } else {
         None
     };
+    if kernel.is_none() {
+        count_kernel(|c| c.gemm += 1);
+    }
     if let Some(kernel) = kernel {
         // T is f32 here, so these casts are identities.
         // SAFETY: `y` has room for the `len` elements the call writes, and the kernel's
