@@ -147,7 +147,7 @@ pub struct DuskApp {
     pub device: Option<ComputeDevice>,
     device_job: Option<job::Job<ComputeDevice>>,
     pub dataset: DatasetState,
-    dataset_panel: DatasetPanel,
+    pub dataset_panel: DatasetPanel,
     pub session: Option<TrainingSession>,
     pub history: LossHistory,
     pub loss_plot: LossPlot,

@@ -690,3 +690,120 @@ fn editing_the_draft_during_a_run_never_relabels_the_runs_snapshots() {
     assert_eq!(h.state().running_config.as_ref().unwrap().model, running);
     stop_and_wait(&mut h);
 }
+
+/// Six places of another town written as a folder dataset (`DIR/photos/{day,night}/pK.png`),
+/// paired by file name.
+fn write_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("photos");
+    for place in 0..6 {
+        let (day, night) = duskmatch::data::synth::render_place(11, place, 32);
+        for (sub, img) in [("day", day), ("night", night)] {
+            std::fs::create_dir_all(data.join(sub)).unwrap();
+            img.save(data.join(sub).join(format!("p{place}.png")))
+                .unwrap();
+        }
+    }
+    data
+}
+
+/// A path dropped onto the window, as the windowing integration hands it to egui.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drop `path` onto the window.
+fn drop_path(h: &mut Harness<'_, DuskApp>, path: &std::path::Path) {
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+    h.step();
+}
+
+#[test]
+fn dropping_a_folder_onto_the_window_loads_it_and_a_dropped_file_is_refused() {
+    let dir = tempdir();
+    let data = write_folder(dir.path());
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    assert_eq!(
+        h.state().dataset.dataset().unwrap().len(),
+        48,
+        "the 24-place town"
+    );
+    drop_path(&mut h, &data);
+    step_until(&mut h, "the dropped folder", |a| {
+        a.dataset.dataset().is_some_and(|d| d.len() == 12)
+    });
+    let ds = h.state().dataset.dataset().unwrap().clone();
+    assert_eq!(
+        (ds.domain(Domain::Day).len(), ds.domain(Domain::Night).len()),
+        (6, 6)
+    );
+    // Paired names are the ground truth: every night image has its day image's place.
+    assert!(ds.domain(Domain::Night).iter().all(|s| s.place.is_some()));
+    assert_eq!(
+        h.state().dataset_panel.folder_text,
+        data.display().to_string()
+    );
+    // A file is not a dataset: an error notice naming it, and the folder stays loaded.
+    drop_path(&mut h, &data.join("day").join("p0.png"));
+    h.step();
+    let err = h
+        .state()
+        .notices
+        .iter()
+        .find(|n| n.level == Level::Error)
+        .expect("an error notice");
+    assert!(
+        err.text.contains("is a file, not a folder") && err.text.contains("p0.png"),
+        "{}",
+        err.text
+    );
+    assert_eq!(h.state().dataset.dataset().unwrap().len(), 12);
+}
+
+#[test]
+fn the_saliency_view_is_recomputed_when_the_dataset_changes() {
+    let dir = tempdir();
+    let data = write_folder(dir.path());
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    // An untrained model of the tiny preset is what the view explains before any training.
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.steps().is_empty());
+    stop_and_wait(&mut h);
+    h.get_by_label("Saliency").click();
+    step_until(&mut h, "a saliency map of the town", |a| {
+        a.saliency.shown.is_some() && !a.saliency.is_computing()
+    });
+    let first = &h.state().saliency.shown.as_ref().unwrap().panels[0];
+    let (title, map) = (first.0.clone(), first.2.values.clone());
+    assert!(title.starts_with("place-"), "{title}");
+    drop_path(&mut h, &data);
+    step_until(&mut h, "a saliency map of the dropped folder", |a| {
+        a.dataset.dataset().is_some_and(|d| d.len() == 12)
+            && !a.saliency.is_computing()
+            && a.saliency
+                .shown
+                .as_ref()
+                .is_some_and(|s| s.panels[0].0 != title)
+    });
+    // The same subject (day image 0) of another dataset: another image, another map; the
+    // town's map is never shown for it.
+    let second = &h.state().saliency.shown.as_ref().unwrap().panels[0];
+    assert!(
+        second.0.contains("p0") && second.0.ends_with("(day)"),
+        "{}",
+        second.0
+    );
+    assert_ne!(second.2.values, map);
+}
