@@ -25,6 +25,35 @@ pub fn swipe_column(width: usize, fraction: f32) -> usize {
     ((fraction.clamp(0.0, 1.0) * width as f32).round() as usize).min(width)
 }
 
+/// Where a swipe at `fraction` splits an image drawn in `rect`, as two UV-cropped quads: the
+/// original's left part and the other image's right part. The divider sits at the screen
+/// position of [`swipe_column`]'s column, so the GPU quads and the CPU composition agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SwipeQuads {
+    pub split_x: f32,
+    pub left: egui::Rect,
+    pub left_uv: egui::Rect,
+    pub right: egui::Rect,
+    pub right_uv: egui::Rect,
+}
+
+pub fn swipe_quads(rect: egui::Rect, fraction: f32) -> SwipeQuads {
+    let f = fraction.clamp(0.0, 1.0);
+    let split_x = rect.left() + f * rect.width();
+    SwipeQuads {
+        split_x,
+        left: egui::Rect::from_min_max(rect.min, egui::pos2(split_x, rect.bottom())),
+        left_uv: egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(f, 1.0)),
+        right: egui::Rect::from_min_max(egui::pos2(split_x, rect.top()), rect.max),
+        right_uv: egui::Rect::from_min_max(egui::pos2(f, 0.0), egui::pos2(1.0, 1.0)),
+    }
+}
+
+/// The swipe fraction a pointer at screen `x` over `rect` asks for.
+pub fn swipe_fraction_at(rect: egui::Rect, x: f32) -> f32 {
+    ((x - rect.left()) / rect.width().max(1e-6)).clamp(0.0, 1.0)
+}
+
 /// The composed picture: columns left of the divider from `original`, the rest from `other`.
 pub fn swipe(original: &ColorImage, other: &ColorImage, fraction: f32) -> ColorImage {
     assert_eq!(

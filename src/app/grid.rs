@@ -4,7 +4,9 @@
 
 use egui::{ColorImage, TextureHandle, TextureOptions};
 
-use super::compare::{CompareMode, flicker_shows_original, swipe, to_color_image};
+use super::compare::{
+    CompareMode, flicker_shows_original, swipe, swipe_fraction_at, swipe_quads, to_color_image,
+};
 use super::inference::{COLUMNS, GridSnapshot};
 use crate::data::Domain;
 
@@ -106,6 +108,11 @@ impl GridPanel {
                                 let resp = ui
                                     .add(
                                         egui::Image::new((tex.id(), thumb))
+                                            .alt_text(format!(
+                                                "{} — {}",
+                                                row.name,
+                                                column_title(c, row.domain)
+                                            ))
                                             .sense(egui::Sense::click()),
                                     )
                                     .on_hover_text(format!(
@@ -173,26 +180,18 @@ impl GridPanel {
                     CompareMode::Swipe => {
                         let (rect, resp) =
                             ui.allocate_exact_size(size, egui::Sense::click_and_drag());
+                        resp.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Slider, true, "swipe divider")
+                        });
                         if let Some(p) = resp.interact_pointer_pos() {
-                            swipe_at = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                            swipe_at = swipe_fraction_at(rect, p.x);
                         }
                         // Two UV-cropped quads: the same split `compare::swipe` composes on the CPU.
-                        let split = rect.left() + swipe_at * rect.width();
+                        let q = swipe_quads(rect, swipe_at);
+                        let split = q.split_x;
                         let painter = ui.painter_at(rect);
-                        let left =
-                            egui::Rect::from_min_max(rect.min, egui::pos2(split, rect.bottom()));
-                        let right =
-                            egui::Rect::from_min_max(egui::pos2(split, rect.top()), rect.max);
-                        let uv_l = egui::Rect::from_min_max(
-                            egui::pos2(0.0, 0.0),
-                            egui::pos2(swipe_at, 1.0),
-                        );
-                        let uv_r = egui::Rect::from_min_max(
-                            egui::pos2(swipe_at, 0.0),
-                            egui::pos2(1.0, 1.0),
-                        );
-                        painter.image(tex[0].id(), left, uv_l, egui::Color32::WHITE);
-                        painter.image(tex[c].id(), right, uv_r, egui::Color32::WHITE);
+                        painter.image(tex[0].id(), q.left, q.left_uv, egui::Color32::WHITE);
+                        painter.image(tex[c].id(), q.right, q.right_uv, egui::Color32::WHITE);
                         painter.vline(
                             split,
                             rect.y_range(),

@@ -273,6 +273,16 @@ fn swipe_composes_original_left_and_other_right() {
     assert_eq!(swipe(&a, &b, 0.0).pixels, b.pixels);
     assert_eq!(swipe(&a, &b, 1.0).pixels, a.pixels);
     assert_eq!(swipe_column(64, 0.25), 16);
+    // The quads the window draws split where the CPU composition does: a 64-pixel image drawn
+    // at 1:1 from x = 10 divides at x = 10 + 16, the original's left quarter on the left.
+    let rect = egui::Rect::from_min_size(egui::pos2(10.0, 5.0), egui::vec2(64.0, 64.0));
+    let q = duskmatch::app::compare::swipe_quads(rect, 0.25);
+    assert_eq!(q.split_x, 10.0 + swipe_column(64, 0.25) as f32);
+    assert_eq!((q.left.max.x, q.right.min.x), (26.0, 26.0));
+    assert_eq!((q.left_uv.max.x, q.right_uv.min.x), (0.25, 0.25));
+    assert_eq!((q.left.min, q.right.max), (rect.min, rect.max));
+    assert_eq!(duskmatch::app::compare::swipe_fraction_at(rect, 26.0), 0.25);
+    assert_eq!(duskmatch::app::compare::swipe_fraction_at(rect, -5.0), 0.0);
     assert!(flicker_shows_original(0.1, 0.6));
     assert!(!flicker_shows_original(0.7, 0.6));
     assert!(flicker_shows_original(1.3, 0.6));
@@ -806,4 +816,62 @@ fn the_saliency_view_is_recomputed_when_the_dataset_changes() {
         second.0
     );
     assert_ne!(second.2.values, map);
+}
+
+#[test]
+fn dragging_the_swipe_divider_of_an_enlarged_image_moves_the_split() {
+    use duskmatch::app::compare::{CompareMode, swipe_column};
+    use duskmatch::app::grid::GridPanel;
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a decoded grid", |a| {
+        a.snapshots.selected().is_some_and(|s| s.grid.is_some())
+    });
+    stop_and_wait(&mut h);
+    step_until(&mut h, "newest grid decoded", |a| {
+        a.snapshots.selected().is_some_and(|s| s.grid.is_some())
+    });
+    let grid = h
+        .state()
+        .snapshots
+        .selected()
+        .unwrap()
+        .grid
+        .clone()
+        .unwrap();
+    let name = grid.rows[0].name.clone();
+    // Click the first row's reconstruction, as a person would, then choose swipe.
+    h.get_by_label(&format!("{name} — reconstruction")).click();
+    h.step();
+    h.step();
+    h.get_by_label_contains("Compare with original");
+    h.get_by_label("swipe").click();
+    h.step();
+    assert_eq!(h.state().grid.compare, CompareMode::Swipe);
+    h.get_by_label_contains("left: original · right: reconstruction");
+    let rect = h.get_by_label("swipe divider").rect();
+    let at = egui::pos2(rect.left() + 0.25 * rect.width(), rect.center().y);
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.drop_at(at);
+    h.step();
+    let f = h.state().grid.swipe_at;
+    assert!((f - 0.25).abs() < 0.02, "divider at {f}");
+    // What the window shows left of the divider is the original, right of it the
+    // reconstruction, split at the column the CPU composition uses.
+    let shown = GridPanel::swipe_image(&grid, 0, 1, f).unwrap();
+    let orig = duskmatch::app::compare::to_color_image(&grid.rows[0].images[0]);
+    let rec = duskmatch::app::compare::to_color_image(&grid.rows[0].images[1]);
+    let split = swipe_column(32, f);
+    assert!((7..=9).contains(&split), "{split}");
+    for y in 0..32 {
+        for x in 0..32 {
+            let want = if x < split { &orig } else { &rec };
+            assert_eq!(shown.pixels[y * 32 + x], want.pixels[y * 32 + x]);
+        }
+    }
 }
