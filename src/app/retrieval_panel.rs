@@ -39,6 +39,9 @@ pub struct RetrievalPanel {
     update_requested: bool,
     /// An image to select as the query once an index with queries from its domain is shown.
     pending_query: Option<(Domain, usize)>,
+    /// Where the embedding map drew each of its points last frame, and the part of it that
+    /// was visible: what a click is matched against.
+    map_on_screen: Option<(Vec<egui::Pos2>, egui::Rect)>,
     /// The query and database items of the last index, to keep the selection across snapshots.
     last_items: Option<(
         Vec<crate::retrieval::ItemInfo>,
@@ -63,6 +66,7 @@ impl Default for RetrievalPanel {
             newer_step: None,
             update_requested: false,
             pending_query: None,
+            map_on_screen: None,
             last_items: None,
         }
     }
@@ -97,6 +101,12 @@ impl RetrievalPanel {
         }
         self.query_domain = domain;
         self.pending_query = Some((domain, index));
+    }
+
+    /// Where the embedding map drew its points (queries, then database rows) last frame, and
+    /// its visible area.
+    pub fn map_on_screen(&self) -> Option<&(Vec<egui::Pos2>, egui::Rect)> {
+        self.map_on_screen.as_ref()
     }
 
     /// The model step of the index shown or being built.
@@ -401,16 +411,23 @@ impl RetrievalPanel {
                 );
                 p.pointer_coordinate()
             });
+        let on_screen: Vec<egui::Pos2> = (0..result.map.len())
+            .map(|i| {
+                let pt = point(i);
+                resp.transform
+                    .position_from_point(&egui_plot::PlotPoint::new(pt[0], pt[1]))
+            })
+            .collect();
+        self.map_on_screen = Some((
+            on_screen.clone(),
+            resp.response.rect.intersect(ui.clip_rect()),
+        ));
         // Hover shows the nearest image; a click makes it the query (a database image turns the
         // direction around, and is selected once that index is built).
         if let Some(pos) = resp.inner {
-            let screen = |pt: [f64; 2]| {
-                resp.transform
-                    .position_from_point(&egui_plot::PlotPoint::new(pt[0], pt[1]))
-            };
             let pointer = resp.transform.position_from_point(&pos);
             let nearest = (0..result.map.len())
-                .map(|i| (i, screen(point(i)).distance(pointer)))
+                .map(|i| (i, on_screen[i].distance(pointer)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .filter(|(_, d)| *d < 12.0);
             if let Some((i, _)) = nearest {

@@ -875,3 +875,61 @@ fn dragging_the_swipe_divider_of_an_enlarged_image_moves_the_split() {
         }
     }
 }
+
+#[test]
+fn clicking_a_point_of_the_embedding_map_makes_that_image_the_query() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
+    stop_and_wait(&mut h);
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "the index and its map", |a| {
+        a.retrieval.result().is_some() && a.retrieval.map_on_screen().is_some()
+    });
+    h.step();
+    let nq = h
+        .state()
+        .retrieval
+        .result()
+        .unwrap()
+        .evaluation
+        .queries
+        .len();
+    let (points, visible) = h.state().retrieval.map_on_screen().unwrap().clone();
+    // The query point farthest from every other point (so the click cannot mean another),
+    // among those drawn inside the visible part of the map.
+    let isolation = |i: usize| {
+        (0..points.len())
+            .filter(|&j| j != i)
+            .map(|j| points[i].distance(points[j]))
+            .fold(f32::INFINITY, f32::min)
+    };
+    let (q, _) = (0..nq)
+        .filter(|&i| visible.shrink(4.0).contains(points[i]))
+        .map(|i| (i, isolation(i)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a query point in view");
+    assert_ne!(h.state().retrieval.selected_query, Some(q));
+    let at = points[q] + egui::vec2(1.0, 0.0);
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.drop_at(at);
+    h.step();
+    h.step();
+    assert_eq!(h.state().retrieval.selected_query, Some(q));
+    let name = h
+        .state()
+        .retrieval
+        .result()
+        .unwrap()
+        .evaluation
+        .queries
+        .items[q]
+        .name
+        .clone();
+    h.get_by_label_contains(&format!("query: {name}"));
+}

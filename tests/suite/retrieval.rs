@@ -341,3 +341,38 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
     assert_ne!(rows[0].evaluation.matrix, rows[2].evaluation.matrix);
     assert_eq!(rows[2].evaluation.metrics.queries, 10);
 }
+
+#[test]
+fn the_precision_recall_curve_matches_hand_values_with_ties() {
+    use duskmatch::retrieval::metrics::{Ranking, mean_precision_recall};
+    // The true match second: precision 0, 1/2, 1/3 and recall 0, 1, 1 after ranks 1..3.
+    let a = Ranking::new(vec![0.1, 0.2, 0.3], vec![false, true, false]);
+    // The true match tied with another item for first: half a hit expected at rank 1.
+    let b = Ranking::new(vec![0.1, 0.1, 0.3], vec![true, false, false]);
+    let close = |got: &[(f64, f64)], want: &[(f64, f64)]| {
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g.0 - w.0).abs() < 1e-12 && (g.1 - w.1).abs() < 1e-12,
+                "{got:?} vs {want:?}"
+            );
+        }
+    };
+    close(
+        &a.precision_recall(3),
+        &[(0.0, 0.0), (0.5, 1.0), (1.0 / 3.0, 1.0)],
+    );
+    close(
+        &b.precision_recall(3),
+        &[(0.5, 0.5), (0.5, 1.0), (1.0 / 3.0, 1.0)],
+    );
+    // The app's curve is the mean over queries, cut at k_max ranks.
+    close(
+        &mean_precision_recall(&[a.clone(), b.clone()], 3),
+        &[(0.25, 0.25), (0.5, 1.0), (1.0 / 3.0, 1.0)],
+    );
+    close(
+        &mean_precision_recall(&[a, b], 2),
+        &[(0.25, 0.25), (0.5, 1.0)],
+    );
+}
