@@ -933,3 +933,29 @@ fn clicking_a_point_of_the_embedding_map_makes_that_image_the_query() {
         .clone();
     h.get_by_label_contains(&format!("query: {name}"));
 }
+
+#[test]
+fn the_weights_panel_learns_channel_weights_that_retrieval_can_use() {
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
+    stop_and_wait(&mut h);
+    h.get_by_label("Saliency").click();
+    h.step();
+    assert!(h.state().weights.latent_weights().is_none());
+    h.get_by_label("Learn weights").click();
+    h.step();
+    assert!(h.state().weights.is_running());
+    step_until(&mut h, "the weights run to finish", |a| {
+        !a.weights.is_running() && a.weights.latent_weights().is_some()
+    });
+    let w = h.state().weights.latent_weights().unwrap().clone();
+    // One weight per latent channel of the tiny model (4 × base width 4), learned: positive,
+    // finite and no longer all equal to the starting 1.
+    assert_eq!(w.len(), 16);
+    assert!(w.iter().all(|x| x.is_finite() && *x >= 0.0), "{w:?}");
+    assert!(w.iter().any(|x| (x - 1.0).abs() > 1e-4), "{w:?}");
+    h.get_by_label_contains("Held-out triplet loss per epoch");
+}
