@@ -1,11 +1,18 @@
 //! The app's background job: work on a named thread, its panic caught and turned into an
 //! error, the window woken when it ends, progress readable every frame, and a poll that never
 //! blocks. Everything heavy the GUI asks for (loading a checkpoint or a dataset, building an
-//! index) runs as one, so the GUI thread only ever looks at results.
+//! index, a training run) runs as one, so the GUI thread only ever looks at results.
+//!
+//! A run (stage one, the weights stage, fine-tuning) is a job that also takes [`Command`]s and
+//! streams events: [`Job::spawn_run`]. Its events reach the GUI through a relay that wakes the
+//! window after each one, and its result is sent only once the relay has passed on the last
+//! event, so a frame that drains events before it polls never misses the final ones.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+
+use crate::train::Command;
 
 /// Items done out of a total, written by the job, read by the GUI.
 #[derive(Default)]
@@ -29,8 +36,20 @@ impl JobProgress {
     }
 }
 
-pub struct Job<T> {
+/// The event type of a job that streams none.
+pub enum NoEvents {}
+
+/// What a run's work is handed: where its events go and where its commands come from. Both
+/// move into the trainer, so they are dropped when the work returns.
+pub struct RunLink<E> {
+    pub events: Sender<E>,
+    pub commands: Receiver<Command>,
+}
+
+pub struct Job<T, E = NoEvents> {
     rx: Receiver<Result<T, String>>,
+    events: Option<Receiver<E>>,
+    commands: Option<Sender<Command>>,
     pub progress: Arc<JobProgress>,
     pub started: std::time::Instant,
     /// What the job does, for messages ("loading the checkpoint").
@@ -45,31 +64,95 @@ impl<T: Send + 'static> Job<T> {
         wake: impl Fn() + Send + 'static,
         work: impl FnOnce(&JobProgress) -> Result<T, String> + Send + 'static,
     ) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let progress = Arc::new(JobProgress::default());
-        let p = progress.clone();
         let what = what.into();
-        let label = what.clone();
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&p)))
-                    .unwrap_or_else(|panic| {
-                        Err(format!(
-                            "{label} crashed: {}",
-                            super::session::panic_message(&panic)
-                        ))
-                    });
-                let _ = tx.send(r);
-                wake();
-            })
-            .expect("spawn a job thread");
+        let (rx, progress) = run_caught(name, what.clone(), work, || {}, wake);
         Self {
             rx,
+            events: None,
+            commands: None,
             progress,
             started: std::time::Instant::now(),
             what,
         }
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> Job<T, E> {
+    /// Run `work` on a thread named `name`, handing it the run's event sender and command
+    /// receiver; `wake` is called after every event and once the run has ended.
+    pub fn spawn_run(
+        name: &str,
+        what: impl Into<String>,
+        wake: impl Fn() + Send + Sync + 'static,
+        work: impl FnOnce(RunLink<E>) -> Result<T, String> + Send + 'static,
+    ) -> Self {
+        let what = what.into();
+        let wake = Arc::new(wake);
+        let (ctx, crx) = mpsc::channel();
+        let (etx, erx) = mpsc::channel::<E>();
+        let (relay_tx, relay_rx) = mpsc::channel();
+        let w = wake.clone();
+        let relay = std::thread::Builder::new()
+            .name(format!("{name}-relay"))
+            .spawn(move || {
+                for e in erx {
+                    if relay_tx.send(e).is_err() {
+                        break;
+                    }
+                    w();
+                }
+            })
+            .expect("spawn a relay thread");
+        let (rx, progress) = run_caught(
+            name,
+            what.clone(),
+            move |_| {
+                work(RunLink {
+                    events: etx,
+                    commands: crx,
+                })
+            },
+            // The work's sender is gone with it (returned or unwound), so the relay ends once
+            // it has passed on the last event; only then may the result be seen.
+            move || {
+                let _ = relay.join();
+            },
+            move || wake(),
+        );
+        Self {
+            rx,
+            events: Some(relay_rx),
+            commands: Some(ctx),
+            progress,
+            started: std::time::Instant::now(),
+            what,
+        }
+    }
+}
+
+impl<T, E> Job<T, E> {
+    /// Events that arrived since the last call; never blocks.
+    pub fn drain(&mut self) -> Vec<E> {
+        self.events
+            .as_ref()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Ask a run to pause, resume, stop or save; a job that takes no commands ignores it.
+    pub fn send(&self, c: Command) {
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(c);
+        }
+    }
+
+    /// Stop a run and wait for its result (the window is closing: the run saves on its way
+    /// out). The only call here that blocks.
+    pub fn stop_and_wait(self) -> Result<T, String> {
+        self.send(Command::Stop);
+        self.rx
+            .recv()
+            .unwrap_or_else(|_| Err(format!("{} ended without a result", self.what)))
     }
 
     /// The result once the job has ended, exactly once; None while it runs.
@@ -81,5 +164,49 @@ impl<T: Send + 'static> Job<T> {
                 Some(Err(format!("{} ended without a result", self.what)))
             }
         }
+    }
+}
+
+impl<T, E> Drop for Job<T, E> {
+    fn drop(&mut self) {
+        // Replacing a run stops it without waiting: the trainer saves on its way out.
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(Command::Stop);
+        }
+    }
+}
+
+/// The one place a job's thread is started and its panic caught. `settle` runs after the
+/// work has returned or unwound and before the result is sent; `wake` after it is sent.
+fn run_caught<T: Send + 'static>(
+    name: &str,
+    what: String,
+    work: impl FnOnce(&JobProgress) -> Result<T, String> + Send + 'static,
+    settle: impl FnOnce() + Send + 'static,
+    wake: impl FnOnce() + Send + 'static,
+) -> (Receiver<Result<T, String>>, Arc<JobProgress>) {
+    let (tx, rx) = mpsc::channel();
+    let progress = Arc::new(JobProgress::default());
+    let p = progress.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&p)))
+                .unwrap_or_else(|panic| Err(format!("{what} crashed: {}", panic_message(&panic))));
+            settle();
+            let _ = tx.send(r);
+            wake();
+        })
+        .expect("spawn a job thread");
+    (rx, progress)
+}
+
+pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
     }
 }

@@ -213,7 +213,7 @@ impl DuskApp {
                     let loaded = Self::find_checkpoint(&o, &s, &mut notices);
                     let history = loaded.as_ref().and_then(|l| {
                         let log = crate::train::metrics_log::log_for_checkpoint(&l.path)?;
-                        let step = l.checkpoint.header.state.step;
+                        let step = l.checkpoint.header.state.at.step;
                         Some(LossHistory::from_records(&crate::train::metrics_log::read(
                             &log, step,
                         )))
@@ -548,7 +548,7 @@ impl DuskApp {
             self.waker.waker(),
             move |_| {
                 let model = ck.build_model(&device)?;
-                Ok((ck.header.state.step, ck.model_config(), model))
+                Ok((ck.header.state.at.step, ck.model_config(), model))
             },
         ));
     }
@@ -738,7 +738,7 @@ impl DuskApp {
         let config = match &resume {
             Some(ck) => crate::train::TrainingConfig {
                 data: config.data.clone(),
-                epochs: ck.header.state.epoch + config.epochs,
+                epochs: ck.header.state.at.epoch + config.epochs,
                 max_steps: 0,
                 ..ck.header.config.clone()
             },

@@ -1,9 +1,7 @@
-//! A training run on its own thread, seen from the GUI: commands go in, events come out
-//! through a relay that wakes the window. The GUI never waits on it.
+//! A stage-one training run seen from the GUI: a streaming [`Job`] (commands in, events out)
+//! and what its events have said so far. The GUI never waits on it.
 
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread::JoinHandle;
-
+use super::job::Job;
 use crate::train::events::{Progress, StepReport};
 use crate::train::{Command, TrainEvent, TrainSummary, Trainer};
 
@@ -15,9 +13,7 @@ pub enum RunState {
 }
 
 pub struct TrainingSession {
-    commands: Sender<Command>,
-    events: Receiver<TrainEvent>,
-    worker: Option<JoinHandle<Result<TrainSummary, String>>>,
+    job: Job<TrainSummary, TrainEvent>,
     pub state: RunState,
     pub device: String,
     pub progress: Progress,
@@ -27,45 +23,25 @@ pub struct TrainingSession {
 
 impl TrainingSession {
     /// Start `trainer` on a thread; `wake` is called after each event (to request a repaint).
-    pub fn start(trainer: Trainer, wake: impl Fn() + Send + 'static) -> Self {
-        let (ctx, crx) = mpsc::channel();
-        let (etx, erx) = mpsc::channel();
-        let (relay_tx, relay_rx) = mpsc::channel();
-        let trainer = trainer.with_events(etx).with_commands(crx);
-        let worker = std::thread::Builder::new()
-            .name("trainer".into())
-            .spawn(move || {
-                // A panic deep in a backend (out of memory, a lost GPU) must not take the app down.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trainer.train()))
-                    .unwrap_or_else(|p| Err(format!("training crashed: {}", panic_message(&p))))
-            })
-            .expect("spawn trainer thread");
-        std::thread::Builder::new()
-            .name("trainer-relay".into())
-            .spawn(move || {
-                for e in erx {
-                    if relay_tx.send(e).is_err() {
-                        break;
-                    }
-                    wake();
-                }
-                wake();
-            })
-            .expect("spawn relay thread");
+    pub fn start(trainer: Trainer, wake: impl Fn() + Send + Sync + 'static) -> Self {
+        let job = Job::spawn_run("trainer", "training", wake, move |link| {
+            trainer
+                .with_events(link.events)
+                .with_commands(link.commands)
+                .train()
+        });
         Self {
-            commands: ctx,
-            events: relay_rx,
-            worker: Some(worker),
+            started: job.started,
+            job,
             state: RunState::Running,
             device: String::new(),
             progress: Progress::default(),
             last_step: None,
-            started: std::time::Instant::now(),
         }
     }
 
     pub fn send(&self, c: Command) {
-        let _ = self.commands.send(c);
+        self.job.send(c);
     }
 
     pub fn toggle_pause(&mut self) {
@@ -78,7 +54,7 @@ impl TrainingSession {
 
     /// Events that arrived since the last call; never blocks.
     pub fn drain(&mut self) -> Vec<TrainEvent> {
-        let events: Vec<TrainEvent> = self.events.try_iter().collect();
+        let events = self.job.drain();
         for e in &events {
             match e {
                 TrainEvent::Started {
@@ -105,15 +81,9 @@ impl TrainingSession {
 
     /// The run's result once its thread has ended (None while it runs).
     pub fn take_result(&mut self) -> Option<Result<TrainSummary, String>> {
-        if self.worker.as_ref().is_some_and(|w| w.is_finished()) {
-            let w = self.worker.take()?;
-            self.state = RunState::Finished;
-            return Some(
-                w.join()
-                    .unwrap_or_else(|_| Err("the training thread panicked".into())),
-            );
-        }
-        None
+        let r = self.job.poll()?;
+        self.state = RunState::Finished;
+        Some(r)
     }
 
     pub fn is_active(&self) -> bool {
@@ -123,27 +93,7 @@ impl TrainingSession {
 
 impl TrainingSession {
     /// Stop and wait until the trainer has written its checkpoint (used when the app closes).
-    pub fn stop_and_wait(mut self) {
-        self.send(Command::Stop);
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
-impl Drop for TrainingSession {
-    fn drop(&mut self) {
-        // Replacing a run stops it without waiting: the trainer saves on its way out.
-        let _ = self.commands.send(Command::Stop);
-    }
-}
-
-pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".into()
+    pub fn stop_and_wait(self) {
+        let _ = self.job.stop_and_wait();
     }
 }

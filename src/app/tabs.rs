@@ -50,7 +50,7 @@ impl DuskApp {
                         ui.weak(format!(
                             "Loaded: {} (step {}; objective {}, {} encoder)",
                             l.path.display(),
-                            l.checkpoint.header.state.step,
+                            l.checkpoint.header.state.at.step,
                             c.objective.name(),
                             c.model.encoder.name()
                         ));
@@ -219,7 +219,7 @@ impl DuskApp {
         let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
         let (stage_one, stage_one_header) = match &self.loaded {
             Some(l) if self.session.is_none() => (
-                (l.path.clone(), l.checkpoint.header.state.step),
+                (l.path.clone(), l.checkpoint.header.state.at.step),
                 Some(l.checkpoint.header.clone()),
             ),
             _ => (

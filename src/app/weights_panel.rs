@@ -4,12 +4,12 @@
 //! matter, and what the weights or the fine-tuning do to held-out retrieval.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
 
 use burn::prelude::Device;
 use egui::Color32;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
+use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
@@ -41,12 +41,9 @@ pub struct WeightsRun {
     pub saved: Option<std::path::PathBuf>,
 }
 
-enum Msg {
-    Event(WeightsEvent),
-    /// Without and with the weights; boxed, as two `Metrics` dwarf the other messages.
-    Comparison(Box<(Metrics, Metrics)>),
-    Failed(String),
-}
+/// What a finished supervised run leaves: held-out retrieval before and after (boxed, as two
+/// `Metrics` are large).
+type Comparison = Box<(Metrics, Metrics)>;
 
 pub struct WeightsPanel {
     pub method: Method,
@@ -54,7 +51,7 @@ pub struct WeightsPanel {
     pub hinge: Hinge,
     pub epochs: usize,
     pub runs: Vec<WeightsRun>,
-    active: Option<(Receiver<Msg>, Sender<Command>, std::time::Instant)>,
+    active: Option<Job<Comparison, WeightsEvent>>,
     /// The run answered a pause (and has not resumed since).
     pub paused: bool,
     pub error: Option<String>,
@@ -134,7 +131,6 @@ impl WeightsPanel {
     }
 
     pub fn start(&mut self, inputs: WeightsInputs, wake: impl Fn() + Send + Sync + 'static) {
-        let wake = Arc::new(wake);
         let method = self.method;
         let depths = match method {
             Method::Weights => self.depths,
@@ -152,10 +148,7 @@ impl WeightsPanel {
                 ..WeightsConfig::fine_tune()
             },
         };
-        let (tx, rx) = mpsc::channel();
-        let (ctx, crx) = mpsc::channel();
-        let (etx, erx) = mpsc::channel::<WeightsEvent>();
-        let trainer = WeightsTrainer::new(
+        let trainer = match WeightsTrainer::new(
             cfg,
             &inputs.model,
             inputs.model_config,
@@ -164,9 +157,8 @@ impl WeightsPanel {
             inputs.device.clone(),
             &inputs.out,
             inputs.stage_one.clone(),
-        );
-        let trainer = match trainer {
-            Ok(t) => t.with_events(etx).with_commands(crx),
+        ) {
+            Ok(t) => t,
             Err(e) => {
                 self.error = Some(e);
                 return;
@@ -185,103 +177,64 @@ impl WeightsPanel {
             comparison: None,
             saved: None,
         });
-        let relay = tx.clone();
-        let w = wake.clone();
-        std::thread::spawn(move || {
-            for e in erx {
-                if relay.send(Msg::Event(e)).is_err() {
-                    break;
+        let what = match method {
+            Method::Weights => "the weights run",
+            Method::FineTune => "fine-tuning",
+        };
+        self.active = Some(Job::spawn_run("weights", what, wake, move |link| {
+            let trainer = trainer
+                .with_events(link.events)
+                .with_commands(link.commands);
+            let trained = match (method, inputs.stage_one_header.clone()) {
+                (Method::Weights, _) => trainer.train()?,
+                (Method::FineTune, Some(h)) => trainer.with_stage_one_header(h).train()?,
+                (Method::FineTune, None) => {
+                    let h = checkpoint::load(&inputs.stage_one.0)
+                        .map_err(|e| format!("fine-tuning saves under the stage-one checkpoint, which does not read: {e}"))?
+                        .header;
+                    trainer.with_stage_one_header(h).train()?
                 }
-                w();
-            }
-        });
-        std::thread::Builder::new()
-            .name("weights".into())
-            .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let header = match (method, inputs.stage_one_header.clone()) {
-                        (Method::Weights, _) => None,
-                        (Method::FineTune, Some(h)) => Some(h),
-                        (Method::FineTune, None) => Some(
-                            checkpoint::load(&inputs.stage_one.0)
-                                .map_err(|e| format!("fine-tuning saves under the stage-one checkpoint, which does not read: {e}"))?
-                                .header,
-                        ),
+            };
+            let device = &inputs.device.device;
+            Ok(Box::new(match trained {
+                Trained {
+                    model: Some(tuned), ..
+                } => compare_models(
+                    &inputs.model,
+                    &tuned,
+                    &inputs.dataset,
+                    &inputs.split,
+                    device,
+                ),
+                Trained { weights, .. } => {
+                    let learned = DepthWeights {
+                        taps: depths.taps().to_vec(),
+                        vectors: weights.to_vecs(),
+                        label: depths.name().to_string(),
                     };
-                    match header {
-                        Some(h) => trainer.with_stage_one_header(h).train(),
-                        None => trainer.train(),
-                    }
-                }));
-                match r {
-                    Ok(Ok(Trained {
-                        model: Some(tuned), ..
-                    })) => {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            compare_models(
-                                &inputs.model,
-                                &tuned,
-                                &inputs.dataset,
-                                &inputs.split,
-                                &inputs.device.device,
-                            )
-                        }));
-                        let _ = tx.send(match r {
-                            Ok(pair) => Msg::Comparison(Box::new(pair)),
-                            Err(_) => Msg::Failed(
-                                "comparing the stage-one and fine-tuned models failed".into(),
-                            ),
-                        });
-                    }
-                    Ok(Ok(Trained { weights, .. })) => {
-                        let learned = DepthWeights {
-                            taps: depths.taps().to_vec(),
-                            vectors: weights.to_vecs(),
-                            label: depths.name().to_string(),
-                        };
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            compare(
-                                &inputs.model,
-                                &inputs.dataset,
-                                &inputs.split,
-                                &learned,
-                                &inputs.device.device,
-                            )
-                        }));
-                        let _ = tx.send(match r {
-                            Ok(pair) => Msg::Comparison(Box::new(pair)),
-                            Err(_) => Msg::Failed(
-                                "comparing retrieval with and without the weights failed".into(),
-                            ),
-                        });
-                    }
-                    Ok(Err(e)) => {
-                        let _ = tx.send(Msg::Failed(e));
-                    }
-                    Err(p) => {
-                        let _ = tx.send(Msg::Failed(format!(
-                            "the weights run crashed: {}",
-                            super::session::panic_message(&p)
-                        )));
-                    }
+                    compare(
+                        &inputs.model,
+                        &inputs.dataset,
+                        &inputs.split,
+                        &learned,
+                        device,
+                    )
                 }
-                wake();
-            })
-            .expect("spawn weights thread");
-        self.active = Some((rx, ctx, std::time::Instant::now()));
+            }))
+        }));
     }
 
     pub fn stop(&self) {
-        if let Some((_, c, _)) = &self.active {
-            let _ = c.send(Command::Stop);
+        if let Some(job) = &self.active {
+            job.send(Command::Stop);
         }
     }
 
     /// Ask the run to pause, or to go on when it said it paused; the label follows the run's
     /// answer, not the click.
     pub fn toggle_pause(&self) {
-        if let Some((_, c, _)) = &self.active {
-            let _ = c.send(if self.paused {
+        if let Some(job) = &self.active {
+            job.send(if self.paused {
                 Command::Resume
             } else {
                 Command::Pause
@@ -291,40 +244,27 @@ impl WeightsPanel {
 
     /// Take in what the run reported. Returns an error to show, if any.
     pub fn poll(&mut self) -> Option<String> {
-        let (rx, _, t0) = self.active.as_ref()?;
-        let mut msgs = Vec::new();
-        let mut gone = false;
-        loop {
-            match rx.try_recv() {
-                Ok(m) => msgs.push(m),
-                Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    gone = true;
-                    break;
-                }
-            }
-        }
-        let elapsed = t0.elapsed().as_secs_f64();
-        let mut done = gone;
+        let job = self.active.as_mut()?;
+        let events = job.drain();
+        let result = job.poll();
+        let elapsed = job.started.elapsed().as_secs_f64();
         let mut err = None;
         let run = self.runs.last_mut()?;
-        for m in msgs {
-            match m {
-                Msg::Event(WeightsEvent::Started {
+        for e in events {
+            match e {
+                WeightsEvent::Started {
                     initial_val: Some(v),
                     ..
-                }) => run.val.push((0.0, v as f64)),
-                Msg::Event(WeightsEvent::Paused { .. }) => self.paused = true,
-                Msg::Event(WeightsEvent::Resumed { .. }) => self.paused = false,
-                Msg::Event(WeightsEvent::Step { step, loss, .. }) => {
-                    run.train.push((step as f64, loss as f64))
-                }
-                Msg::Event(WeightsEvent::Epoch {
+                } => run.val.push((0.0, v as f64)),
+                WeightsEvent::Paused { .. } => self.paused = true,
+                WeightsEvent::Resumed { .. } => self.paused = false,
+                WeightsEvent::Step { step, loss, .. } => run.train.push((step as f64, loss as f64)),
+                WeightsEvent::Epoch {
                     epoch,
                     val,
                     retrieval,
                     ..
-                }) => {
+                } => {
                     let x = (epoch + 1) as f64;
                     if let Some(v) = val {
                         run.val.push((x, v as f64));
@@ -333,35 +273,30 @@ impl WeightsPanel {
                         run.recall.push((x, r.recall_1));
                     }
                 }
-                Msg::Event(WeightsEvent::Finished {
+                WeightsEvent::Finished {
                     weights,
                     checkpoint,
                     ..
-                }) => {
+                } => {
                     run.seconds = elapsed;
                     match run.method {
                         Method::Weights => run.weights = Some(weights),
                         Method::FineTune => run.saved = checkpoint,
                     }
-                    if run.method == Method::Weights && run.depths != Depths::Latent {
-                        done = true;
-                    }
                 }
-                Msg::Event(WeightsEvent::Error(e)) | Msg::Failed(e) => {
-                    err = Some(e);
-                    done = true;
-                }
-                Msg::Comparison(pair) => {
-                    run.comparison = Some(*pair);
-                    done = true;
-                }
-                Msg::Event(_) => {}
+                WeightsEvent::Error(e) => err = Some(e),
+                _ => {}
             }
         }
-        if done {
-            self.active = None;
-            self.paused = false;
+        let Some(result) = result else {
+            return err;
+        };
+        match result {
+            Ok(pair) => run.comparison = Some(*pair),
+            Err(e) => err = Some(e),
         }
+        self.active = None;
+        self.paused = false;
         err
     }
 

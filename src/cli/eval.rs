@@ -202,7 +202,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     json.insert("database".into(), args.query.other().name().into());
     json.insert("embedding".into(), kind.describe().into());
     json.insert("images".into(), scope.into());
-    json.insert("checkpoint_step".into(), ck.header.state.step.into());
+    json.insert("checkpoint_step".into(), ck.header.state.at.step.into());
     for m in &methods {
         let x = &m.evaluation.metrics;
         println!(

@@ -51,7 +51,7 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
     }
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
     let items = display_batch(&ds, &split, args.rows as usize, size);
-    let grid = decode_grid(&model, &items, &dev.device, ck.header.state.step);
+    let grid = decode_grid(&model, &items, &dev.device, ck.header.state.at.step);
     let mut pic = grid_picture(&grid, 2);
     if args.scale > 1 {
         pic = image::imageops::resize(
@@ -67,7 +67,7 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
         "wrote {} ({} rows: day then night; columns: original | reconstruction | cycle reconstruction | translation) from step {}",
         args.out.display(),
         grid.rows.len(),
-        ck.header.state.step
+        ck.header.state.at.step
     );
     Ok(())
 }

@@ -26,9 +26,9 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
             println!("checkpoint {}", checkpoint::resolve(p)?.display());
             println!(
                 "  epoch {} (step {} in it), {} steps in all, learning rate {:.3e}, optimiser state: {}",
-                s.epoch,
-                s.step_in_epoch,
-                s.step,
+                s.at.epoch,
+                s.at.step_in_epoch,
+                s.at.step,
                 s.scheduler.lr,
                 if ck.optimizer.is_some() {
                     "yes (resumable)"
@@ -40,9 +40,9 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
             if let Some(t) = crate::siamese::FineTuneStamp::of(&ck)? {
                 println!(
                     "  fine-tuned on place labels: epoch {} of {} ({} steps) from the stage-one checkpoint {} at step {}; the optimiser state is the fine-tuning's (resume it with `weights --method fine-tune --resume`)",
-                    t.state.epoch,
+                    t.state.at.epoch,
                     t.config.epochs,
-                    t.state.step,
+                    t.state.at.step,
                     t.stage_one.display(),
                     t.stage_one_step
                 );

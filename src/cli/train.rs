@@ -104,7 +104,7 @@ fn resolve_config(
         if more == 0 {
             return Err("--more-epochs = 0 is not allowed: expected an integer ≥ 1".into());
         }
-        cfg.epochs = ck.header.state.epoch + more;
+        cfg.epochs = ck.header.state.at.epoch + more;
         cfg.max_steps = 0;
     }
     if let Some(s) = args.steps {

@@ -71,7 +71,10 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     let cfg = ck.header.config.clone();
     let split = split.unwrap_or_else(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
     let ds = Arc::new(ds);
-    let stage_one = (checkpoint::resolve(&args.checkpoint)?, ck.header.state.step);
+    let stage_one = (
+        checkpoint::resolve(&args.checkpoint)?,
+        ck.header.state.at.step,
+    );
     let base = args
         .checkpoint
         .parent()

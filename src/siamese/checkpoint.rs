@@ -20,9 +20,9 @@ pub const LATEST: &str = "weights.dmwt";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WeightsState {
-    pub epoch: usize,
-    pub step_in_epoch: usize,
-    pub step: u64,
+    /// Flattened, so the file keeps `epoch`, `step_in_epoch` and `step` as fields.
+    #[serde(flatten)]
+    pub at: crate::train::run_loop::Counters,
     pub epoch_loss_sum: f64,
     /// One point per epoch; the first is the held-out loss where the stage started.
     pub history: Vec<HistoryPoint>,

@@ -331,18 +331,8 @@ impl SupervisedStage<'_> {
 }
 
 impl run_loop::Stage for SupervisedStage<'_> {
-    fn counters(&self) -> Counters {
-        Counters {
-            epoch: self.state.epoch,
-            step_in_epoch: self.state.step_in_epoch,
-            step: self.state.step,
-        }
-    }
-
-    fn set_counters(&mut self, at: Counters) {
-        self.state.epoch = at.epoch;
-        self.state.step_in_epoch = at.step_in_epoch;
-        self.state.step = at.step;
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.state.at
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
@@ -875,7 +865,7 @@ impl WeightsTrainer {
         let latest = self.latest_path();
         let weights = learner.weights().valid();
         self.emit(WeightsEvent::Finished {
-            step: state.step,
+            step: state.at.step,
             weights: weights.to_vecs(),
             checkpoint: Some(latest),
         });

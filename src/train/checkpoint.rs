@@ -80,11 +80,10 @@ pub const BEST: &str = "best.dmck";
 /// so these counters are the whole random state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
-    /// Epoch in progress (zero-based) and steps of it already done.
-    pub epoch: usize,
-    pub step_in_epoch: usize,
-    /// Steps done in the whole run.
-    pub step: u64,
+    /// Epoch in progress, steps of it done and steps of the run done; flattened, so the
+    /// file keeps `epoch`, `step_in_epoch` and `step` as top-level fields.
+    #[serde(flatten)]
+    pub at: super::run_loop::Counters,
     pub scheduler: ReduceOnPlateau,
     /// Sums of each loss term so far this epoch (for the epoch means a resumed run reports;
     /// the total's mean is the plateau metric).

@@ -14,7 +14,7 @@ use super::events::{Command, StopReason};
 
 /// Where a run stands: the epoch in progress (zero-based), the steps of it done, and the
 /// steps of the whole run done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub epoch: usize,
     pub step_in_epoch: usize,
@@ -46,10 +46,9 @@ impl Plan {
 
 /// What a stage plugs into [`run`].
 pub trait Stage {
-    /// The counters the stage's state holds (a resumed run's included).
-    fn counters(&self) -> Counters;
-    /// Store advanced counters in the stage's state (what its checkpoints record).
-    fn set_counters(&mut self, at: Counters);
+    /// The counters in the stage's state (a resumed run's included), which the loop advances
+    /// and its checkpoints record.
+    fn counters(&mut self) -> &mut Counters;
     /// Prepare `epoch`'s seeded data order; called before its first step, or before the next
     /// step of a run resumed mid-epoch.
     fn begin_epoch(&mut self, epoch: usize);
@@ -81,7 +80,7 @@ pub fn run(
     plan: Plan,
     commands: Option<&Receiver<Command>>,
 ) -> Result<StopReason, String> {
-    let mut at = stage.counters();
+    let mut at = *stage.counters();
     let mut saved = false;
     let mut reason = StopReason::Finished;
     'epochs: while at.epoch < plan.epochs {
@@ -106,7 +105,7 @@ pub fn run(
             }
             at.step += 1;
             at.step_in_epoch += 1;
-            stage.set_counters(at);
+            *stage.counters() = at;
             if !stage.report_step(at) {
                 reason = StopReason::Stopped;
                 break 'epochs;
@@ -115,7 +114,7 @@ pub fn run(
         let finished = at.epoch;
         at.epoch += 1;
         at.step_in_epoch = 0;
-        stage.set_counters(at);
+        *stage.counters() = at;
         stage.end_epoch(finished, at)?;
         if at.epoch.is_multiple_of(plan.save_every.max(1)) || at.epoch == plan.epochs {
             stage.save_latest(at, true)?;

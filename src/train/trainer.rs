@@ -18,11 +18,11 @@ use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
 use super::run_loop::{self, Counters, Plan};
 use super::scheduler::ReduceOnPlateau;
-use super::step::{Adversary, train_step};
+use super::step::{Adversary, LatentCritic, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::loss::unit_loss_with;
-use crate::model::{DoubleVae, LossValues, Objective};
+use crate::model::{Discriminators, DoubleVae, LossValues, Objective};
 use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 
@@ -253,7 +253,7 @@ impl Trainer {
         }
         self.emit(TrainEvent::CheckpointWritten {
             path: latest.clone(),
-            step: state.step,
+            step: state.at.step,
         });
         Ok(latest)
     }
@@ -275,35 +275,53 @@ impl Trainer {
                 .map_err(|e| format!("cannot read the {what}' optimiser state: {e}")),
             None => Ok(adam.init()),
         };
-        let mut fresh = Adversary::new(&cfg.align, channels, cfg.adam_epsilon, cfg.seed, ad);
         let Some(ck) = self.resume.as_ref() else {
+            let fresh = Adversary::new(&cfg.align, channels, cfg.adam_epsilon, cfg.seed, ad);
             return Ok((Some(fresh), None));
         };
+        // Each part is the checkpoint's where it holds one, and only otherwise built fresh.
         let mut notes = Vec::new();
-        match ck.build_discriminators(&cfg.align.discriminator, ad) {
-            Some(d) => {
-                fresh.discriminators = d?;
-                fresh.optimizer =
-                    optimiser(ck.discriminator_optimizer.clone(), "image discriminators")?;
+        let (discriminators, optimizer) = match ck
+            .build_discriminators(&cfg.align.discriminator, ad)
+        {
+            Some(d) => (
+                d?,
+                optimiser(ck.discriminator_optimizer.clone(), "image discriminators")?,
+            ),
+            None => {
+                notes.push("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh");
+                (
+                    Discriminators::new(&cfg.align.discriminator, cfg.seed, ad),
+                    adam.init(),
+                )
             }
-            None => notes.push("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh"),
-        }
-        if let Some(critic) = fresh.latent.as_mut() {
-            match ck.build_latent_discriminator(channels, cfg.align.latent_width, ad) {
-                Some(d) => {
-                    critic.discriminator = d?;
-                    critic.optimizer = optimiser(
-                        ck.latent_discriminator_optimizer.clone(),
-                        "latent discriminator",
-                    )?;
-                }
-                None => notes.push(
-                    "the resumed checkpoint holds no latent domain discriminator: it starts fresh",
-                ),
-            }
-        }
+        };
+        let latent = if cfg.align.latent > 0.0 {
+            Some(
+                match ck.build_latent_discriminator(channels, cfg.align.latent_width, ad) {
+                    Some(d) => LatentCritic {
+                        discriminator: d?,
+                        optimizer: optimiser(
+                            ck.latent_discriminator_optimizer.clone(),
+                            "latent discriminator",
+                        )?,
+                    },
+                    None => {
+                        notes.push("the resumed checkpoint holds no latent domain discriminator: it starts fresh");
+                        LatentCritic::new(&cfg.align, channels, cfg.adam_epsilon, cfg.seed, ad)
+                    }
+                },
+            )
+        } else {
+            None
+        };
+        let adversary = Adversary {
+            discriminators,
+            optimizer,
+            latent,
+        };
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        Ok((Some(fresh), note))
+        Ok((Some(adversary), note))
     }
 
     /// Run until the configured epochs or steps are done, or a stop request arrives.
@@ -329,9 +347,7 @@ impl Trainer {
             }
             None => {
                 let state = RunState {
-                    epoch: 0,
-                    step_in_epoch: 0,
-                    step: 0,
+                    at: Counters::default(),
                     scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
                     epoch_sums: Default::default(),
                     best: None,
@@ -429,9 +445,9 @@ impl StageOne<'_> {
 
     fn progress(&self) -> Progress {
         Progress {
-            epoch: self.state.epoch,
+            epoch: self.state.at.epoch,
             epochs: self.plan.epochs,
-            step: self.state.step,
+            step: self.state.at.step,
             total_steps: self.plan.total_steps(),
             steps_per_epoch: self.plan.steps_per_epoch,
         }
@@ -439,18 +455,8 @@ impl StageOne<'_> {
 }
 
 impl run_loop::Stage for StageOne<'_> {
-    fn counters(&self) -> Counters {
-        Counters {
-            epoch: self.state.epoch,
-            step_in_epoch: self.state.step_in_epoch,
-            step: self.state.step,
-        }
-    }
-
-    fn set_counters(&mut self, at: Counters) {
-        self.state.epoch = at.epoch;
-        self.state.step_in_epoch = at.step_in_epoch;
-        self.state.step = at.step;
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.state.at
     }
 
     fn begin_epoch(&mut self, epoch: usize) {

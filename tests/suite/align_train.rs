@@ -38,7 +38,7 @@ fn epoch_retrieval_equals_eval_of_that_checkpoint_and_best_is_kept() {
     assert_eq!(scores.len(), 2);
     // Recompute epoch 1 from its numbered checkpoint, as `duskmatch eval` does.
     let ck = checkpoint::load(&dir.path().join("epoch-0001.dmck")).unwrap();
-    assert_eq!(ck.header.state.step, scores[0].0);
+    assert_eq!(ck.header.state.at.step, scores[0].0);
     let model = ck.build_model(&cpu()).unwrap();
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
     let (items, _) = evaluation_items(&ds, Some(&split));
@@ -72,7 +72,7 @@ fn epoch_retrieval_equals_eval_of_that_checkpoint_and_best_is_kept() {
         scores[0]
     };
     assert_eq!(kept, want.1);
-    assert_eq!(best.header.state.step, want.0);
+    assert_eq!(best.header.state.at.step, want.0);
 }
 
 #[test]

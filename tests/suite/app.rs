@@ -494,6 +494,7 @@ fn start_stop_continue_resumes_the_run_just_made() {
         .unwrap()
         .header
         .state
+        .at
         .step;
     assert_eq!(h.state().continue_source(), Some(made.as_path()));
     h.get_by_label("Continue").click();
@@ -509,7 +510,7 @@ fn start_stop_continue_resumes_the_run_just_made() {
     let second = h.state().run_checkpoint.clone().unwrap();
     assert_ne!(second.parent().unwrap(), first_run);
     let ck = duskmatch::train::checkpoint::load(&second).unwrap();
-    assert!(ck.header.state.step > stopped_at);
+    assert!(ck.header.state.at.step > stopped_at);
 }
 
 #[test]

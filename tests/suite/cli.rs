@@ -158,7 +158,7 @@ fn more_epochs_on_resume_counts_from_the_checkpoint_like_the_apps_continue() {
     ];
     first.extend(common);
     train(&first);
-    assert_eq!(checkpoint::load(&a).unwrap().header.state.epoch, 2);
+    assert_eq!(checkpoint::load(&a).unwrap().header.state.at.epoch, 2);
     let mut more = vec![
         "train",
         "--resume",
@@ -171,7 +171,7 @@ fn more_epochs_on_resume_counts_from_the_checkpoint_like_the_apps_continue() {
     more.extend(common);
     train(&more);
     // Two done, one more: three in all (as Continue with 1 in the epochs field).
-    assert_eq!(checkpoint::load(&b).unwrap().header.state.epoch, 3);
+    assert_eq!(checkpoint::load(&b).unwrap().header.state.at.epoch, 3);
     // It needs a run to count from, and at least one epoch.
     assert!(
         Cli::try_parse_from(["duskmatch", "train", "--more-epochs", "2"]).is_err(),

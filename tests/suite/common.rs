@@ -44,9 +44,10 @@ pub fn save_untrained(
 ) -> duskmatch::model::DoubleVae {
     use duskmatch::train::checkpoint::{self, RunState};
     let state = RunState {
-        epoch: 0,
-        step_in_epoch: 0,
-        step,
+        at: duskmatch::train::run_loop::Counters {
+            step,
+            ..Default::default()
+        },
         scheduler: duskmatch::train::scheduler::ReduceOnPlateau::new(
             cfg.plateau,
             cfg.learning_rate,

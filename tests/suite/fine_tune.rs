@@ -109,7 +109,7 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
         learning_rate: 1e-3,
         ..WeightsConfig::fine_tune()
     };
-    let step = stage1_ck.header.state.step;
+    let step = stage1_ck.header.state.at.step;
     let make = |out: &std::path::Path, epochs: usize| {
         WeightsTrainer::new(
             WeightsConfig {
@@ -162,7 +162,10 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     assert_eq!(stamp.state.history, done.state.history);
     // (JSON's last digit of an f64 may differ.)
     assert!((stamp.state.best.unwrap().map - best.map).abs() < 1e-12);
-    assert_eq!(ck.header.state.step, step, "stage one's progress is kept");
+    assert_eq!(
+        ck.header.state.at.step, step,
+        "stage one's progress is kept"
+    );
     let loaded = ck.build_model(&cpu()).unwrap();
     let model = done.model.expect("the fine-tuned model");
     assert_eq!(
@@ -216,7 +219,7 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
         .unwrap()
         .train()
         .unwrap();
-    assert_eq!(resumed.state.step, done.state.step);
+    assert_eq!(resumed.state.at.step, done.state.at.step);
     let diff = max_abs_diff(
         &vec4(
             resumed.model.unwrap().enc_shared.blocks[1]

@@ -12,6 +12,7 @@ mod data_bad_files;
 mod data_folder;
 mod fine_tune;
 mod gpu;
+mod job;
 mod model;
 mod retrieval;
 mod run_loop;

@@ -17,11 +17,8 @@ struct Recorder {
 }
 
 impl Stage for Recorder {
-    fn counters(&self) -> Counters {
-        self.at
-    }
-    fn set_counters(&mut self, at: Counters) {
-        self.at = at;
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.at
     }
     fn begin_epoch(&mut self, epoch: usize) {
         self.log.push(format!("begin {epoch}"));

@@ -230,7 +230,7 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
         .is_some()
     );
     assert_eq!(
-        checkpoint::load(dir.path()).unwrap().header.state.step,
+        checkpoint::load(dir.path()).unwrap().header.state.at.step,
         paused_at
     );
     ctx.send(Command::Resume).unwrap();
@@ -247,8 +247,8 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
     ctx.send(Command::Stop).unwrap();
     let done = worker.join().unwrap().unwrap();
     assert_eq!(
-        checkpoint::load(dir.path()).unwrap().header.state.step,
-        done.state.step
+        checkpoint::load(dir.path()).unwrap().header.state.at.step,
+        done.state.at.step
     );
 }
 
@@ -285,7 +285,7 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
         .unwrap()
         .train()
         .unwrap();
-    assert_eq!(resumed.state.step, straight.state.step);
+    assert_eq!(resumed.state.at.step, straight.state.at.step);
     assert_eq!(resumed.state.history.len(), straight.state.history.len());
     let (a, b) = (straight.weights.to_vecs(), resumed.weights.to_vecs());
     assert_eq!(a, b, "a resumed run is bitwise the straight one");

@@ -159,7 +159,7 @@ fn a_file_of_another_kind_is_named_and_an_unchecked_one_loads_with_a_notice() {
         "{:?}",
         ck.notice
     );
-    assert_eq!(ck.header.state.step, 7);
+    assert_eq!(ck.header.state.at.step, 7);
     let a = ck.build_model(&cpu()).unwrap();
     let b = checkpoint::load(&good)
         .unwrap()
@@ -169,4 +169,32 @@ fn a_file_of_another_kind_is_named_and_an_unchecked_one_loads_with_a_notice() {
         vec4(a.enc_day.conv1.weight.val()),
         vec4(b.enc_day.conv1.weight.val())
     );
+}
+
+#[test]
+fn the_run_counters_stay_top_level_fields_of_the_header_as_in_files_already_written() {
+    let dir = tempdir();
+    let path = dir.path().join("c.dmck");
+    save_untrained(&path, &Preset::Tiny.config(), 7, 3);
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, start, len) = layout(&bytes, &NAMES)[0];
+    let header: serde_json::Value = serde_json::from_slice(&bytes[start..start + len]).unwrap();
+    let state = &header["state"];
+    assert_eq!(state["step"], 7, "{state}");
+    assert_eq!(state["epoch"], 0);
+    assert_eq!(state["step_in_epoch"], 0);
+    assert!(
+        state.get("at").is_none(),
+        "no nested counters object: {state}"
+    );
+
+    // The shipped checkpoint, written before the counters were one type, reads the same.
+    let shipped = checkpoint::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/checkpoints/compact-town.dmck"
+    )))
+    .unwrap();
+    assert_eq!(shipped.header.state.at.epoch, 45);
+    assert_eq!(shipped.header.state.at.step_in_epoch, 0);
+    assert_eq!(shipped.header.state.at.step, 2250);
 }

@@ -79,9 +79,9 @@ fn resumed_run_equals_uninterrupted_run() {
     let ck = checkpoint::load(&run).unwrap();
     assert_eq!(
         (
-            ck.header.state.epoch,
-            ck.header.state.step_in_epoch,
-            ck.header.state.step
+            ck.header.state.at.epoch,
+            ck.header.state.at.step_in_epoch,
+            ck.header.state.at.step
         ),
         (1, 2, 6)
     );
@@ -254,7 +254,7 @@ fn pause_stops_steps_and_stop_saves() {
     };
     assert_eq!(saved, (dir.path().join(LATEST), paused_at));
     let ck = checkpoint::load(&dir.path().join(LATEST)).unwrap();
-    assert_eq!(ck.header.state.step, paused_at);
+    assert_eq!(ck.header.state.at.step, paused_at);
     assert!(ck.optimizer.is_some());
     ctx.send(Command::Resume).unwrap();
     let after = next_step(Duration::from_secs(60)).unwrap();
@@ -263,7 +263,7 @@ fn pause_stops_steps_and_stop_saves() {
     let summary = worker.join().unwrap().unwrap();
     assert_eq!(summary.reason, StopReason::Stopped);
     let ck = checkpoint::load(&dir.path().join(LATEST)).unwrap();
-    assert_eq!(ck.header.state.step, summary.progress.step);
+    assert_eq!(ck.header.state.at.step, summary.progress.step);
     assert!(ck.optimizer.is_some());
 }
 
