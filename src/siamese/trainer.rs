@@ -779,12 +779,8 @@ impl WeightsTrainer {
         let spe = self.steps_per_epoch();
         let channels = cfg.depths.channels(self.model_config.base_width);
         let adam = AdamConfig::new().with_epsilon(1e-8);
-        let restore = |bytes: &Option<burn::tensor::Bytes>| match bytes {
-            Some(b) => adam
-                .init()
-                .from_bytes(b.clone())
-                .map_err(|e| format!("cannot read the optimiser state: {e}")),
-            None => Ok(adam.init()),
+        let restore = |bytes: &Option<burn::tensor::Bytes>| {
+            run_loop::restore_optimizer(&adam, bytes.clone(), "optimiser state")
         };
         if cfg.method == Method::FineTune && self.stage_one_header.is_none() {
             return Err(

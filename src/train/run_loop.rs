@@ -1,11 +1,13 @@
 //! The one run loop of every training stage: stage one (DESIGN.md §2), the channel weights
 //! (§3) and fine-tuning (§3b). It owns what they share: the commands (pause, resume, stop,
 //! save-now, each answered by the stage's event), the epoch and step counters, the save
-//! policy, the non-finite check and the seeded epoch order. A stage brings its step, its
+//! policy, the non-finite check, optimiser restore and the seeded epoch order. A stage brings its step, its
 //! end-of-epoch work, its checkpoint and its events.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -69,6 +71,23 @@ pub trait Stage {
     /// What the loss is called in the non-finite message.
     fn loss_name(&self) -> &'static str {
         "loss"
+    }
+}
+
+/// A stage's optimiser: a resumed checkpoint's state (`bytes`) when it has one, else fresh.
+/// `what` names the optimiser in the error ("optimiser state", "image discriminators'
+/// optimiser state").
+pub fn restore_optimizer(
+    adam: &AdamConfig,
+    bytes: Option<Bytes>,
+    what: &str,
+) -> Result<ModuleOptimizer, String> {
+    match bytes {
+        Some(b) => adam
+            .init()
+            .from_bytes(b)
+            .map_err(|e| format!("cannot read the {what}: {e}")),
+        None => Ok(adam.init()),
     }
 }
 

@@ -268,13 +268,6 @@ impl Trainer {
         }
         let channels = cfg.model.latent_channels();
         let adam = Adversary::adam(&cfg.align, cfg.adam_epsilon);
-        let optimiser = |bytes: Option<burn::tensor::Bytes>, what: &str| match bytes {
-            Some(b) => adam
-                .init()
-                .from_bytes(b)
-                .map_err(|e| format!("cannot read the {what}' optimiser state: {e}")),
-            None => Ok(adam.init()),
-        };
         let Some(ck) = self.resume.as_ref() else {
             let fresh = Adversary::new(&cfg.align, channels, cfg.adam_epsilon, cfg.seed, ad);
             return Ok((Some(fresh), None));
@@ -286,7 +279,11 @@ impl Trainer {
         {
             Some(d) => (
                 d?,
-                optimiser(ck.discriminator_optimizer.clone(), "image discriminators")?,
+                run_loop::restore_optimizer(
+                    &adam,
+                    ck.discriminator_optimizer.clone(),
+                    "image discriminators' optimiser state",
+                )?,
             ),
             None => {
                 notes.push("the resumed checkpoint holds no image discriminators (it predates them or used the research objective): they start fresh");
@@ -301,9 +298,10 @@ impl Trainer {
                 match ck.build_latent_discriminator(channels, cfg.align.latent_width, ad) {
                     Some(d) => LatentCritic {
                         discriminator: d?,
-                        optimizer: optimiser(
+                        optimizer: run_loop::restore_optimizer(
+                            &adam,
                             ck.latent_discriminator_optimizer.clone(),
-                            "latent discriminator",
+                            "latent discriminator's optimiser state",
                         )?,
                     },
                     None => {
@@ -339,10 +337,9 @@ impl Trainer {
         let (model, optim, state) = match self.resume.take() {
             Some(ck) => {
                 let model = ck.build_model(&ad)?;
-                let optim = adam
-                    .init()
-                    .from_bytes(ck.optimizer.clone().expect("checked in resume_from"))
-                    .map_err(|e| format!("cannot read the optimiser state: {e}"))?;
+                // resume_from has refused a file without one.
+                let optim =
+                    run_loop::restore_optimizer(&adam, ck.optimizer.clone(), "optimiser state")?;
                 (model, optim, ck.header.state)
             }
             None => {
