@@ -1,8 +1,8 @@
 //! The one run loop of every training stage: stage one (DESIGN.md §2), the channel weights
 //! (§3) and fine-tuning (§3b). It owns what they share: the commands (pause, resume, stop,
 //! save-now, each answered by the stage's event), the epoch and step counters, the save
-//! policy, the non-finite check, optimiser restore and the seeded epoch order. A stage brings its step, its
-//! end-of-epoch work, its checkpoint and its events.
+//! policy, the non-finite check, optimiser restore and the seeded epoch order. A stage
+//! brings its step, its end-of-epoch work, its checkpoint and its events.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
