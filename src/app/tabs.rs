@@ -7,7 +7,9 @@ use super::weights_panel::WeightsInputs;
 use super::{DuskApp, Level, training_panel};
 use crate::data::Split;
 use crate::siamese::Method;
+use crate::train::checkpoint::{Header, RunState};
 use crate::train::run_dir::run_dir_in;
+use crate::train::run_loop::Counters;
 
 impl DuskApp {
     pub(super) fn training_tab(&mut self, ui: &mut egui::Ui) {
@@ -124,7 +126,7 @@ impl DuskApp {
                     split: own.then(|| Split::new(ds, cfg.validation_fraction, cfg.seed)),
                     device: dev.device.clone(),
                     weights: if self.retrieval.use_weights {
-                        self.weights.latent_weights().cloned()
+                        self.weights.latent_weights(snap.id).cloned()
                     } else {
                         None
                     },
@@ -172,7 +174,11 @@ impl DuskApp {
             .selected()
             .map(|s| (s.model.clone(), s.config));
         let ds = self.dataset.dataset().cloned();
-        let weights = self.weights.latent_weights().cloned();
+        let weights = self
+            .snapshots
+            .selected()
+            .and_then(|s| self.weights.latent_weights(s.id))
+            .cloned();
         egui::Panel::left("channel-controls")
             .resizable(true)
             .default_size(420.0)
@@ -217,18 +223,41 @@ impl DuskApp {
         };
         let cfg = self.model_config();
         let split = Split::new(ds, cfg.validation_fraction, cfg.seed);
-        let (stage_one, stage_one_header) = match &self.loaded {
-            Some(l) if self.session.is_none() => (
+        // Stage one is the loaded file's model, or a snapshot of the run in view: then the
+        // header a fine-tuned model is saved under is that run's (its config, the snapshot's
+        // step), never a file's from before the run.
+        let (stage_one, stage_one_header) = match (
+            &self.loaded,
+            &self.session,
+            &self.running_config,
+        ) {
+            (Some(l), None, _) => (
                 (l.path.clone(), l.checkpoint.header.state.at.step),
-                Some(l.checkpoint.header.clone()),
+                l.checkpoint.header.clone(),
             ),
-            _ => (
-                (
-                    self.settings.checkpoint.clone().unwrap_or_default(),
-                    snap.step,
-                ),
-                None,
-            ),
+            (_, Some(s), Some(run)) => {
+                let spe = s.progress.steps_per_epoch.max(1) as u64;
+                let state = RunState {
+                    at: Counters {
+                        epoch: (snap.step / spe) as usize,
+                        step_in_epoch: (snap.step % spe) as usize,
+                        step: snap.step,
+                    },
+                    ..RunState::fresh(run)
+                };
+                let path = self
+                    .run_checkpoint
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("(a run not yet saved)"));
+                ((path, snap.step), Header::new(run, &state))
+            }
+            _ => {
+                self.notify(
+                    Level::Error,
+                    "the supervised stage starts from a loaded checkpoint or a training run's snapshot",
+                );
+                return;
+            }
         };
         let suffix = match self.weights.method {
             Method::Weights => format!("-weights-{}", self.weights.depths.name().replace(' ', "")),
@@ -236,6 +265,7 @@ impl DuskApp {
         };
         let out = run_dir_in(&self.options.runs_dir, &suffix);
         let inputs = WeightsInputs {
+            model_id: snap.id,
             model: snap.model.clone(),
             model_config: snap.config,
             dataset: ds.clone(),

@@ -19,10 +19,12 @@ use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
 use crate::siamese::weights::{importance, share_for_mass};
 use crate::siamese::{Depths, Hinge, Method, Trained, WeightsConfig, WeightsEvent, WeightsTrainer};
 use crate::train::Command;
-use crate::train::checkpoint::{self, Header};
+use crate::train::checkpoint::Header;
 
 /// One weights run and its curves.
 pub struct WeightsRun {
+    /// The snapshot (`Snapshot::id`) the run learned on: its weights fit that model only.
+    pub model_id: u64,
     pub method: Method,
     pub depths: Depths,
     pub hinge: Hinge,
@@ -74,6 +76,8 @@ impl Default for WeightsPanel {
 
 /// Everything a weights run needs from the app.
 pub struct WeightsInputs {
+    /// `Snapshot::id` of `model`.
+    pub model_id: u64,
     pub model: Arc<DoubleVae>,
     pub model_config: ModelConfig,
     pub dataset: Arc<Dataset>,
@@ -81,9 +85,8 @@ pub struct WeightsInputs {
     pub device: ComputeDevice,
     pub out: std::path::PathBuf,
     pub stage_one: (std::path::PathBuf, u64),
-    /// The stage-one checkpoint's header when it is at hand (fine-tuning saves under it);
-    /// otherwise the worker reads it from `stage_one`'s file.
-    pub stage_one_header: Option<Header>,
+    /// The stage-one header a fine-tuned model is saved under.
+    pub stage_one_header: Header,
 }
 
 /// Held-out retrieval of the stage-one model against the fine-tuned one.
@@ -121,12 +124,15 @@ impl WeightsPanel {
         self.active.is_some()
     }
 
-    /// The learned latent weights of the newest finished latent run, if any.
-    pub fn latent_weights(&self) -> Option<&Vec<f32>> {
+    /// The learned latent weights of the newest finished latent run on the model with this
+    /// snapshot id, if any: weights learned on another snapshot do not fit it.
+    pub fn latent_weights(&self, model_id: u64) -> Option<&Vec<f32>> {
         self.runs
             .iter()
             .rev()
-            .filter(|r| r.method == Method::Weights && r.depths == Depths::Latent)
+            .filter(|r| {
+                r.model_id == model_id && r.method == Method::Weights && r.depths == Depths::Latent
+            })
             .find_map(|r| r.weights.as_ref().and_then(|w| w.last()))
     }
 
@@ -166,6 +172,7 @@ impl WeightsPanel {
         };
         self.error = None;
         self.runs.push(WeightsRun {
+            model_id: inputs.model_id,
             method,
             depths,
             hinge: self.hinge,
@@ -185,15 +192,11 @@ impl WeightsPanel {
             let trainer = trainer
                 .with_events(link.events)
                 .with_commands(link.commands);
-            let trained = match (method, inputs.stage_one_header.clone()) {
-                (Method::Weights, _) => trainer.train()?,
-                (Method::FineTune, Some(h)) => trainer.with_stage_one_header(h).train()?,
-                (Method::FineTune, None) => {
-                    let h = checkpoint::load(&inputs.stage_one.0)
-                        .map_err(|e| format!("fine-tuning saves under the stage-one checkpoint, which does not read: {e}"))?
-                        .header;
-                    trainer.with_stage_one_header(h).train()?
-                }
+            let trained = match method {
+                Method::Weights => trainer.train()?,
+                Method::FineTune => trainer
+                    .with_stage_one_header(inputs.stage_one_header.clone())
+                    .train()?,
             };
             let device = &inputs.device.device;
             Ok(Box::new(match trained {

@@ -122,6 +122,22 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
                     cfg.model.describe()
                 ));
             }
+            let here = crate::model::fingerprint::fingerprint(&model);
+            if let Some(f) = wc
+                .header
+                .stage_one_fingerprint
+                .as_ref()
+                .filter(|f| **f != here)
+            {
+                return Err(format!(
+                    "{} was learned on another model (fingerprint {f}, learned from {} at step {}); {} is {here}: learn the weights on this checkpoint (`duskmatch weights --checkpoint {}`)",
+                    p.display(),
+                    wc.header.stage_one.display(),
+                    wc.header.stage_one_step,
+                    args.checkpoint.display(),
+                    args.checkpoint.display()
+                ));
+            }
             if args.pooled {
                 return Err("--weights applies to the spatial embedding; drop --pooled".into());
             }

@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod config;
 pub mod contrast;
 pub mod discriminator;
+pub mod fingerprint;
 pub mod init;
 pub mod latent_discriminator;
 pub mod loss;

@@ -47,6 +47,9 @@ pub struct WeightsHeader {
     pub channels: Vec<usize>,
     pub stage_one: PathBuf,
     pub stage_one_step: u64,
+    /// `model::fingerprint::fingerprint` of the stage-one model; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_one_fingerprint: Option<String>,
     pub state: WeightsState,
     pub created: String,
 }
@@ -77,7 +80,8 @@ pub fn save(
     path: &Path,
     config: &WeightsConfig,
     model: &ModelConfig,
-    stage_one: &(PathBuf, u64),
+    // The stage-one model's file, step and fingerprint.
+    stage_one: (&Path, u64, &str),
     state: &WeightsState,
     w: &ChannelWeights,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
@@ -86,8 +90,9 @@ pub fn save(
         config: config.clone(),
         model: *model,
         channels: w.depths.iter().map(|p| p.val().dims()[0]).collect(),
-        stage_one: stage_one.0.clone(),
+        stage_one: stage_one.0.to_path_buf(),
         stage_one_step: stage_one.1,
+        stage_one_fingerprint: Some(stage_one.2.to_string()),
         state: state.clone(),
         created: now_string(),
     };

@@ -19,6 +19,9 @@ pub struct FineTuneStamp {
     pub config: WeightsConfig,
     pub stage_one: PathBuf,
     pub stage_one_step: u64,
+    /// `model::fingerprint::fingerprint` of the stage-one model; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_one_fingerprint: Option<String>,
     pub state: WeightsState,
 }
 
@@ -41,7 +44,7 @@ impl FineTuneStamp {
 pub enum Resume {
     Weights(Box<WeightsCheckpoint>),
     FineTune {
-        stamp: FineTuneStamp,
+        stamp: Box<FineTuneStamp>,
         checkpoint: Box<Checkpoint>,
     },
 }
@@ -63,7 +66,7 @@ impl Resume {
         let ck = checkpoint::load(path)?;
         match FineTuneStamp::of(&ck)? {
             Some(stamp) => Ok(Resume::FineTune {
-                stamp,
+                stamp: Box::new(stamp),
                 checkpoint: Box::new(ck),
             }),
             None => Err(format!(

@@ -439,6 +439,8 @@ pub struct WeightsTrainer {
     device: ComputeDevice,
     out: PathBuf,
     stage_one: (PathBuf, u64),
+    /// The stage-one model's fingerprint, which the files record and a resume must match.
+    stage_one_fingerprint: String,
     /// The stage-one checkpoint's header: a fine-tuned model is saved under it.
     stage_one_header: Option<Header>,
     events: Option<Sender<WeightsEvent>>,
@@ -484,6 +486,7 @@ impl WeightsTrainer {
         } else {
             Vec::new()
         };
+        let stage_one_fingerprint = crate::model::fingerprint::fingerprint(model);
         let model = model.valid().to_device(&device.device);
         Ok(Self {
             config,
@@ -496,6 +499,7 @@ impl WeightsTrainer {
             device,
             out: out.into(),
             stage_one,
+            stage_one_fingerprint,
             stage_one_header: None,
             events: None,
             commands: None,
@@ -528,15 +532,17 @@ impl WeightsTrainer {
     /// Continue a weights or a fine-tuning run; the file must be of this run's method, depths
     /// and architecture, learned on the same stage-one checkpoint, and hold its optimiser.
     pub fn resume_with(mut self, resume: Resume) -> Result<Self, String> {
-        let (config, stage_one, has_optimizer) = match &resume {
+        let (config, stage_one, fingerprint, has_optimizer) = match &resume {
             Resume::Weights(ck) => (
                 ck.header.config.clone(),
                 (ck.header.stage_one.clone(), ck.header.stage_one_step),
+                ck.header.stage_one_fingerprint.clone(),
                 ck.optimizer.is_some(),
             ),
             Resume::FineTune { stamp, checkpoint } => (
                 stamp.config.clone(),
                 (stamp.stage_one.clone(), stamp.stage_one_step),
+                stamp.stage_one_fingerprint.clone(),
                 checkpoint.optimizer.is_some(),
             ),
         };
@@ -575,6 +581,14 @@ impl WeightsTrainer {
                 stage_one.1,
                 self.stage_one.1,
                 self.stage_one.0.display()
+            ));
+        }
+        if let Some(f) = fingerprint.filter(|f| *f != self.stage_one_fingerprint) {
+            return Err(format!(
+                "the file was learned on another stage-one model than this run's, though both are labelled step {} (fingerprint {f}, this model {}); resume it with the model it was learned on ({})",
+                stage_one.1,
+                self.stage_one_fingerprint,
+                stage_one.0.display()
             ));
         }
         if !has_optimizer {
@@ -746,7 +760,11 @@ impl WeightsTrainer {
                 path,
                 &self.config,
                 &self.model_config,
-                &self.stage_one,
+                (
+                    &self.stage_one.0,
+                    self.stage_one.1,
+                    &self.stage_one_fingerprint,
+                ),
                 state,
                 w,
                 Some(optim),
@@ -759,6 +777,7 @@ impl WeightsTrainer {
                     config: self.config.clone(),
                     stage_one: self.stage_one.0.clone(),
                     stage_one_step: self.stage_one.1,
+                    stage_one_fingerprint: Some(self.stage_one_fingerprint.clone()),
                     state: state.clone(),
                 };
                 super::fine_tune::save(path, header, &stamp, &model.valid(), optim)

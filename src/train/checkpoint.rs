@@ -101,6 +101,20 @@ pub struct RunState {
     pub supervised: Option<serde_json::Value>,
 }
 
+impl RunState {
+    /// The state of a run of `config` before its first step.
+    pub fn fresh(config: &TrainingConfig) -> Self {
+        RunState {
+            at: super::run_loop::Counters::default(),
+            scheduler: super::scheduler::ReduceOnPlateau::new(config.plateau, config.learning_rate),
+            epoch_sums: Default::default(),
+            best: None,
+            rng: "weights: ChaCha8(seed); epoch order: ChaCha8(seed, epoch); noise: ChaCha8(splitmix(seed, step))".into(),
+            supervised: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
     pub format_version: u32,
@@ -108,6 +122,19 @@ pub struct Header {
     pub state: RunState,
     pub created: String,
     pub crate_version: String,
+}
+
+impl Header {
+    /// The header a file of this run written now carries.
+    pub fn new(config: &TrainingConfig, state: &RunState) -> Self {
+        Header {
+            format_version: FORMAT_VERSION,
+            config: config.clone(),
+            state: state.clone(),
+            created: now_string(),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
 }
 
 /// A checkpoint read back from disk.
@@ -156,13 +183,7 @@ pub fn save(
     optimizer: Option<&burn::optim::ModuleOptimizer>,
     adversary: Option<AdversaryParts<'_>>,
 ) -> Result<(), String> {
-    let header = Header {
-        format_version: FORMAT_VERSION,
-        config: config.clone(),
-        state: state.clone(),
-        created: now_string(),
-        crate_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
+    let header = Header::new(config, state);
     let header = serde_json::to_vec_pretty(&header).map_err(|e| e.to_string())?;
     let model_bytes = model
         .clone()

@@ -17,7 +17,6 @@ use super::events::{Command, EpochReport, Progress, StepReport, StopReason, Trai
 use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
 use super::run_loop::{self, Counters, Plan};
-use super::scheduler::ReduceOnPlateau;
 use super::step::{Adversary, LatentCritic, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
@@ -342,21 +341,11 @@ impl Trainer {
                     run_loop::restore_optimizer(&adam, ck.optimizer.clone(), "optimiser state")?;
                 (model, optim, ck.header.state)
             }
-            None => {
-                let state = RunState {
-                    at: Counters::default(),
-                    scheduler: ReduceOnPlateau::new(cfg.plateau, cfg.learning_rate),
-                    epoch_sums: Default::default(),
-                    best: None,
-                    rng: "weights: ChaCha8(seed); epoch order: ChaCha8(seed, epoch); noise: ChaCha8(splitmix(seed, step))".into(),
-                    supervised: None,
-                };
-                (
-                    DoubleVae::new(&cfg.model, cfg.seed, &ad),
-                    adam.init(),
-                    state,
-                )
-            }
+            None => (
+                DoubleVae::new(&cfg.model, cfg.seed, &ad),
+                adam.init(),
+                RunState::fresh(&cfg),
+            ),
         };
 
         let plan = Plan {

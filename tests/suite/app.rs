@@ -945,18 +945,70 @@ fn the_weights_panel_learns_channel_weights_that_retrieval_can_use() {
     stop_and_wait(&mut h);
     h.get_by_label("Saliency").click();
     h.step();
-    assert!(h.state().weights.latent_weights().is_none());
+    let id = h.state().snapshots.selected().unwrap().id;
+    assert!(h.state().weights.latent_weights(id).is_none());
     h.get_by_label("Learn weights").click();
     h.step();
     assert!(h.state().weights.is_running());
     step_until(&mut h, "the weights run to finish", |a| {
-        !a.weights.is_running() && a.weights.latent_weights().is_some()
+        !a.weights.is_running() && a.weights.latent_weights(id).is_some()
     });
-    let w = h.state().weights.latent_weights().unwrap().clone();
+    let w = h.state().weights.latent_weights(id).unwrap().clone();
+    // They fit the snapshot they were learned on, and no other.
+    assert!(h.state().weights.latent_weights(id + 1).is_none());
     // One weight per latent channel of the tiny model (4 × base width 4), learned: positive,
     // finite and no longer all equal to the starting 1.
     assert_eq!(w.len(), 16);
     assert!(w.iter().all(|x| x.is_finite() && *x >= 0.0), "{w:?}");
     assert!(w.iter().any(|x| (x - 1.0).abs() > 1e-4), "{w:?}");
     h.get_by_label_contains("Held-out triplet loss per epoch");
+}
+
+#[test]
+fn fine_tuning_a_runs_snapshot_saves_under_that_run_and_names_its_model() {
+    use duskmatch::model::fingerprint::fingerprint;
+    use duskmatch::siamese::FineTuneStamp;
+    let dir = tempdir();
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
+    stop_and_wait(&mut h);
+    h.get_by_label("Saliency").click();
+    h.step();
+    h.get_by_label("fine-tune the encoders").click();
+    h.state_mut().weights.epochs = 2;
+    h.step();
+    let (snap_step, snap_fp) = {
+        let s = h.state().snapshots.selected().unwrap();
+        (s.step, fingerprint(&s.model))
+    };
+    h.get_by_label("Fine-tune").click();
+    h.step();
+    assert!(h.state().weights.is_running());
+    step_until(&mut h, "fine-tuning to finish", |a| {
+        !a.weights.is_running() && a.weights.runs.last().is_some_and(|r| r.saved.is_some())
+    });
+    let run = h.state().weights.runs.last().unwrap();
+    assert!(
+        run.comparison.is_some(),
+        "stage one against fine-tuned is shown"
+    );
+    let ck = duskmatch::train::checkpoint::load(run.saved.as_ref().unwrap()).unwrap();
+    // Saved under the run's own config and the snapshot's step, loadable as a model.
+    let running = h.state().running_config.clone().unwrap();
+    assert_eq!(ck.header.config.model, running.model);
+    assert_eq!(ck.header.state.at.step, snap_step);
+    ck.build_model(&duskmatch::device::cpu().device).unwrap();
+    let stamp = FineTuneStamp::of(&ck).unwrap().unwrap();
+    assert_eq!(stamp.stage_one_step, snap_step);
+    assert_eq!(
+        stamp.stage_one_fingerprint.as_deref(),
+        Some(snap_fp.as_str())
+    );
+    assert_eq!(
+        Some(&stamp.stage_one),
+        h.state().run_checkpoint.as_ref(),
+        "named after the run's own checkpoint"
+    );
 }

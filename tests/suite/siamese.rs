@@ -289,6 +289,29 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
     assert_eq!(resumed.state.history.len(), straight.state.history.len());
     let (a, b) = (straight.weights.to_vecs(), resumed.weights.to_vecs());
     assert_eq!(a, b, "a resumed run is bitwise the straight one");
+    // The same step label on another stage-one model is refused: the file records the
+    // model's fingerprint, not only its step.
+    let other_model = DoubleVae::new(&cfg.model, 2, &cpu());
+    let e = WeightsTrainer::new(
+        WeightsConfig {
+            epochs: 4,
+            batch_size: 4,
+            learning_rate: 1e-2,
+            ..Default::default()
+        },
+        &other_model,
+        cfg.model,
+        ds.clone(),
+        &split,
+        device::cpu(),
+        dir.path().join("d"),
+        (dir.path().join("stage1.dmck"), 0),
+    )
+    .unwrap()
+    .resume_with(Resume::load(&dir.path().join("b")).unwrap())
+    .err()
+    .unwrap();
+    assert!(e.contains("another stage-one model"), "{e}");
     // A file without its optimiser is refused for resuming.
     let mut ck = checkpoint::load(&dir.path().join("b")).unwrap();
     ck.optimizer = None;
@@ -297,4 +320,26 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
         .err()
         .unwrap();
     assert!(e.contains("no optimiser"), "{e}");
+}
+
+#[test]
+fn the_fingerprint_is_the_models_values_not_its_instance() {
+    use duskmatch::model::fingerprint::fingerprint;
+    let dir = tempdir();
+    let cfg = duskmatch::train::Preset::Tiny.config();
+    let path = dir.path().join("c.dmck");
+    let saved = save_untrained(&path, &cfg, 3, 5);
+    let loaded = duskmatch::train::checkpoint::load(&path)
+        .unwrap()
+        .build_model(&cpu())
+        .unwrap();
+    let f = fingerprint(&saved);
+    assert!(f.starts_with("crc32c:") && f.len() == 15, "{f}");
+    assert_eq!(
+        fingerprint(&loaded),
+        f,
+        "a checkpoint read back is the same model"
+    );
+    assert_eq!(fingerprint(&saved.clone()), f);
+    assert_ne!(fingerprint(&DoubleVae::new(&cfg.model, 6, &cpu())), f);
 }
