@@ -935,16 +935,21 @@ fn clicking_a_point_of_the_embedding_map_makes_that_image_the_query() {
     h.get_by_label_contains(&format!("query: {name}"));
 }
 
+/// Train until a snapshot, stop, and open the tab that holds the supervised stage.
+fn a_stopped_run_on_the_supervised_tab(h: &mut Harness<'_, DuskApp>) {
+    ready(h);
+    h.get_by_label("Start").click();
+    step_until(h, "a snapshot", |a| !a.snapshots.is_empty());
+    stop_and_wait(h);
+    h.get_by_label("Saliency").click();
+    h.step();
+}
+
 #[test]
 fn the_weights_panel_learns_channel_weights_that_retrieval_can_use() {
     let dir = tempdir();
     let mut h = harness(tiny_app(dir.path()));
-    ready(&mut h);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
-    stop_and_wait(&mut h);
-    h.get_by_label("Saliency").click();
-    h.step();
+    a_stopped_run_on_the_supervised_tab(&mut h);
     let id = h.state().snapshots.selected().unwrap().id;
     assert!(h.state().weights.latent_weights(id).is_none());
     h.get_by_label("Learn weights").click();
@@ -970,12 +975,7 @@ fn fine_tuning_a_runs_snapshot_saves_under_that_run_and_names_its_model() {
     use duskmatch::siamese::FineTuneStamp;
     let dir = tempdir();
     let mut h = harness(tiny_app(dir.path()));
-    ready(&mut h);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "a snapshot", |a| !a.snapshots.is_empty());
-    stop_and_wait(&mut h);
-    h.get_by_label("Saliency").click();
-    h.step();
+    a_stopped_run_on_the_supervised_tab(&mut h);
     h.get_by_label("fine-tune the encoders").click();
     h.state_mut().weights.epochs = 2;
     h.step();
