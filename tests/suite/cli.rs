@@ -272,3 +272,57 @@ fn a_synthetic_town_given_on_the_command_line_is_checked_before_anything_runs() 
         .is_ok()
     );
 }
+
+#[test]
+fn eval_refuses_channel_weights_learned_on_another_model() {
+    let dir = tempdir();
+    let a = dir.path().join("a.dmck");
+    let b = dir.path().join("b.dmck");
+    tiny_checkpoint(&a);
+    // The same architecture and step label, other values.
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::Synth(SynthConfig {
+        places: 12,
+        seed: 3,
+    });
+    save_untrained(&b, &cfg, 3, 6);
+    let w = dir.path().join("w");
+    let Cmd::Weights(args) = parse(&[
+        "weights",
+        "--checkpoint",
+        a.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--out",
+        w.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]) else {
+        panic!("not weights")
+    };
+    duskmatch::cli::weights::run(args).unwrap();
+    let weights = w.join(duskmatch::siamese::checkpoint::LATEST);
+    let eval = |ck: &std::path::Path| {
+        let Cmd::Eval(args) = parse(&[
+            "eval",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--weights",
+            weights.to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ]) else {
+            panic!("not eval")
+        };
+        duskmatch::cli::eval::run_eval(args)
+    };
+    eval(&a).unwrap();
+    let e = eval(&b).err().unwrap();
+    assert!(e.contains("was learned on another model"), "{e}");
+    assert!(
+        e.contains(a.to_str().unwrap()),
+        "names the model it was learned on: {e}"
+    );
+}
