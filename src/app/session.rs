@@ -18,7 +18,6 @@ pub struct TrainingSession {
     pub device: String,
     pub progress: Progress,
     pub last_step: Option<StepReport>,
-    pub started: std::time::Instant,
 }
 
 impl TrainingSession {
@@ -31,7 +30,6 @@ impl TrainingSession {
                 .train()
         });
         Self {
-            started: job.started,
             job,
             state: RunState::Running,
             device: String::new(),

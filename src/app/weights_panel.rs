@@ -189,15 +189,12 @@ impl WeightsPanel {
             Method::FineTune => "fine-tuning",
         };
         self.active = Some(Job::spawn_run("weights", what, wake, move |link| {
-            let trainer = trainer
+            // The weights stage saves no model, so it never reads the header.
+            let trained = trainer
                 .with_events(link.events)
-                .with_commands(link.commands);
-            let trained = match method {
-                Method::Weights => trainer.train()?,
-                Method::FineTune => trainer
-                    .with_stage_one_header(inputs.stage_one_header.clone())
-                    .train()?,
-            };
+                .with_commands(link.commands)
+                .with_stage_one_header(inputs.stage_one_header)
+                .train()?;
             let device = &inputs.device.device;
             Ok(Box::new(match trained {
                 Trained {

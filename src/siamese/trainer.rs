@@ -439,8 +439,10 @@ pub struct WeightsTrainer {
     device: ComputeDevice,
     out: PathBuf,
     stage_one: (PathBuf, u64),
-    /// The stage-one model's fingerprint, which the files record and a resume must match.
-    stage_one_fingerprint: String,
+    /// The stage-one model's fingerprint, which the files record and a resume must match;
+    /// computed on first use (it reads every parameter back), so `new` stays cheap for the
+    /// app's GUI thread and the run computes it on its own.
+    stage_one_fingerprint: std::sync::OnceLock<String>,
     /// The stage-one checkpoint's header: a fine-tuned model is saved under it.
     stage_one_header: Option<Header>,
     events: Option<Sender<WeightsEvent>>,
@@ -486,7 +488,6 @@ impl WeightsTrainer {
         } else {
             Vec::new()
         };
-        let stage_one_fingerprint = crate::model::fingerprint::fingerprint(model);
         let model = model.valid().to_device(&device.device);
         Ok(Self {
             config,
@@ -499,12 +500,17 @@ impl WeightsTrainer {
             device,
             out: out.into(),
             stage_one,
-            stage_one_fingerprint,
+            stage_one_fingerprint: std::sync::OnceLock::new(),
             stage_one_header: None,
             events: None,
             commands: None,
             resume: None,
         })
+    }
+
+    fn stage_one_fingerprint(&self) -> &str {
+        self.stage_one_fingerprint
+            .get_or_init(|| crate::model::fingerprint::fingerprint(&self.model))
     }
 
     pub fn with_events(mut self, tx: Sender<WeightsEvent>) -> Self {
@@ -583,11 +589,11 @@ impl WeightsTrainer {
                 self.stage_one.0.display()
             ));
         }
-        if let Some(f) = fingerprint.filter(|f| *f != self.stage_one_fingerprint) {
+        if let Some(f) = fingerprint.filter(|f| f != self.stage_one_fingerprint()) {
             return Err(format!(
                 "the file was learned on another stage-one model than this run's, though both are labelled step {} (fingerprint {f}, this model {}); resume it with the model it was learned on ({})",
                 stage_one.1,
-                self.stage_one_fingerprint,
+                self.stage_one_fingerprint(),
                 stage_one.0.display()
             ));
         }
@@ -763,7 +769,7 @@ impl WeightsTrainer {
                 (
                     &self.stage_one.0,
                     self.stage_one.1,
-                    &self.stage_one_fingerprint,
+                    self.stage_one_fingerprint(),
                 ),
                 state,
                 w,
@@ -777,7 +783,7 @@ impl WeightsTrainer {
                     config: self.config.clone(),
                     stage_one: self.stage_one.0.clone(),
                     stage_one_step: self.stage_one.1,
-                    stage_one_fingerprint: Some(self.stage_one_fingerprint.clone()),
+                    stage_one_fingerprint: Some(self.stage_one_fingerprint().to_string()),
                     state: state.clone(),
                 };
                 super::fine_tune::save(path, header, &stamp, &model.valid(), optim)
