@@ -9,6 +9,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod json_float;
 pub mod model;
 pub mod retrieval;
 pub mod saliency;

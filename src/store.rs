@@ -72,6 +72,11 @@ pub fn write_atomic(
     result.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Write `bytes` to `path` atomically (see [`write_atomic`]).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomic(path, |f| f.write_all(bytes))
+}
+
 /// Write `sections` after `magic` and [`FORMAT_VERSION`], each with its checksum, atomically.
 pub fn write_container(path: &Path, magic: &[u8; 16], sections: &[&[u8]]) -> Result<(), String> {
     write_atomic(path, |f| {

@@ -10,7 +10,7 @@ use super::Provenance;
 use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::compare::{compare_methods, evaluation_items};
+use crate::retrieval::compare::{check_evaluable, compare_methods, evaluation_items};
 use crate::retrieval::eval::Metrics;
 
 /// What the comparison needs from the app.
@@ -53,6 +53,7 @@ impl BaselinesPanel {
             wake,
             move |_| {
                 let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
+                check_evaluable(&items, scope)?;
                 let rows = compare_methods(
                     &inputs.model,
                     &inputs.config,
@@ -135,7 +136,7 @@ impl BaselinesPanel {
                     ui.strong(h);
                 }
                 ui.end_row();
-                let f = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |x| format!("{x:.3}"));
+                let f = |v: Option<f64>| crate::retrieval::eval::score_text(v, 3);
                 for (name, m) in rows {
                     ui.label(name);
                     for v in [

@@ -48,6 +48,8 @@ pub struct RunLink<E> {
 
 pub struct Job<T, E = NoEvents> {
     rx: Receiver<Result<T, String>>,
+    /// The result has been handed out: the sender is gone by design, not by a lost result.
+    delivered: bool,
     events: Option<Receiver<E>>,
     commands: Option<Sender<Command>>,
     pub progress: Arc<JobProgress>,
@@ -68,6 +70,7 @@ impl<T: Send + 'static> Job<T> {
         let (rx, progress) = run_caught(name, what.clone(), work, || {}, wake);
         Self {
             rx,
+            delivered: false,
             events: None,
             commands: None,
             progress,
@@ -121,6 +124,7 @@ impl<T: Send + 'static, E: Send + 'static> Job<T, E> {
         );
         Self {
             rx,
+            delivered: false,
             events: Some(relay_rx),
             commands: Some(ctx),
             progress,
@@ -155,15 +159,19 @@ impl<T, E> Job<T, E> {
             .unwrap_or_else(|_| Err(format!("{} ended without a result", self.what)))
     }
 
-    /// The result once the job has ended, exactly once; None while it runs.
+    /// The result once the job has ended, exactly once; None while it runs and after.
     pub fn poll(&mut self) -> Option<Result<T, String>> {
-        match self.rx.try_recv() {
-            Ok(r) => Some(r),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => {
-                Some(Err(format!("{} ended without a result", self.what)))
-            }
+        if self.delivered {
+            return None;
         }
+        let r = match self.rx.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return None,
+            // Only a thread that died outside the panic catch gets here.
+            Err(TryRecvError::Disconnected) => Err(format!("{} ended without a result", self.what)),
+        };
+        self.delivered = true;
+        Some(r)
     }
 }
 

@@ -7,7 +7,7 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::history::LossHistory;
-use crate::retrieval::eval::HeldOutScores;
+use crate::retrieval::eval::{HeldOutScores, score_text};
 
 pub fn score_color(name: &str) -> Color32 {
     match name {
@@ -46,8 +46,12 @@ pub fn ui(ui: &mut egui::Ui, history: &LossHistory, x_in_epochs: bool) {
     }
     if let Some((_, _, last)) = history.retrieval.last() {
         ui.label(format!(
-            "last epoch: R@1 {:.2}  R@10 {:.2}  mAP {:.2}  probe {:.2}  ratio {:.2}",
-            last.recall_1, last.recall_10, last.map, last.domain_probe, last.distance_ratio
+            "last epoch: R@1 {:.2}  R@10 {:.2}  mAP {:.2}  probe {}  ratio {}",
+            last.recall_1,
+            last.recall_10,
+            last.map,
+            score_text(last.domain_probe, 2),
+            score_text(last.distance_ratio, 2)
         ));
     }
     Plot::new("retrieval-curves")

@@ -10,7 +10,7 @@ use burn::prelude::Device;
 use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::DoubleVae;
-use crate::retrieval::compare::evaluation_items;
+use crate::retrieval::compare::{check_evaluable, evaluation_items};
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate};
 use crate::retrieval::pca::pca_2d;
@@ -170,6 +170,7 @@ impl RetrievalIndex {
             wake,
             move |progress| {
                 let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
+                check_evaluable(&items, scope)?;
                 let mut e = embed(
                     &inputs.model,
                     &inputs.dataset,

@@ -324,7 +324,7 @@ impl RetrievalPanel {
             ui.colored_label(ui.visuals().warn_fg_color, "No place ground truth in this dataset: metrics are unavailable, matches can still be browsed.");
             return;
         }
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+        let f = |v: Option<f64>| crate::retrieval::eval::score_text(v, 3);
         egui::Grid::new("recall-table")
             .striped(true)
             .show(ui, |ui| {

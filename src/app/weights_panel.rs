@@ -523,7 +523,7 @@ fn comparison_grid(
             ui.strong(a_name);
             ui.strong(b_name);
             ui.end_row();
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+            let f = |v: Option<f64>| crate::retrieval::eval::score_text(v, 3);
             for n in RECALL_AT {
                 ui.label(format!("Recall@{n}"));
                 ui.label(f(a.recall(n)));

@@ -9,7 +9,7 @@ use super::DataArgs;
 use crate::data::{DataSource, Dataset, Domain, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
-use crate::retrieval::compare::{DepthWeights, compare_methods, evaluation_items};
+use crate::retrieval::compare::{DepthWeights, check_evaluable, compare_methods, evaluation_items};
 use crate::retrieval::embed::{all_items, embed};
 use crate::retrieval::npy::write_npy;
 use crate::train::checkpoint::Checkpoint;
@@ -104,12 +104,13 @@ fn model_label(ck: &Checkpoint) -> String {
 }
 
 fn fmt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
+    crate::retrieval::eval::score_text(v, 3)
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
+    check_evaluable(&items, scope)?;
     let cfg = &ck.header.config;
     let weights = match &args.weights {
         Some(p) => {
@@ -240,11 +241,12 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         );
     }
     if let Some(path) = &args.json {
-        std::fs::write(
+        crate::store::write_file(
             path,
-            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            serde_json::to_string_pretty(&json)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -268,17 +270,18 @@ pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
     } else {
         vec![e.len(), e.channels, e.pixels]
     };
-    write_npy(&npy, &e.data, &shape).map_err(|e| format!("cannot write {}: {e}", npy.display()))?;
+    write_npy(&npy, &e.data, &shape)?;
     let info = serde_json::json!({
         "embedding": e.kind.describe(),
         "shape": shape,
         "items": e.items,
     });
-    std::fs::write(
+    crate::store::write_file(
         &meta,
-        serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("cannot write {}: {e}", meta.display()))?;
+        serde_json::to_string_pretty(&info)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )?;
     println!(
         "wrote {} ({:?}) and {}",
         npy.display(),

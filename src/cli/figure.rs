@@ -61,8 +61,7 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
             image::imageops::FilterType::Nearest,
         );
     }
-    pic.save(&args.out)
-        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    crate::data::image_io::save_png(&pic, &args.out)?;
     println!(
         "wrote {} ({} rows: day then night; columns: original | reconstruction | cycle reconstruction | translation) from step {}",
         args.out.display(),

@@ -77,11 +77,9 @@ pub fn run(a: SaliencyArgs) -> Result<(), String> {
         0,
     );
     let pic = overlay(&img, &map.values, map.max(), a.opacity, Colormap::Inferno);
-    pic.save(&a.out)
-        .map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    crate::data::image_io::save_png(&pic, &a.out)?;
     let npy = a.out.with_extension("npy");
-    std::fs::write(&npy, map_npy(&map))
-        .map_err(|e| format!("cannot write {}: {e}", npy.display()))?;
+    crate::store::write_file(&npy, &map_npy(&map))?;
     println!(
         "wrote {} ({} of latent channel {}, max {:.3e}) and {} ({}×{} map)",
         a.out.display(),

@@ -41,13 +41,10 @@ pub fn run(args: SynthArgs) -> Result<(), String> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        s.image
-            .save(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::data::image_io::save_png(&s.image, &path)?;
         csv.push_str(&format!("{file},{}\n", s.place.unwrap_or(0)));
     }
-    std::fs::write(args.out.join("places.csv"), csv)
-        .map_err(|e| format!("cannot write places.csv: {e}"))?;
+    crate::store::write_file(&args.out.join("places.csv"), csv.as_bytes())?;
     println!(
         "wrote {} places ({} images at {} px) to {}",
         args.places,

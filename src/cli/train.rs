@@ -107,6 +107,22 @@ fn resolve_config(
         cfg.epochs = ck.header.state.at.epoch + more;
         cfg.max_steps = 0;
     }
+    // Both count the whole run, so a value the checkpoint has already reached trains nothing.
+    if let Some(ck) = resumed {
+        let at = ck.header.state.at;
+        if let Some(s) = args.steps.filter(|&s| s <= at.step) {
+            return Err(format!(
+                "--steps {s} trains nothing: it counts the steps of the whole run, and the checkpoint is at step {}; give more than that, or --more-epochs N",
+                at.step
+            ));
+        }
+        if let Some(e) = args.epochs.filter(|&e| e <= at.epoch) {
+            return Err(format!(
+                "--epochs {e} trains nothing: it counts the epochs of the whole run, and the checkpoint has done {}; give more than that, or --more-epochs N",
+                at.epoch
+            ));
+        }
+    }
     if let Some(s) = args.steps {
         cfg.max_steps = s;
         cfg.epochs = cfg.epochs.max(1_000_000); // steps decide
@@ -270,8 +286,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                     .retrieval
                     .map(|s| {
                         format!(
-                            "  held-out R@1 {:.3} R@10 {:.3} mAP {:.3} probe {:.2} ratio {:.3}",
-                            s.recall_1, s.recall_10, s.map, s.domain_probe, s.distance_ratio
+                            "  held-out R@1 {:.3} R@10 {:.3} mAP {:.3} probe {} ratio {}",
+                            s.recall_1,
+                            s.recall_10,
+                            s.map,
+                            crate::retrieval::eval::score_text(s.domain_probe, 2),
+                            crate::retrieval::eval::score_text(s.distance_ratio, 3)
                         )
                     })
                     .unwrap_or_default();
@@ -296,10 +316,14 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 reason, progress, ..
             } => {
                 bar.finish_and_clear();
-                eprintln!(
-                    "finished ({reason:?}) at epoch {} step {}",
-                    progress.epoch, progress.step
-                );
+                // Epochs counted from 1, as the other lines print them.
+                let spe = progress.steps_per_epoch as u64;
+                let place = if spe > 0 && progress.step.is_multiple_of(spe) {
+                    format!("after epoch {}", progress.epoch)
+                } else {
+                    format!("in epoch {}", progress.epoch + 1)
+                };
+                eprintln!("finished ({reason:?}) at step {} ({place})", progress.step);
             }
             _ => {}
         }

@@ -165,13 +165,11 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                     retrieval,
                     ..
                 } => {
-                    let val = val
-                        .map(|v| format!("{v:.4}"))
-                        .unwrap_or_else(|| "n/a".into());
+                    let val = crate::retrieval::eval::score_text(val.map(f64::from), 4);
                     bar.println(match retrieval {
                         Some(r) => format!(
-                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  night->day R@1 {:.3} R@10 {:.3} mAP {:.3} probe {:.2}",
-                            epoch + 1, r.recall_1, r.recall_10, r.map, r.domain_probe
+                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  night->day R@1 {:.3} R@10 {:.3} mAP {:.3} probe {}",
+                            epoch + 1, r.recall_1, r.recall_10, r.map, crate::retrieval::eval::score_text(r.domain_probe, 2)
                         ),
                         None => format!(
                             "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  channels for 90% of |w|: {:.1}%",
@@ -246,11 +244,12 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         let dir = args.out.clone().unwrap_or(base);
         let path = dir.join("depth-comparison.json");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(
+        crate::store::write_file(
             &path,
-            serde_json::to_string_pretty(&curves).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            serde_json::to_string_pretty(&curves)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )?;
         println!(
             "wrote {} (held-out triplet loss per epoch for each depth choice)",
             path.display()

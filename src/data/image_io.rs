@@ -125,3 +125,15 @@ pub fn center_square(img: &RgbImage, size: u32) -> RgbImage {
 pub fn load_square(path: &Path, size: u32) -> Result<RgbImage, String> {
     read_rgb(path).map(|img| center_square(&img, size))
 }
+
+/// Write `img` as a PNG at `path` atomically: encoded in memory, then one atomic write, so a
+/// crash never leaves half a picture under the final name.
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
+    crate::store::write_file(path, &bytes)
+}

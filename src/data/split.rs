@@ -67,3 +67,54 @@ impl Split {
         }
     }
 }
+
+/// The fewest places, each with a day and a night image, that a retrieval evaluation needs:
+/// with one, every query's own place is the whole database, so Recall is 1 by construction
+/// and the triplet loss and distance ratio are undefined.
+pub const MIN_EVAL_PLACES: usize = 2;
+
+/// Places (groups) among `day` and `night` indices of `ds` that have an image in both.
+pub fn paired_places(ds: &Dataset, day: &[usize], night: &[usize]) -> usize {
+    let names = |domain: Domain, idx: &[usize]| -> BTreeSet<&str> {
+        idx.iter()
+            .map(|&i| ds.domain(domain)[i].group.as_str())
+            .collect()
+    };
+    let (d, n) = (names(Domain::Day, day), names(Domain::Night, night));
+    d.intersection(&n).count()
+}
+
+impl Split {
+    /// Held-out places with both a day and a night image.
+    pub fn val_places(&self, ds: &Dataset) -> usize {
+        paired_places(ds, &self.val_day, &self.val_night)
+    }
+
+    /// Refuse a split whose held-out part is too small to evaluate (`fraction` > 0, fewer
+    /// than [`MIN_EVAL_PLACES`] held-out places), naming the minimum and what to change.
+    pub fn check_evaluable(&self, ds: &Dataset, fraction: f64) -> Result<(), String> {
+        let held = self.val_places(ds);
+        if fraction <= 0.0 || held >= MIN_EVAL_PLACES {
+            return Ok(());
+        }
+        let all = paired_places(
+            ds,
+            &[self.train_day.as_slice(), &self.val_day].concat(),
+            &[self.train_night.as_slice(), &self.val_night].concat(),
+        );
+        Err(format!(
+            "too few places to evaluate: validation_fraction = {fraction} holds out {held} of the {all} places with a day and a night image, and held-out evaluation needs at least {MIN_EVAL_PLACES}; use more places (at least {} at this fraction), a larger validation_fraction, or validation_fraction = 0 to train without held-out evaluation",
+            min_places_for(fraction)
+        ))
+    }
+}
+
+/// The fewest places at which `fraction` holds out [`MIN_EVAL_PLACES`].
+fn min_places_for(fraction: f64) -> usize {
+    (MIN_EVAL_PLACES..10_000)
+        .find(|&n| {
+            let held = ((n as f64 * fraction).round() as usize).max(1).min(n - 1);
+            held >= MIN_EVAL_PLACES
+        })
+        .unwrap_or(10_000)
+}

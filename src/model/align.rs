@@ -36,22 +36,30 @@ impl Objective {
 #[serde(deny_unknown_fields, default)]
 pub struct AlignConfig {
     /// Weight of the generators' LSGAN term beside 10 / 0.01 / 10 / 0.01 (UNIT: 1).
+    #[serde(with = "crate::json_float")]
     pub gan: f64,
     pub discriminator: DiscriminatorConfig,
     /// The discriminators' own Adam (UNIT: lr 1e-4, β (0.5, 0.999)).
+    #[serde(with = "crate::json_float")]
     pub d_learning_rate: f64,
+    #[serde(with = "crate::json_float")]
     pub d_beta1: f64,
+    #[serde(with = "crate::json_float")]
     pub d_beta2: f64,
     /// Weight of the translation-contrastive term (`model::contrast`); 0 turns it off.
+    #[serde(with = "crate::json_float")]
     pub contrast: f64,
     /// Its InfoNCE temperature.
+    #[serde(with = "crate::json_float")]
     pub contrast_temperature: f64,
     /// The codes are compared pooled to this many cells a side (1 = one global vector).
     pub contrast_grid: usize,
     /// Weight of the domain mean gap (`model::contrast::domain_mean_gap`); 0 turns it off.
+    #[serde(with = "crate::json_float")]
     pub mean_gap: f64,
     /// Weight of the encoders' confusion of the latent domain discriminator
     /// (`model::latent_discriminator`, DANN); 0 turns it off.
+    #[serde(with = "crate::json_float")]
     pub latent: f64,
     /// Hidden channels of the latent domain discriminator.
     pub latent_width: usize,

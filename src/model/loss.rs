@@ -12,9 +12,13 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LossWeights {
+    #[serde(with = "crate::json_float")]
     pub reconstruction: f64,
+    #[serde(with = "crate::json_float")]
     pub kl: f64,
+    #[serde(with = "crate::json_float")]
     pub cycle: f64,
+    #[serde(with = "crate::json_float")]
     pub cycle_kl: f64,
 }
 
@@ -75,16 +79,27 @@ pub struct LossTensors {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LossValues {
+    #[serde(with = "crate::json_float")]
     pub reconstruction: f32,
+    #[serde(with = "crate::json_float")]
     pub kl: f32,
+    #[serde(with = "crate::json_float")]
     pub cycle: f32,
+    #[serde(with = "crate::json_float")]
     pub cycle_kl: f32,
+    #[serde(with = "crate::json_float")]
     pub gan: f32,
+    #[serde(with = "crate::json_float")]
     pub discriminator: f32,
+    #[serde(with = "crate::json_float")]
     pub contrast: f32,
+    #[serde(with = "crate::json_float")]
     pub mean_gap: f32,
+    #[serde(with = "crate::json_float")]
     pub latent: f32,
+    #[serde(with = "crate::json_float")]
     pub latent_discriminator: f32,
+    #[serde(with = "crate::json_float")]
     pub total: f32,
 }
 

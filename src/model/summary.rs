@@ -14,16 +14,26 @@ pub struct LayerRow {
     pub kernel: String,
     pub after: &'static str,
     pub owner: &'static str,
-    /// Parameters of one copy (domain-owned rows exist twice in the model).
+    /// Parameters of one copy.
     pub params: usize,
+    /// Copies in this model: 2 for a part each domain owns, 1 for a shared one (read off
+    /// the model: with a shared encoder its convolutions exist once).
+    pub copies: usize,
 }
 
-/// The rows of DESIGN.md §1 for this model; domain-owned rows count the day copy.
+/// The rows of DESIGN.md §1 for this model, each with its parameters and copies read off
+/// the model's own modules, so the rows add up to [`trainable_params`] of the model.
 pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
     let w = config.base_width;
     let (c1, c2, c4) = (w, 2 * w, 4 * w);
     let e = &model.enc_day;
     let d = &model.dec_day;
+    // The encoder's first stage: one per domain, or one for both (with per-domain norms).
+    let enc_owner = if model.enc_night.is_some() {
+        "domain"
+    } else {
+        "shared"
+    };
     let row = |stage, layer: &str, ch: String, kernel: &str, after, owner, params| LayerRow {
         stage,
         layer: layer.to_string(),
@@ -32,6 +42,7 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
         after,
         owner,
         params,
+        copies: if owner == "shared" { 1 } else { 2 },
     };
     let mut rows = vec![
         row(
@@ -40,7 +51,7 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             format!("3 → {c1}"),
             "7 s1 p3",
             "ReLU",
-            "domain",
+            enc_owner,
             trainable_params(&e.conv1),
         ),
         row(
@@ -49,7 +60,7 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             format!("{c1} → {c2}"),
             "4 s2 p1",
             "ReLU",
-            "domain",
+            enc_owner,
             trainable_params(&e.conv2_1),
         ),
         row(
@@ -58,10 +69,24 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             format!("{c2} → {c4}"),
             "4 s2 p1",
             "ReLU",
-            "domain",
+            enc_owner,
             trainable_params(&e.conv2_2),
         ),
     ];
+    if let Some(norms) = &model.enc_norms {
+        rows.push(LayerRow {
+            copies: norms.len(),
+            ..row(
+                "encoder",
+                "inst. norms",
+                format!("{c1}, {c2}, {c4}"),
+                "affine",
+                "conv1, 2_1, 2_2",
+                "domain",
+                trainable_params(&norms[0]),
+            )
+        });
+    }
     for (i, b) in e.res.blocks.iter().enumerate() {
         rows.push(row(
             "encoder",
@@ -69,7 +94,7 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             format!("{c4} → {c4}"),
             "3+3 p1",
             "residual",
-            "domain",
+            enc_owner,
             trainable_params(b),
         ));
     }
@@ -140,18 +165,10 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
     rows
 }
 
-/// Total trainable parameters implied by the table (domain rows twice, shared rows once).
-/// Rows count trainable parameters only (no BatchNorm running statistics).
+/// Total trainable parameters of the table: each row's parameters times its copies. Rows
+/// count trainable parameters only (no BatchNorm running statistics).
 pub fn table_total(rows: &[LayerRow]) -> usize {
-    rows.iter()
-        .map(|r| {
-            if r.owner == "domain" {
-                2 * r.params
-            } else {
-                r.params
-            }
-        })
-        .sum()
+    rows.iter().map(|r| r.copies * r.params).sum()
 }
 
 /// The table as aligned text.
@@ -161,8 +178,8 @@ pub fn render_table(rows: &[LayerRow]) -> String {
         "stage", "layer", "channels", "kernel", "after", "owner", "params"
     );
     for r in rows {
-        let count = if r.owner == "domain" {
-            format!("2×{}", r.params)
+        let count = if r.copies > 1 {
+            format!("{}×{}", r.copies, r.params)
         } else {
             r.params.to_string()
         };

@@ -24,6 +24,33 @@ pub fn evaluation_items(ds: &Dataset, split: Option<&Split>) -> (Vec<ItemInfo>, 
     }
 }
 
+/// Refuse to score `items` that carry ground truth on fewer than
+/// [`MIN_EVAL_PLACES`](crate::data::split::MIN_EVAL_PLACES) places with both a day and a night
+/// image: their Recall would be 1 by construction. Items without places (no ground truth)
+/// pass: they are ranked, not scored.
+pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), String> {
+    use crate::data::split::MIN_EVAL_PLACES;
+    if items.iter().all(|it| it.place.is_none()) {
+        return Ok(());
+    }
+    let places = |d: Domain| -> std::collections::BTreeSet<u32> {
+        items
+            .iter()
+            .filter(|it| it.domain == d)
+            .filter_map(|it| it.place)
+            .collect()
+    };
+    let paired = places(Domain::Day)
+        .intersection(&places(Domain::Night))
+        .count();
+    if paired < MIN_EVAL_PLACES {
+        return Err(format!(
+            "too few places to evaluate: the {scope} hold {paired} place(s) with both a day and a night image, and retrieval needs at least {MIN_EVAL_PLACES}"
+        ));
+    }
+    Ok(())
+}
+
 pub struct Method {
     pub name: String,
     pub evaluation: Evaluation,

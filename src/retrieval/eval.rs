@@ -16,6 +16,15 @@ use super::metrics::{
 use crate::data::Domain;
 
 pub const RECALL_AT: [usize; 4] = [1, 5, 10, 20];
+
+/// How a score is printed: `decimals` places, or "—" where it is not defined (too few
+/// images to define it), everywhere a score is shown.
+pub fn score_text(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.decimals$}"),
+        _ => "—".into(),
+    }
+}
 /// Nearest candidates rescored exactly per query.
 const RESCORE: usize = 64;
 
@@ -23,20 +32,29 @@ const RESCORE: usize = 64;
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
     #[serde(rename = "recall@1")]
+    #[serde(default, with = "crate::json_float::option")]
     pub recall_1: Option<f64>,
     #[serde(rename = "recall@5")]
+    #[serde(default, with = "crate::json_float::option")]
     pub recall_5: Option<f64>,
     #[serde(rename = "recall@10")]
+    #[serde(default, with = "crate::json_float::option")]
     pub recall_10: Option<f64>,
     #[serde(rename = "recall@20")]
+    #[serde(default, with = "crate::json_float::option")]
     pub recall_20: Option<f64>,
     #[serde(rename = "mAP")]
+    #[serde(default, with = "crate::json_float::option")]
     pub map: Option<f64>,
+    #[serde(default, with = "crate::json_float::option")]
     pub triplet_loss: Option<f64>,
+    #[serde(default, with = "crate::json_float::option")]
     pub silhouette: Option<f64>,
     /// Held-out accuracy of a linear day/night classifier on pooled embeddings (0.5 = none).
+    #[serde(default, with = "crate::json_float::option")]
     pub domain_probe: Option<f64>,
     /// Mean same-place over mean other-place distance.
+    #[serde(default, with = "crate::json_float::option")]
     pub distance_ratio: Option<f64>,
     pub queries: usize,
     pub database: usize,
@@ -171,22 +189,31 @@ pub fn evaluate_depths(
         .filter(|r| r.num_relevant() > 0)
         .cloned()
         .collect();
-    let metric =
-        |f: &dyn Fn(&[Ranking]) -> f64| (ground_truth && !scored.is_empty()).then(|| f(&scored));
+    // A score that cannot be defined on these images (too few of them) is absent, never NaN.
+    let metric = |f: &dyn Fn(&[Ranking]) -> f64| {
+        (ground_truth && !scored.is_empty())
+            .then(|| f(&scored))
+            .filter(|v| v.is_finite())
+    };
+    let defined = |v: Option<f64>| v.filter(|v| v.is_finite());
     let metrics = Metrics {
         recall_1: metric(&|r| recall_at(r, 1)),
         recall_5: metric(&|r| recall_at(r, 5)),
         recall_10: metric(&|r| recall_at(r, 10)),
         recall_20: metric(&|r| recall_at(r, 20)),
         map: metric(&|r| mean_average_precision(r)),
-        triplet_loss: ground_truth
-            .then(|| held_out_triplet_loss_depths(depths, w, seed))
-            .flatten(),
-        silhouette: ground_truth
-            .then(|| place_silhouette_depths(depths, w, device))
-            .flatten(),
-        domain_probe: domain_probe(all),
-        distance_ratio: ground_truth.then(|| distance_ratio(&scored)).flatten(),
+        triplet_loss: defined(
+            ground_truth
+                .then(|| held_out_triplet_loss_depths(depths, w, seed))
+                .flatten(),
+        ),
+        silhouette: defined(
+            ground_truth
+                .then(|| place_silhouette_depths(depths, w, device))
+                .flatten(),
+        ),
+        domain_probe: defined(domain_probe(all)),
+        distance_ratio: defined(ground_truth.then(|| distance_ratio(&scored)).flatten()),
         queries: queries.len(),
         database: n,
     };
@@ -306,14 +333,19 @@ fn place_silhouette_depths(
 /// Recall@10 and mAP of the spatial embedding, the domain probe and the distance ratio.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct HeldOutScores {
-    #[serde(rename = "recall@1")]
+    #[serde(rename = "recall@1", with = "crate::json_float")]
     pub recall_1: f64,
-    #[serde(rename = "recall@10")]
+    #[serde(rename = "recall@10", with = "crate::json_float")]
     pub recall_10: f64,
-    #[serde(rename = "mAP")]
+    #[serde(rename = "mAP", with = "crate::json_float")]
     pub map: f64,
-    pub domain_probe: f64,
-    pub distance_ratio: f64,
+    /// Undefined (absent) when the held-out split is too small for the probe; files written
+    /// before this was optional hold `null` there, which reads as absent.
+    #[serde(default, with = "crate::json_float::option")]
+    pub domain_probe: Option<f64>,
+    /// Undefined (absent) without two held-out places to compare.
+    #[serde(default, with = "crate::json_float::option")]
+    pub distance_ratio: Option<f64>,
 }
 
 impl HeldOutScores {
@@ -331,8 +363,8 @@ impl HeldOutScores {
             "recall@1" => self.recall_1,
             "recall@10" => self.recall_10,
             "mAP" => self.map,
-            "domain_probe" => self.domain_probe,
-            "distance_ratio" => self.distance_ratio,
+            "domain_probe" => return self.domain_probe,
+            "distance_ratio" => return self.distance_ratio,
             _ => return None,
         })
     }
@@ -344,17 +376,18 @@ impl HeldOutScores {
             recall_1: m.recall_1?,
             recall_10: m.recall_10?,
             map: m.map?,
-            domain_probe: m.domain_probe.unwrap_or(f64::NAN),
-            distance_ratio: m.distance_ratio.unwrap_or(f64::NAN),
+            domain_probe: m.domain_probe,
+            distance_ratio: m.distance_ratio,
         })
     }
 
     /// Order used to keep the best checkpoint: Recall@1, then mAP, then the lower same/other
     /// distance ratio. The last breaks the tie once both saturate at 1 (fine-tuning on a small
     /// held-out set), where the first epoch to reach them would otherwise be kept for good.
+    /// An undefined ratio ranks below any defined one.
     pub fn better_than(&self, other: &HeldOutScores) -> bool {
-        (self.recall_1, self.map, -self.distance_ratio)
-            > (other.recall_1, other.map, -other.distance_ratio)
+        let closeness = |s: &HeldOutScores| s.distance_ratio.map_or(f64::NEG_INFINITY, |r| -r);
+        (self.recall_1, self.map, closeness(self)) > (other.recall_1, other.map, closeness(other))
     }
 }
 

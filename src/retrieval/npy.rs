@@ -1,7 +1,6 @@
 //! Writing NumPy `.npy` files (format 1.0, little-endian float32), so exported embeddings
 //! open with `numpy.load`.
 
-use std::io::Write;
 use std::path::Path;
 
 /// The bytes of an `.npy` file holding `data` with `shape` (C order).
@@ -37,8 +36,7 @@ pub fn npy_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
     out
 }
 
-pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    f.write_all(&npy_bytes(data, shape))?;
-    f.flush()
+/// Write an `.npy` file atomically.
+pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), String> {
+    crate::store::write_file(path, &npy_bytes(data, shape))
 }

@@ -23,6 +23,7 @@ pub struct WeightsState {
     /// Flattened, so the file keeps `epoch`, `step_in_epoch` and `step` as fields.
     #[serde(flatten)]
     pub at: crate::train::run_loop::Counters,
+    #[serde(with = "crate::json_float")]
     pub epoch_loss_sum: f64,
     /// One point per epoch; the first is the held-out loss where the stage started.
     pub history: Vec<HistoryPoint>,
@@ -36,7 +37,9 @@ pub struct WeightsState {
 pub struct HistoryPoint {
     pub step: u64,
     pub epoch: usize,
+    #[serde(default, with = "crate::json_float::option")]
     pub train: Option<f32>,
+    #[serde(default, with = "crate::json_float::option")]
     pub val: Option<f32>,
 }
 
@@ -86,6 +89,10 @@ pub fn save(
     w: &ChannelWeights,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
 ) -> Result<(), String> {
+    // The reader refuses an invalid config: never write a file that cannot be read back.
+    config
+        .validate()
+        .map_err(|e| format!("not saving {}: its config is invalid: {e}", path.display()))?;
     let header = WeightsHeader {
         config: config.clone(),
         model: *model,

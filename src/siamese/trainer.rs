@@ -26,6 +26,7 @@ use super::weights::{
     ChannelWeights, Depths, Hinge, batch_hard_objective, features, pair_distances, share_for_mass,
     triplet_objective, weighted_distance,
 };
+use crate::data::split::MIN_EVAL_PLACES;
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::error::ConfigError;
@@ -34,7 +35,7 @@ use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 use crate::train::Command;
 use crate::train::checkpoint::Header;
-use crate::train::run_loop::{self, Counters, Plan};
+use crate::train::run_loop::{self, Counters, EventSink, Plan};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,7 +46,9 @@ pub struct WeightsConfig {
     pub hinge: Hinge,
     pub epochs: usize,
     pub batch_size: usize,
+    #[serde(with = "crate::json_float")]
     pub learning_rate: f64,
+    #[serde(with = "crate::json_float")]
     pub margin: f32,
     pub seed: u64,
     pub save_every: usize,
@@ -445,7 +448,7 @@ pub struct WeightsTrainer {
     stage_one_fingerprint: std::sync::OnceLock<String>,
     /// The stage-one checkpoint's header: a fine-tuned model is saved under it.
     stage_one_header: Option<Header>,
-    events: Option<Sender<WeightsEvent>>,
+    events: Option<EventSink<WeightsEvent>>,
     commands: Option<Receiver<Command>>,
     resume: Option<Resume>,
 }
@@ -470,24 +473,29 @@ impl WeightsTrainer {
         if train_places.len() < 2 {
             return Err("the supervised stage needs ground truth: at least two training places with both a day and a night image (places.csv or paired file names)".into());
         }
-        if config.mining == Mining::BatchHard && train_places.len() < config.batch_size {
+        let val_places = paired(&dataset, &split.val_day, &split.val_night);
+        // The stage is judged on held-out triplets (and fine-tuning on held-out retrieval):
+        // without them a run could only report NaN.
+        if val_places.len() < MIN_EVAL_PLACES {
             return Err(format!(
-                "batch-hard negatives need a batch of distinct places: {} training places, batch size {}",
-                train_places.len(),
-                config.batch_size
+                "too few places to evaluate the supervised stage: {} held-out place(s) with both a day and a night image, and its held-out triplet loss and retrieval need at least {MIN_EVAL_PLACES}; use more places or a larger validation_fraction in the stage-one run",
+                val_places.len()
             ));
         }
-        let val_places = paired(&dataset, &split.val_day, &split.val_night);
-        let val_triplets = if val_places.len() >= 2 {
-            let order: Vec<usize> = (0..val_places.len()).collect();
-            triplets(
-                &val_places,
-                &order,
-                &mut ChaCha8Rng::seed_from_u64(config.seed ^ 0x0ba1),
-            )
-        } else {
-            Vec::new()
-        };
+        if config.mining == Mining::BatchHard && train_places.len() < config.batch_size {
+            return Err(format!(
+                "batch-hard negatives need a batch of distinct places: {} training places, batch size {} (use a batch size of at most {})",
+                train_places.len(),
+                config.batch_size,
+                train_places.len()
+            ));
+        }
+        let order: Vec<usize> = (0..val_places.len()).collect();
+        let val_triplets = triplets(
+            &val_places,
+            &order,
+            &mut ChaCha8Rng::seed_from_u64(config.seed ^ 0x0ba1),
+        );
         let model = model.valid().to_device(&device.device);
         Ok(Self {
             config,
@@ -513,8 +521,12 @@ impl WeightsTrainer {
             .get_or_init(|| crate::model::fingerprint::fingerprint(&self.model))
     }
 
-    pub fn with_events(mut self, tx: Sender<WeightsEvent>) -> Self {
-        self.events = Some(tx);
+    pub fn with_events(self, tx: Sender<WeightsEvent>) -> Self {
+        self.with_event_sink(run_loop::channel_sink(tx))
+    }
+
+    pub fn with_event_sink(mut self, sink: EventSink<WeightsEvent>) -> Self {
+        self.events = Some(sink);
         self
     }
 
@@ -609,7 +621,7 @@ impl WeightsTrainer {
     }
 
     fn emit(&self, e: WeightsEvent) -> bool {
-        self.events.as_ref().is_none_or(|tx| tx.send(e).is_ok())
+        self.events.as_ref().is_none_or(|sink| sink(e))
     }
 
     /// Features of a list of (domain, index) images, in order, from `model` on `dev`.

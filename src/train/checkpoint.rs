@@ -26,16 +26,27 @@ use crate::model::{
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LossSums {
+    #[serde(with = "crate::json_float")]
     pub reconstruction: f64,
+    #[serde(with = "crate::json_float")]
     pub kl: f64,
+    #[serde(with = "crate::json_float")]
     pub cycle: f64,
+    #[serde(with = "crate::json_float")]
     pub cycle_kl: f64,
+    #[serde(with = "crate::json_float")]
     pub gan: f64,
+    #[serde(with = "crate::json_float")]
     pub discriminator: f64,
+    #[serde(with = "crate::json_float")]
     pub contrast: f64,
+    #[serde(with = "crate::json_float")]
     pub mean_gap: f64,
+    #[serde(with = "crate::json_float")]
     pub latent: f64,
+    #[serde(with = "crate::json_float")]
     pub latent_discriminator: f64,
+    #[serde(with = "crate::json_float")]
     pub total: f64,
 }
 
@@ -183,6 +194,11 @@ pub fn save(
     optimizer: Option<&burn::optim::ModuleOptimizer>,
     adversary: Option<AdversaryParts<'_>>,
 ) -> Result<(), String> {
+    // The reader refuses an invalid config, so writing one would make a file that never
+    // reads back.
+    config
+        .validate()
+        .map_err(|e| format!("not saving {}: its config is invalid: {e}", path.display()))?;
     let header = Header::new(config, state);
     let header = serde_json::to_vec_pretty(&header).map_err(|e| e.to_string())?;
     let model_bytes = model

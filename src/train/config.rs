@@ -17,9 +17,12 @@ pub struct PlateauConfig {
     /// Epochs without improvement before the rate is cut.
     pub patience: usize,
     /// Multiplier applied at each cut.
+    #[serde(with = "crate::json_float")]
     pub factor: f64,
     /// Relative improvement that counts as better (PyTorch's default "rel" mode).
+    #[serde(with = "crate::json_float")]
     pub threshold: f64,
+    #[serde(with = "crate::json_float")]
     pub min_lr: f64,
 }
 
@@ -44,9 +47,13 @@ pub struct TrainingConfig {
     pub epochs: usize,
     /// Stop after this many steps in total, even mid-epoch (0 = no limit).
     pub max_steps: u64,
+    #[serde(with = "crate::json_float")]
     pub learning_rate: f64,
+    #[serde(with = "crate::json_float")]
     pub beta1: f64,
+    #[serde(with = "crate::json_float")]
     pub beta2: f64,
+    #[serde(with = "crate::json_float")]
     pub adam_epsilon: f64,
     pub loss_weights: LossWeights,
     /// `research` is DESIGN.md §2 exactly; `aligned` adds the image discriminators of §2b.
@@ -57,6 +64,7 @@ pub struct TrainingConfig {
     pub align: AlignConfig,
     pub plateau: PlateauConfig,
     /// Share of places held out for validation.
+    #[serde(with = "crate::json_float")]
     pub validation_fraction: f64,
     /// Write a checkpoint every this many epochs (and always at the end).
     pub save_every: usize,

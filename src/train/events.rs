@@ -24,10 +24,14 @@ pub struct Progress {
 pub struct StepReport {
     pub progress: Progress,
     pub losses: LossValues,
+    #[serde(with = "crate::json_float")]
     pub lr: f64,
+    #[serde(with = "crate::json_float")]
     pub steps_per_sec: f64,
     /// Day plus night images per second.
+    #[serde(with = "crate::json_float")]
     pub images_per_sec: f64,
+    #[serde(with = "crate::json_float")]
     pub eta_secs: f64,
 }
 
@@ -37,6 +41,7 @@ pub struct EpochReport {
     pub step: u64,
     pub train: LossValues,
     pub val: Option<LossValues>,
+    #[serde(with = "crate::json_float")]
     pub lr: f64,
     pub lr_reduced: bool,
     /// Held-out retrieval and invariance of the model at the end of this epoch.

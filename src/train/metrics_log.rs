@@ -20,8 +20,10 @@ pub enum Record {
         epoch: usize,
         #[serde(default)]
         steps_per_epoch: usize,
+        #[serde(with = "crate::json_float")]
         lr: f64,
         losses: LossValues,
+        #[serde(with = "crate::json_float")]
         steps_per_sec: f64,
     },
     Epoch {
@@ -29,6 +31,7 @@ pub enum Record {
         step: u64,
         train: LossValues,
         val: Option<LossValues>,
+        #[serde(with = "crate::json_float")]
         lr: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retrieval: Option<HeldOutScores>,

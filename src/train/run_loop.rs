@@ -14,6 +14,16 @@ use rand_chacha::ChaCha8Rng;
 
 use super::events::{Command, StopReason};
 
+/// Where a stage's events go, called on the run's thread; false when nobody listens any
+/// more. A channel's sender in the app and the command line; a test may act in it at an exact
+/// point of the run (queue a command before the loop can poll for it).
+pub type EventSink<E> = Box<dyn Fn(E) -> bool + Send>;
+
+/// A channel's sender as an [`EventSink`].
+pub fn channel_sink<E: Send + 'static>(tx: std::sync::mpsc::Sender<E>) -> EventSink<E> {
+    Box::new(move |e| tx.send(e).is_ok())
+}
+
 /// Where a run stands: the epoch in progress (zero-based), the steps of it done, and the
 /// steps of the whole run done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -9,7 +9,9 @@ use super::config::PlateauConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReduceOnPlateau {
     pub config: PlateauConfig,
+    #[serde(with = "crate::json_float")]
     pub lr: f64,
+    #[serde(default, with = "crate::json_float::option")]
     pub best: Option<f64>,
     pub bad_epochs: usize,
     /// Number of cuts so far.

@@ -16,7 +16,7 @@ use super::config::TrainingConfig;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
 use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
-use super::run_loop::{self, Counters, Plan};
+use super::run_loop::{self, Counters, EventSink, Plan};
 use super::step::{Adversary, LatentCritic, train_step};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
@@ -44,7 +44,7 @@ pub struct Trainer {
     split: Split,
     device: ComputeDevice,
     out_dir: PathBuf,
-    events: Option<Sender<TrainEvent>>,
+    events: Option<EventSink<TrainEvent>>,
     commands: Option<Receiver<Command>>,
     snapshot_every: u64,
     resume: Option<Checkpoint>,
@@ -88,6 +88,7 @@ impl Trainer {
                 ));
             }
         }
+        split.check_evaluable(&dataset, config.validation_fraction)?;
         Ok(Self {
             config,
             dataset,
@@ -102,8 +103,12 @@ impl Trainer {
         })
     }
 
-    pub fn with_events(mut self, tx: Sender<TrainEvent>) -> Self {
-        self.events = Some(tx);
+    pub fn with_events(self, tx: Sender<TrainEvent>) -> Self {
+        self.with_event_sink(run_loop::channel_sink(tx))
+    }
+
+    pub fn with_event_sink(mut self, sink: EventSink<TrainEvent>) -> Self {
+        self.events = Some(sink);
         self
     }
 
@@ -143,7 +148,7 @@ impl Trainer {
     fn emit(&self, e: TrainEvent) -> bool {
         self.log_metrics(&e);
         match &self.events {
-            Some(tx) => tx.send(e).is_ok(),
+            Some(sink) => sink(e),
             None => true,
         }
     }
@@ -356,7 +361,8 @@ impl Trainer {
         };
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| format!("cannot create {}: {e}", self.out_dir.display()))?;
-        let _ = std::fs::write(self.out_dir.join("config.toml"), cfg.to_toml());
+        let _ =
+            crate::store::write_file(&self.out_dir.join("config.toml"), cfg.to_toml().as_bytes());
         *self.metrics.borrow_mut() = MetricsLog::open(&self.out_dir);
         let commands = self.commands.take();
         let mut stage = StageOne {

@@ -1012,3 +1012,32 @@ fn fine_tuning_a_runs_snapshot_saves_under_that_run_and_names_its_model() {
         "named after the run's own checkpoint"
     );
 }
+
+#[test]
+fn start_on_too_few_places_is_refused_naming_the_minimum_and_the_app_goes_on() {
+    let dir = tempdir();
+    let mut app = tiny_app(dir.path());
+    app.editor.draft.data = DataSource::Synth(SynthConfig { places: 3, seed: 3 });
+    app.editor.revalidate();
+    let mut h = harness(app);
+    ready(&mut h);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "the refusal", |a| {
+        a.notices.iter().any(|n| n.text.contains("too few places"))
+    });
+    let text = h
+        .state()
+        .notices
+        .iter()
+        .find(|n| n.text.contains("too few places"))
+        .unwrap()
+        .text
+        .clone();
+    assert!(
+        text.contains("holds out 1 of the 3 places") && text.contains("at least 2"),
+        "{text}"
+    );
+    assert!(h.state().session.is_none(), "no run was started");
+    // The window goes on: Start is still there for a corrected draft.
+    h.get_by_label("Start");
+}

@@ -259,8 +259,8 @@ fn the_best_checkpoint_order_breaks_saturated_ties_by_the_distance_ratio() {
         recall_1,
         recall_10: 1.0,
         map,
-        domain_probe: 0.5,
-        distance_ratio,
+        domain_probe: Some(0.5),
+        distance_ratio: Some(distance_ratio),
     };
     // Both saturated: the better separated one wins.
     assert!(s(1.0, 1.0, 0.6).better_than(&s(1.0, 1.0, 0.7)));
@@ -271,4 +271,12 @@ fn the_best_checkpoint_order_breaks_saturated_ties_by_the_distance_ratio() {
     assert!(!s(1.0, 0.9, 0.1).better_than(&s(1.0, 0.95, 0.9)));
     // Equal is not better (the first epoch to reach it is kept).
     assert!(!s(1.0, 1.0, 0.6).better_than(&s(1.0, 1.0, 0.6)));
+    // An undefined ratio (too few held-out places) ranks below a defined one.
+    let undefined = HeldOutScores {
+        distance_ratio: None,
+        ..s(1.0, 1.0, 0.6)
+    };
+    assert!(s(1.0, 1.0, 0.9).better_than(&undefined));
+    assert!(!undefined.better_than(&s(1.0, 1.0, 0.9)));
+    assert!(!undefined.better_than(&undefined));
 }

@@ -343,3 +343,138 @@ fn the_fingerprint_is_the_models_values_not_its_instance() {
     assert_eq!(fingerprint(&saved.clone()), f);
     assert_ne!(fingerprint(&DoubleVae::new(&cfg.model, 6, &cpu())), f);
 }
+
+/// A supervised run of `wc` on the 12-place town whose held-out probe is undefined, trained
+/// straight for three epochs, and again stopped through the command channel as step
+/// `stop(steps_per_epoch)` is reported (the sink queues Stop on the run's thread, so the loop
+/// finds it at its next poll), then resumed from the file it left: both land bitwise.
+/// `check` looks at that file first.
+fn supervised_resume_lands_bitwise(
+    wc: WeightsConfig,
+    stop: impl Fn(u64) -> u64,
+    check: impl Fn(&duskmatch::siamese::Resume),
+) {
+    use duskmatch::siamese::{Resume, WeightsEvent};
+    use std::sync::mpsc;
+    let dir = tempdir();
+    let (mut cfg, ds) = crate::train::tiny(12);
+    cfg.seed = crate::train::UNDEFINED_PROBE_SEED;
+    let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
+    let stage_one = dir.path().join("stage1.dmck");
+    let model = save_untrained(&stage_one, &cfg, 0, 1);
+    let header = duskmatch::train::checkpoint::load(&stage_one)
+        .unwrap()
+        .header;
+    let make = |out: &std::path::Path| {
+        WeightsTrainer::new(
+            WeightsConfig {
+                epochs: 3,
+                ..wc.clone()
+            },
+            &model,
+            cfg.model,
+            ds.clone(),
+            &split,
+            device::cpu(),
+            out,
+            (stage_one.clone(), 0),
+        )
+        .unwrap()
+        .with_stage_one_header(header.clone())
+    };
+    let straight = make(&dir.path().join("a")).train().unwrap();
+    let run = dir.path().join("b");
+    let first = make(&run);
+    let stop = stop(first.steps_per_epoch() as u64);
+    let (tx, rx) = mpsc::channel();
+    let stopped = first
+        .with_commands(rx)
+        .with_event_sink(Box::new(move |e| {
+            if let WeightsEvent::Step { step, .. } = e
+                && step == stop
+            {
+                tx.send(duskmatch::train::Command::Stop).unwrap();
+            }
+            true
+        }))
+        .train()
+        .unwrap();
+    assert_eq!(stopped.state.at.step, stop);
+    let file = Resume::load(&run).unwrap();
+    check(&file);
+    let resumed = make(&run).resume_with(file).unwrap().train().unwrap();
+    assert_eq!(resumed.state.at.step, straight.state.at.step);
+    assert_eq!(resumed.state.history.len(), straight.state.history.len());
+    assert_eq!(
+        straight.weights.to_vecs(),
+        resumed.weights.to_vecs(),
+        "a resumed run is bitwise the straight one"
+    );
+    if let (Some(a), Some(b)) = (&straight.model, &resumed.model) {
+        let (a, b) = (
+            vec4(a.enc_day.conv2_2.weight.val()),
+            vec4(b.enc_day.conv2_2.weight.val()),
+        );
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+}
+
+fn state_of(file: &duskmatch::siamese::Resume) -> duskmatch::siamese::checkpoint::WeightsState {
+    match file {
+        duskmatch::siamese::Resume::Weights(w) => w.header.state.clone(),
+        duskmatch::siamese::Resume::FineTune { stamp, .. } => stamp.state.clone(),
+    }
+}
+
+fn small_batches(wc: WeightsConfig) -> WeightsConfig {
+    WeightsConfig {
+        batch_size: 4,
+        learning_rate: 1e-2,
+        ..wc
+    }
+}
+
+#[test]
+fn the_weights_stage_resumes_bitwise_from_step_one_and_from_an_epoch_end() {
+    let wc = small_batches(WeightsConfig::default());
+    supervised_resume_lands_bitwise(
+        wc.clone(),
+        |_| 1,
+        |f| {
+            let at = state_of(f).at;
+            assert_eq!((at.epoch, at.step_in_epoch, at.step), (0, 1, 1));
+        },
+    );
+    supervised_resume_lands_bitwise(
+        wc,
+        |spe| spe,
+        |f| {
+            let s = state_of(f);
+            assert_eq!((s.at.epoch, s.at.step_in_epoch), (1, 0));
+            assert_eq!(s.history.len(), 2, "the start and the first epoch");
+        },
+    );
+}
+
+#[test]
+fn fine_tuning_resumes_bitwise_from_step_one_and_from_an_epoch_end_with_undefined_scores() {
+    let wc = small_batches(WeightsConfig::fine_tune());
+    supervised_resume_lands_bitwise(
+        wc.clone(),
+        |_| 1,
+        |f| {
+            let at = state_of(f).at;
+            assert_eq!((at.epoch, at.step_in_epoch, at.step), (0, 1, 1));
+        },
+    );
+    supervised_resume_lands_bitwise(
+        wc,
+        |spe| spe,
+        |f| {
+            let s = state_of(f);
+            assert_eq!((s.at.epoch, s.at.step_in_epoch), (1, 0));
+            let best = s.best.expect("held-out scores after the first epoch");
+            assert_eq!(best.domain_probe, None, "the premise: an undefined score");
+        },
+    );
+}

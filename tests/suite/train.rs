@@ -329,3 +329,105 @@ fn two_runs_started_in_the_same_second_get_two_folders() {
     assert_ne!(second, third);
     assert!(!third.exists());
 }
+
+/// Train `cfg` into `out`, stopping through the command channel at step `stop`: the event
+/// sink runs on the trainer's thread and queues Stop as that step is reported, so the loop
+/// finds it at its next poll, whatever the machine's load. Returns the checkpoint it left.
+fn stopped_at(
+    cfg: &TrainingConfig,
+    ds: &Arc<Dataset>,
+    out: &std::path::Path,
+    stop: u64,
+) -> checkpoint::Checkpoint {
+    let (tx, rx) = mpsc::channel();
+    let summary = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), out)
+        .unwrap()
+        .with_commands(rx)
+        .with_event_sink(Box::new(move |e| {
+            if let TrainEvent::Step(r) = &e
+                && r.progress.step == stop
+            {
+                tx.send(Command::Stop).unwrap();
+            }
+            true
+        }))
+        .train()
+        .unwrap();
+    assert_eq!(
+        (summary.reason, summary.progress.step),
+        (StopReason::Stopped, stop)
+    );
+    checkpoint::load(out).unwrap()
+}
+
+/// Resume `ck` to `cfg.max_steps` and check it lands bitwise where `straight` did.
+fn resumes_bitwise(
+    cfg: &TrainingConfig,
+    ds: &Arc<Dataset>,
+    ck: checkpoint::Checkpoint,
+    out: &std::path::Path,
+    straight: &duskmatch::train::TrainSummary,
+) {
+    let resumed = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), out)
+        .unwrap()
+        .resume_from(ck)
+        .unwrap()
+        .train()
+        .unwrap();
+    assert_eq!(resumed.progress.step, straight.progress.step);
+    let (a, b) = (weights(&straight.model), weights(&resumed.model));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "resumed weights differ by {}",
+        max_abs_diff(&a, &b)
+    );
+    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
+}
+
+#[test]
+fn a_run_resumed_from_step_one_lands_where_a_straight_run_lands() {
+    let (mut cfg, ds) = tiny(24);
+    cfg.epochs = 100;
+    cfg.max_steps = 6;
+    let dir = tempdir();
+    let straight = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path().join("a"))
+        .unwrap()
+        .train()
+        .unwrap();
+    let run = dir.path().join("b");
+    let ck = stopped_at(&cfg, &ds, &run, 1);
+    let at = ck.header.state.at;
+    assert_eq!((at.epoch, at.step_in_epoch, at.step), (0, 1, 1));
+    resumes_bitwise(&cfg, &ds, ck, &run, &straight);
+}
+
+#[test]
+fn stop_exactly_at_an_epoch_boundary_with_undefined_scores_then_continue_lands_bitwise() {
+    // Two held-out places, both on one side of the domain probe's split: the probe is
+    // undefined. Such a checkpoint once held `null` and could not be read back, so Continue
+    // failed; Stop at the boundary comes right after the epoch's evaluation and save.
+    let (mut cfg, ds) = tiny(12);
+    cfg.seed = UNDEFINED_PROBE_SEED;
+    cfg.epochs = 100;
+    let dir = tempdir();
+    let spe = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path().join("x"))
+        .unwrap()
+        .steps_per_epoch() as u64;
+    cfg.max_steps = 2 * spe + 1;
+    let straight = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path().join("a"))
+        .unwrap()
+        .train()
+        .unwrap();
+    let run = dir.path().join("b");
+    let ck = stopped_at(&cfg, &ds, &run, spe);
+    let at = ck.header.state.at;
+    assert_eq!((at.epoch, at.step_in_epoch, at.step), (1, 0, spe));
+    let best = ck.header.state.best.expect("scores after the first epoch");
+    assert_eq!(best.domain_probe, None, "the premise: an undefined score");
+    assert!(best.distance_ratio.is_some());
+    resumes_bitwise(&cfg, &ds, ck, &run, &straight);
+}
+
+/// A run seed whose split of the 12-place town holds out two places on one side of the
+/// domain probe's split (found by trying seeds; the test above checks it still holds).
+pub(crate) const UNDEFINED_PROBE_SEED: u64 = 3;
