@@ -159,6 +159,11 @@ impl<T, E> Job<T, E> {
             .unwrap_or_else(|_| Err(format!("{} ended without a result", self.what)))
     }
 
+    /// Whether the result has been handed out by [`poll`](Self::poll).
+    pub fn has_ended(&self) -> bool {
+        self.delivered
+    }
+
     /// The result once the job has ended, exactly once; None while it runs and after.
     pub fn poll(&mut self) -> Option<Result<T, String>> {
         if self.delivered {

@@ -84,6 +84,11 @@ impl TrainingSession {
         Some(r)
     }
 
+    /// Whether the run's thread has ended and its result been taken (after its last event).
+    pub fn has_ended(&self) -> bool {
+        self.job.has_ended()
+    }
+
     pub fn is_active(&self) -> bool {
         self.state != RunState::Finished
     }

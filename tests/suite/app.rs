@@ -59,14 +59,32 @@ fn step_until(h: &mut Harness<'_, DuskApp>, what: &str, done: impl Fn(&DuskApp) 
     h.step();
 }
 
-/// Press Stop and wait until the run has saved and finished.
+/// Press Stop and wait until the run has saved and ended: its last event drawn and its
+/// result taken. A clean stop leaves no error notice: the second look at a taken result once
+/// read as "ended without a result", and that notice's line moved the buttons under the next
+/// click (the Continue race).
 fn stop_and_wait(h: &mut Harness<'_, DuskApp>) {
+    let errors = |h: &Harness<'_, DuskApp>| -> Vec<String> {
+        h.state()
+            .notices
+            .iter()
+            .filter(|n| n.level == Level::Error)
+            .map(|n| n.text.clone())
+            .collect()
+    };
+    let before = errors(h);
     h.get_by_label("Stop").click();
     step_until(h, "finished", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished)
+            .is_some_and(|s| s.state == RunState::Finished && s.has_ended())
     });
+    h.step();
+    let new: Vec<String> = errors(h)
+        .into_iter()
+        .filter(|e| !before.contains(e))
+        .collect();
+    assert!(new.is_empty(), "a clean stop left errors: {new:?}");
 }
 
 fn ready(h: &mut Harness<'_, DuskApp>) {
