@@ -1,4 +1,4 @@
-//! Held-out retrieval and invariance over training (DESIGN.md §4): Recall@1/10 and mAP of
+//! Held-out retrieval and invariance over training (docs/design.md §4): Recall@1/10 and mAP of
 //! night→day retrieval, the domain probe (0.5 = no domain left) and the same-place over
 //! other-place distance ratio, one point per epoch, so the moment the latent becomes shared is
 //! visible beside the losses.

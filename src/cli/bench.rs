@@ -1,4 +1,4 @@
-//! `duskmatch bench`: JSON lines comparable with `shared/bench/torch_reference.py`.
+//! `duskmatch bench`: JSON lines comparable with `bench/torch_reference.py`.
 
 use clap::Args;
 
@@ -30,7 +30,7 @@ pub struct BenchArgs {
     pub infer_batch: Vec<usize>,
     #[arg(long, default_value_t = 5)]
     pub infer_iters: usize,
-    /// `research` times DESIGN.md §2's step; `aligned` adds the discriminators' update.
+    /// `research` times docs/design.md §2's step; `aligned` adds the discriminators' update.
     #[arg(long, value_enum, default_value_t = Objective::Research)]
     pub objective: Objective,
     /// `private`: the research encoders; `shared`: one first stage with per-domain norms.

@@ -48,7 +48,7 @@ pub struct TrainArgs {
     /// Images per domain per step.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// research: DESIGN.md §2 exactly; aligned: + image discriminators (§2b, the default).
+    /// research: docs/design.md §2 exactly; aligned: + image discriminators (§2b, the default).
     #[arg(long, value_enum)]
     pub objective: Option<Objective>,
     /// Weight of the translation-contrastive term (aligned objective; 0 turns it off).

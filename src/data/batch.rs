@@ -1,4 +1,4 @@
-//! Images to tensors and back. Pixels are in [0, 1], no mean/std normalisation (DESIGN.md §2).
+//! Images to tensors and back. Pixels are in [0, 1], no mean/std normalisation (docs/design.md §2).
 
 use burn::prelude::*;
 use image::RgbImage;

@@ -73,35 +73,46 @@ impl Split {
 /// and the triplet loss and distance ratio are undefined.
 pub const MIN_EVAL_PLACES: usize = 2;
 
-/// Places (groups) among `day` and `night` indices of `ds` that have an image in both.
-pub fn paired_places(ds: &Dataset, day: &[usize], night: &[usize]) -> usize {
-    let names = |domain: Domain, idx: &[usize]| -> BTreeSet<&str> {
-        idx.iter()
-            .map(|&i| ds.domain(domain)[i].group.as_str())
-            .collect()
-    };
-    let (d, n) = (names(Domain::Day, day), names(Domain::Night, night));
-    d.intersection(&n).count()
+/// Places with both a day and a night image among `day` and `night` indices of `ds`, by place
+/// id: `(place, day index, night index)`, the first image of each, in place order.
+pub fn paired_places(ds: &Dataset, day: &[usize], night: &[usize]) -> Vec<(u32, usize, usize)> {
+    let mut by_place = std::collections::BTreeMap::new();
+    for &i in day {
+        if let Some(p) = ds.day[i].place {
+            by_place.entry(p).or_insert((None, None)).0.get_or_insert(i);
+        }
+    }
+    for &i in night {
+        if let Some(p) = ds.night[i].place {
+            by_place.entry(p).or_insert((None, None)).1.get_or_insert(i);
+        }
+    }
+    by_place
+        .into_iter()
+        .filter_map(|(p, (d, n))| Some((p, d?, n?)))
+        .collect()
 }
 
 impl Split {
     /// Held-out places with both a day and a night image.
     pub fn val_places(&self, ds: &Dataset) -> usize {
-        paired_places(ds, &self.val_day, &self.val_night)
+        paired_places(ds, &self.val_day, &self.val_night).len()
     }
 
     /// Refuse a split whose held-out part is too small to evaluate (`fraction` > 0, fewer
-    /// than [`MIN_EVAL_PLACES`] held-out places), naming the minimum and what to change.
+    /// than [`MIN_EVAL_PLACES`] held-out places), naming the minimum and what to change. Data
+    /// without place labels passes: it has no retrieval to score, only validation losses.
     pub fn check_evaluable(&self, ds: &Dataset, fraction: f64) -> Result<(), String> {
         let held = self.val_places(ds);
-        if fraction <= 0.0 || held >= MIN_EVAL_PLACES {
+        if fraction <= 0.0 || held >= MIN_EVAL_PLACES || !ds.has_ground_truth() {
             return Ok(());
         }
         let all = paired_places(
             ds,
             &[self.train_day.as_slice(), &self.val_day].concat(),
             &[self.train_night.as_slice(), &self.val_night].concat(),
-        );
+        )
+        .len();
         Err(format!(
             "too few places to evaluate: validation_fraction = {fraction} holds out {held} of the {all} places with a day and a night image, and held-out evaluation needs at least {MIN_EVAL_PLACES}; use more places (at least {} at this fraction), a larger validation_fraction, or validation_fraction = 0 to train without held-out evaluation",
             min_places_for(fraction)

@@ -1,4 +1,4 @@
-//! Which unsupervised objective a run uses (DESIGN.md §2 and §2b), and the settings of the
+//! Which unsupervised objective a run uses (docs/design.md §2 and §2b), and the settings of the
 //! aligning terms. `Research` is §2 exactly; `Aligned` adds image discriminators.
 
 use serde::{Deserialize, Serialize};

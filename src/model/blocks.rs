@@ -1,4 +1,4 @@
-//! The building blocks of DESIGN.md §1: zero-padded, biased convolutions, residual blocks
+//! The building blocks of docs/design.md §1: zero-padded, biased convolutions, residual blocks
 //! without an activation after the sum, and nearest ×2 upsampling blocks with BatchNorm.
 
 use burn::module::Param;
@@ -138,7 +138,7 @@ pub fn upsample_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     assert_eq!(
         (k, conv.padding.clone(), conv.stride),
         (5, PaddingConfig2d::Explicit(2, 2, 2, 2), [1, 1]),
-        "upsample_conv is written for the 5×5, padding-2 convolution of DESIGN.md §1"
+        "upsample_conv is written for the 5×5, padding-2 convolution of docs/design.md §1"
     );
     let w = conv.weight.val();
     let device = w.device();

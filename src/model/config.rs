@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 
-/// Architecture of the double VAE (DESIGN.md §1). Latent channels are always 4 × `base_width`.
+/// Architecture of the double VAE (docs/design.md §1). Latent channels are always 4 × `base_width`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
@@ -12,7 +12,7 @@ pub struct ModelConfig {
     pub base_width: usize,
     /// Side of the square input images in pixels; must be a multiple of 4.
     pub image_size: usize,
-    /// `private`: each domain owns conv1–res 4 (DESIGN.md §1, the research). `shared`: one
+    /// `private`: each domain owns conv1–res 4 (docs/design.md §1, the research). `shared`: one
     /// conv1–res 4 for both domains, with a per-domain instance norm after each of the first
     /// three convolutions (§2b); files without the field are `private`.
     pub encoder: EncoderSharing,

@@ -1,4 +1,4 @@
-//! The translation-contrastive aligning term (DESIGN.md §2b, ours): an image's code and the
+//! The translation-contrastive aligning term (docs/design.md §2b, ours): an image's code and the
 //! code of its own translation must pick each other out of the batch (InfoNCE, both ways).
 //! The GAN term makes translations look like the other domain; this one asks that encoding
 //! the translation lands on the same place, and that every place's code stays distinct from
@@ -9,7 +9,7 @@
 //! Beside it, the domain mean gap: the squared distance between the mean pooled code of the
 //! day batch and of the night batch. A linear probe of the domain reads exactly that
 //! difference of means (least squares puts its weights along it), so closing the gap removes
-//! what the probe of DESIGN.md §4 measures, without asking any one image to change.
+//! what the probe of docs/design.md §4 measures, without asking any one image to change.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;

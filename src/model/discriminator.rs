@@ -1,4 +1,4 @@
-//! Image discriminators of DESIGN.md §2b: one multi-scale PatchGAN per domain, trained with the
+//! Image discriminators of docs/design.md §2b: one multi-scale PatchGAN per domain, trained with the
 //! least-squares GAN loss (as UNIT's `MsImageDis`). They judge translations against real images
 //! of the target domain; only this term depends on what a translation looks like, so it is what
 //! ties the two encoders' codes to each other.
@@ -29,8 +29,8 @@ pub struct DiscriminatorConfig {
 
 impl Default for DiscriminatorConfig {
     fn default() -> Self {
-        // The settings of shared/bench/align_reference.py, measured there at ≈ 1.3× the cost of
-        // a research step for the compact model.
+        // Two scales of three stride-2 layers: enough for the compact preset's 64 px images
+        // (the coarsest scale still has output patches); their cost is in the README.
         Self {
             width: 32,
             layers: 3,

@@ -1,4 +1,4 @@
-//! The latent domain discriminator of DESIGN.md §2b (DANN, ours): a small per-pixel classifier
+//! The latent domain discriminator of docs/design.md §2b (DANN, ours): a small per-pixel classifier
 //! of the standardised code that tells a day code from a night code. It is trained to tell
 //! them apart (day → 1, night → 0, least squares) and the encoders to confuse it (both → ½).
 //!

@@ -1,4 +1,4 @@
-//! The unsupervised objective of DESIGN.md §2: reconstruction, KL, cycle and cycle-KL terms.
+//! The unsupervised objective of docs/design.md §2: reconstruction, KL, cycle and cycle-KL terms.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -61,7 +61,7 @@ pub struct LossTensors {
     pub cycle_kl: Tensor<1>,
     pub total: Tensor<1>,
     /// The step's translations `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`, which the image
-    /// discriminators of DESIGN.md §2b judge.
+    /// discriminators of docs/design.md §2b judge.
     pub a2b: Tensor<4>,
     pub b2a: Tensor<4>,
     /// The codes of the inputs and of their translations, which the contrastive term pairs.
@@ -220,7 +220,7 @@ pub fn add_unit_noise(mu: Tensor<4>) -> Tensor<4> {
 
 /// The full objective for a batch of day images `a` and night images `b` (both in [0, 1]).
 ///
-/// Mirrors the research (and `shared/bench/torch_reference.py`): each noisy latent is decoded
+/// Mirrors the research (and `bench/torch_reference.py`): each noisy latent is decoded
 /// into both domains through one pass of the shared decoder blocks, giving the reconstruction
 /// and the translation together; translations are re-encoded for the cycle.
 pub fn unit_loss(model: &DoubleVae, a: Tensor<4>, b: Tensor<4>, w: &LossWeights) -> LossTensors {

@@ -21,7 +21,7 @@ pub struct LayerRow {
     pub copies: usize,
 }
 
-/// The rows of DESIGN.md §1 for this model, each with its parameters and copies read off
+/// The rows of docs/design.md §1 for this model, each with its parameters and copies read off
 /// the model's own modules, so the rows add up to [`trainable_params`] of the model.
 pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
     let w = config.base_width;

@@ -1,4 +1,4 @@
-//! The UNIT-style double VAE of DESIGN.md §1: a day (A) and a night (B) autoencoder whose
+//! The UNIT-style double VAE of docs/design.md §1: a day (A) and a night (B) autoencoder whose
 //! encoders end in, and whose decoders start with, the same shared residual blocks.
 
 use burn::nn::conv::Conv2d;

@@ -1,4 +1,4 @@
-//! Classical place-recognition descriptors (DESIGN.md §4), computed on the same images as the
+//! Classical place-recognition descriptors (docs/design.md §4), computed on the same images as the
 //! model so that every table has honest rows to beat: patch-normalised grayscale (the "SAD"
 //! baseline of visual place recognition) and z-scored gradient magnitude. Both are one-channel
 //! maps, so the retrieval distance (mean over pixels of the channel norm) is their mean

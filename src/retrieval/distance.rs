@@ -1,4 +1,4 @@
-//! The distance of DESIGN.md §3, `d(p, q) = mean over pixels of ‖w ⊙ (p − q)‖₂`, for whole
+//! The distance of docs/design.md §3, `d(p, q) = mean over pixels of ‖w ⊙ (p − q)‖₂`, for whole
 //! query × database matrices, batched on the device: per pixel, `‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b`,
 //! so the cross terms are one batched matmul. The nearest candidates are then rescored
 //! exactly on the host, so identical images sit at distance 0, not at rounding noise.

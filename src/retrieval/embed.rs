@@ -1,4 +1,4 @@
-//! Embeddings (DESIGN.md §3): the encoder's `mu` for the image's own domain, standardised per
+//! Embeddings (docs/design.md §3): the encoder's `mu` for the image's own domain, standardised per
 //! pixel across channels, `(x − mean_C) / (std_C + 1e-8)` (std with Bessel's correction, as
 //! `torch.std`). Also the baselines, computed the same way: raw downscaled pixels and an
 //! untrained encoder of the same architecture.

@@ -1,4 +1,4 @@
-//! Retrieval across domains (DESIGN.md §4): every query of one domain against every image of
+//! Retrieval across domains (docs/design.md §4): every query of one domain against every image of
 //! the other, Recall@N, mAP, the precision–recall curve, the held-out triplet loss and the
 //! silhouette of embeddings grouped by place.
 
@@ -126,7 +126,7 @@ pub fn evaluate(
     evaluate_depths(std::slice::from_ref(all), &[w], query_domain, device, seed)
 }
 
-/// Deep feature matching (DESIGN.md §3): `depths[k]` holds the same images embedded at one
+/// Deep feature matching (docs/design.md §3): `depths[k]` holds the same images embedded at one
 /// encoder depth, weighted by `w[k]`; the distance is the mean of the per-depth distances.
 /// The returned queries and database are those of the last (deepest) depth.
 pub fn evaluate_depths(
@@ -329,7 +329,7 @@ fn place_silhouette_depths(
     Some(silhouette(&m, &labels))
 }
 
-/// The held-out scores tracked at every training snapshot (DESIGN.md §4): night→day Recall@1,
+/// The held-out scores tracked at every training snapshot (docs/design.md §4): night→day Recall@1,
 /// Recall@10 and mAP of the spatial embedding, the domain probe and the distance ratio.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct HeldOutScores {

@@ -1,4 +1,4 @@
-//! How much domain is left in an embedding (DESIGN.md §4): a linear probe's held-out accuracy
+//! How much domain is left in an embedding (docs/design.md §4): a linear probe's held-out accuracy
 //! at telling day codes from night codes (0.5 = no domain left, 1.0 = two separate clouds), and
 //! the mean same-place distance over the mean other-place distance (below 1 means the true
 //! match is nearer than the rest on average).

@@ -1,4 +1,4 @@
-//! Back-propagating latent channels to pixel space (DESIGN.md §5): the gradient of a channel's
+//! Back-propagating latent channels to pixel space (docs/design.md §5): the gradient of a channel's
 //! mean activation with respect to the input image, gradient × input, SmoothGrad, and the
 //! gradient of a match distance with respect to both images.
 

@@ -1,4 +1,4 @@
-//! The supervised stages, one loop for both (DESIGN.md §3 and §3b):
+//! The supervised stages, one loop for both (docs/design.md §3 and §3b):
 //! - channel weights: the encoder frozen, one weight vector per matched depth learned from
 //!   triplets (anchor = a place by day, positive = it by night, negative = another place by
 //!   day or by night, 50/50), margin 1, Adam at 1e-3, batch 16;
@@ -26,7 +26,7 @@ use super::weights::{
     ChannelWeights, Depths, Hinge, batch_hard_objective, features, pair_distances, share_for_mass,
     triplet_objective, weighted_distance,
 };
-use crate::data::split::MIN_EVAL_PLACES;
+use crate::data::split::{MIN_EVAL_PLACES, paired_places};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::error::ConfigError;
@@ -211,25 +211,6 @@ pub struct Triplet {
     pub anchor: usize,
     pub positive: usize,
     pub negative: (Domain, usize),
-}
-
-/// Places with both a day and a night image among `day`/`night` indices: (place, day, night).
-pub fn paired(ds: &Dataset, day: &[usize], night: &[usize]) -> Vec<(u32, usize, usize)> {
-    let mut by_place = std::collections::BTreeMap::new();
-    for &i in day {
-        if let Some(p) = ds.day[i].place {
-            by_place.entry(p).or_insert((None, None)).0.get_or_insert(i);
-        }
-    }
-    for &i in night {
-        if let Some(p) = ds.night[i].place {
-            by_place.entry(p).or_insert((None, None)).1.get_or_insert(i);
-        }
-    }
-    by_place
-        .into_iter()
-        .filter_map(|(p, (d, n))| Some((p, d?, n?)))
-        .collect()
 }
 
 /// One triplet per place in `order`, negatives drawn from `rng`.
@@ -469,11 +450,11 @@ impl WeightsTrainer {
         stage_one: (PathBuf, u64),
     ) -> Result<Self, String> {
         config.validate().map_err(|e| e.to_string())?;
-        let train_places = paired(&dataset, &split.train_day, &split.train_night);
+        let train_places = paired_places(&dataset, &split.train_day, &split.train_night);
         if train_places.len() < 2 {
             return Err("the supervised stage needs ground truth: at least two training places with both a day and a night image (places.csv or paired file names)".into());
         }
-        let val_places = paired(&dataset, &split.val_day, &split.val_night);
+        let val_places = paired_places(&dataset, &split.val_day, &split.val_night);
         // The stage is judged on held-out triplets (and fine-tuning on held-out retrieval):
         // without them a run could only report NaN.
         if val_places.len() < MIN_EVAL_PLACES {
@@ -711,7 +692,7 @@ impl WeightsTrainer {
         }
     }
 
-    /// Held-out triplet loss (per-triplet hinge, random negatives: the metric of DESIGN.md §4)
+    /// Held-out triplet loss (per-triplet hinge, random negatives: the metric of docs/design.md §4)
     /// of `model` with weights `w`, both off the autodiff device.
     pub fn validation_loss_of(&self, model: &DoubleVae, w: &ChannelWeights) -> Option<f32> {
         if self.val_triplets.is_empty() {

@@ -1,4 +1,4 @@
-//! Channel weights of the siamese stage (DESIGN.md §3) and the weighted distance they define,
+//! Channel weights of the siamese stage (docs/design.md §3) and the weighted distance they define,
 //! differentiable so the weights can be learned.
 
 use burn::module::Param;

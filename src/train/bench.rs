@@ -1,5 +1,5 @@
 //! Throughput of the real training step and of the encoder, reported in the same JSON shape
-//! as `shared/bench/torch_reference.py` so the two can be put side by side.
+//! as `bench/torch_reference.py` so the two can be put side by side.
 
 use std::time::Instant;
 

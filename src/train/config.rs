@@ -1,4 +1,4 @@
-//! `TrainingConfig`: everything a run needs, serde/TOML, every field defaulted (DESIGN.md §2).
+//! `TrainingConfig`: everything a run needs, serde/TOML, every field defaulted (docs/design.md §2).
 //! Presets fill in model size and batch; a TOML file and command-line flags override them.
 
 use std::path::Path;
@@ -56,7 +56,7 @@ pub struct TrainingConfig {
     #[serde(with = "crate::json_float")]
     pub adam_epsilon: f64,
     pub loss_weights: LossWeights,
-    /// `research` is DESIGN.md §2 exactly; `aligned` adds the image discriminators of §2b.
+    /// `research` is docs/design.md §2 exactly; `aligned` adds the image discriminators of §2b.
     /// A file without the field predates the aligning terms, so it was trained as `research`
     /// (a TOML overlay keeps the preset's value: it is merged onto the full preset).
     #[serde(default = "objective_of_older_files")]

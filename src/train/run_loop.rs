@@ -1,4 +1,4 @@
-//! The one run loop of every training stage: stage one (DESIGN.md §2), the channel weights
+//! The one run loop of every training stage: stage one (docs/design.md §2), the channel weights
 //! (§3) and fine-tuning (§3b). It owns what they share: the commands (pause, resume, stop,
 //! save-now, each answered by the stage's event), the epoch and step counters, the save
 //! policy, the non-finite check, optimiser restore and the seeded epoch order. A stage

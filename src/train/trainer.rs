@@ -1,4 +1,4 @@
-//! The training loop of DESIGN.md §2, as the research's `Trainer`: build it from a
+//! The training loop of docs/design.md §2, as the research's `Trainer`: build it from a
 //! `TrainingConfig`, call `train()`. It reports through an event channel and obeys pause,
 //! resume, stop and save requests between steps, so a GUI can drive it from a thread.
 

@@ -1,4 +1,4 @@
-//! The aligning objective (DESIGN.md §2b) and the invariance measures (§4), against hand values.
+//! The aligning objective (docs/design.md §2b) and the invariance measures (§4), against hand values.
 
 use burn::prelude::*;
 use duskmatch::data::Domain;

@@ -431,3 +431,42 @@ fn stop_exactly_at_an_epoch_boundary_with_undefined_scores_then_continue_lands_b
 /// A run seed whose split of the 12-place town holds out two places on one side of the
 /// domain probe's split (found by trying seeds; the test above checks it still holds).
 pub(crate) const UNDEFINED_PROBE_SEED: u64 = 3;
+
+#[test]
+fn unlabelled_unpaired_data_still_trains_and_only_labelled_data_needs_two_held_out_places() {
+    // Stage one needs no pairs: day and night stems differ and there is no places.csv, so
+    // there is no retrieval to score and the held-out minimum does not apply.
+    let dir = tempdir();
+    let town = duskmatch::data::synth::generate(&SynthConfig { places: 3, seed: 5 }, 32);
+    for (sub, list) in [("day", &town.day), ("night", &town.night)] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for (i, s) in list.iter().enumerate() {
+            let name = format!("{sub}-{i}.png");
+            duskmatch::data::image_io::save_png(&s.image, &dir.path().join(sub).join(name))
+                .unwrap();
+        }
+    }
+    let mut cfg = Preset::Tiny.config();
+    cfg.data = DataSource::from_dir(dir.path(), Default::default()).unwrap();
+    let (ds, _) = cfg.data.load(32).unwrap();
+    assert!(!ds.has_ground_truth());
+    assert!(
+        Trainer::new(
+            cfg.clone(),
+            Arc::new(ds),
+            device::cpu(),
+            dir.path().join("r")
+        )
+        .is_ok()
+    );
+    // The same three places with their labels hold out one: refused, naming the minimum.
+    let (mut cfg, ds) = tiny(3);
+    cfg.epochs = 1;
+    let e = Trainer::new(cfg, ds, device::cpu(), dir.path().join("s"))
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("too few places") && e.contains("at least 2"),
+        "{e}"
+    );
+}
