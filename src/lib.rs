@@ -13,7 +13,7 @@ pub mod json_float;
 pub mod model;
 pub mod retrieval;
 pub mod saliency;
-pub mod siamese;
 pub mod store;
+pub mod supervised;
 pub mod sysinfo;
 pub mod train;

@@ -17,7 +17,7 @@ use crate::data::{Dataset, Domain};
 use crate::model::DoubleVae;
 use crate::saliency::colormap::colorbar;
 use crate::saliency::{Colormap, Method, SaliencyMap, Target, explain_match, overlay, saliency};
-use crate::siamese::weights::importance;
+use crate::supervised::weights::importance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodChoice {

@@ -6,7 +6,7 @@ use super::retrieval_panel::IndexInputs;
 use super::weights_panel::WeightsInputs;
 use super::{DuskApp, Level, training_panel};
 use crate::data::Split;
-use crate::siamese::Method;
+use crate::supervised::Method;
 use crate::train::checkpoint::{Header, RunState};
 use crate::train::run_dir::run_dir_in;
 use crate::train::run_loop::Counters;

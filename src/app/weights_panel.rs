@@ -16,8 +16,10 @@ use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::compare::{DepthWeights, evaluation_items, with_and_without_weights};
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
-use crate::siamese::weights::{importance, share_for_mass};
-use crate::siamese::{Depths, Hinge, Method, Trained, WeightsConfig, WeightsEvent, WeightsTrainer};
+use crate::supervised::weights::{importance, share_for_mass};
+use crate::supervised::{
+    Depths, Hinge, Method, SupervisedConfig, SupervisedEvent, SupervisedTrainer, Trained,
+};
 use crate::train::Command;
 use crate::train::checkpoint::Header;
 
@@ -53,7 +55,7 @@ pub struct WeightsPanel {
     pub hinge: Hinge,
     pub epochs: usize,
     pub runs: Vec<WeightsRun>,
-    active: Option<Job<Comparison, WeightsEvent>>,
+    active: Option<Job<Comparison, SupervisedEvent>>,
     /// The run answered a pause (and has not resumed since).
     pub paused: bool,
     pub error: Option<String>,
@@ -143,18 +145,18 @@ impl WeightsPanel {
             Method::FineTune => Depths::Latent,
         };
         let cfg = match method {
-            Method::Weights => WeightsConfig {
+            Method::Weights => SupervisedConfig {
                 depths,
                 hinge: self.hinge,
                 epochs: self.epochs.max(1),
                 ..Default::default()
             },
-            Method::FineTune => WeightsConfig {
+            Method::FineTune => SupervisedConfig {
                 epochs: self.epochs.max(1),
-                ..WeightsConfig::fine_tune()
+                ..SupervisedConfig::fine_tune()
             },
         };
-        let trainer = match WeightsTrainer::new(
+        let trainer = match SupervisedTrainer::new(
             cfg,
             &inputs.model,
             inputs.model_config,
@@ -252,14 +254,16 @@ impl WeightsPanel {
         let run = self.runs.last_mut()?;
         for e in events {
             match e {
-                WeightsEvent::Started {
+                SupervisedEvent::Started {
                     initial_val: Some(v),
                     ..
                 } => run.val.push((0.0, v as f64)),
-                WeightsEvent::Paused { .. } => self.paused = true,
-                WeightsEvent::Resumed { .. } => self.paused = false,
-                WeightsEvent::Step { step, loss, .. } => run.train.push((step as f64, loss as f64)),
-                WeightsEvent::Epoch {
+                SupervisedEvent::Paused { .. } => self.paused = true,
+                SupervisedEvent::Resumed { .. } => self.paused = false,
+                SupervisedEvent::Step { step, loss, .. } => {
+                    run.train.push((step as f64, loss as f64))
+                }
+                SupervisedEvent::Epoch {
                     epoch,
                     val,
                     retrieval,
@@ -273,7 +277,7 @@ impl WeightsPanel {
                         run.recall.push((x, r.recall_1));
                     }
                 }
-                WeightsEvent::Finished {
+                SupervisedEvent::Finished {
                     weights,
                     checkpoint,
                     ..
@@ -284,7 +288,7 @@ impl WeightsPanel {
                         Method::FineTune => run.saved = checkpoint,
                     }
                 }
-                WeightsEvent::Error(e) => err = Some(e),
+                SupervisedEvent::Error(e) => err = Some(e),
                 _ => {}
             }
         }

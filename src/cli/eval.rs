@@ -114,7 +114,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     let cfg = &ck.header.config;
     let weights = match &args.weights {
         Some(p) => {
-            let wc = crate::siamese::checkpoint::load(p)?;
+            let wc = crate::supervised::checkpoint::load(p)?;
             if wc.header.model != cfg.model {
                 return Err(format!(
                     "{} was learned for a model with {}, this checkpoint has {}",

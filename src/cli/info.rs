@@ -37,7 +37,7 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
                 }
             );
             println!("  data: {}", ck.header.config.data.describe());
-            if let Some(t) = crate::siamese::FineTuneStamp::of(&ck)? {
+            if let Some(t) = crate::supervised::FineTuneStamp::of(&ck)? {
                 println!(
                     "  fine-tuned on place labels: epoch {} of {} ({} steps) from the stage-one checkpoint {} at step {}; the optimiser state is the fine-tuning's (resume it with `weights --method fine-tune --resume`)",
                     t.state.at.epoch,

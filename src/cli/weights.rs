@@ -14,9 +14,10 @@ use super::DataArgs;
 use super::eval::load_for_eval;
 use crate::data::Split;
 use crate::device::BackendChoice;
-use crate::siamese::weights::{importance, share_for_mass};
-use crate::siamese::{
-    Depths, Hinge, Method, Mining, Resume, Trained, WeightsConfig, WeightsEvent, WeightsTrainer,
+use crate::supervised::weights::{importance, share_for_mass};
+use crate::supervised::{
+    Depths, Hinge, Method, Mining, Resume, SupervisedConfig, SupervisedEvent, SupervisedTrainer,
+    Trained,
 };
 use crate::train::checkpoint;
 
@@ -93,10 +94,10 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     let mut curves = serde_json::Map::new();
     for depths in runs {
         let defaults = match args.method {
-            Method::Weights => WeightsConfig::default(),
-            Method::FineTune => WeightsConfig::fine_tune(),
+            Method::Weights => SupervisedConfig::default(),
+            Method::FineTune => SupervisedConfig::fine_tune(),
         };
-        let wc = WeightsConfig {
+        let wc = SupervisedConfig {
             depths,
             hinge: args.hinge,
             mining: args.mining.unwrap_or(defaults.mining),
@@ -123,7 +124,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             )),
         };
         let (tx, rx) = mpsc::channel();
-        let mut trainer = WeightsTrainer::new(
+        let mut trainer = SupervisedTrainer::new(
             wc,
             &model,
             cfg.model,
@@ -143,7 +144,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         let bar = indicatif::ProgressBar::new(0);
         for e in rx {
             match e {
-                WeightsEvent::Started {
+                SupervisedEvent::Started {
                     steps_per_epoch,
                     total_steps,
                     train_places,
@@ -153,11 +154,11 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                     bar.set_length(total_steps);
                     bar.println(format!("{}: {train_places} training places, {val_places} held-out triplets, {steps_per_epoch} steps per epoch", depths.name()));
                 }
-                WeightsEvent::Step { step, loss, .. } => {
+                SupervisedEvent::Step { step, loss, .. } => {
                     bar.set_position(step);
                     bar.set_message(format!("triplet {loss:.4}"));
                 }
-                WeightsEvent::Epoch {
+                SupervisedEvent::Epoch {
                     epoch,
                     train,
                     val,
@@ -178,7 +179,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                         ),
                     })
                 }
-                WeightsEvent::Error(e) => bar.println(format!("error: {e}")),
+                SupervisedEvent::Error(e) => bar.println(format!("error: {e}")),
                 _ => {}
             }
         }
@@ -223,7 +224,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             latent.len(),
             share * 100.0,
             top.join(" "),
-            out.join(crate::siamese::checkpoint::LATEST).display()
+            out.join(crate::supervised::checkpoint::LATEST).display()
         );
         let first = state
             .history

@@ -106,7 +106,7 @@ pub struct RunState {
     /// How every random stream is derived, stated for whoever reads the file.
     pub rng: String,
     /// Set when the model was then fine-tuned on place labels: the supervised stage's own
-    /// record (`siamese::fine_tune::FineTuneStamp`, which owns its shape). Stage one does not
+    /// record (`supervised::fine_tune::FineTuneStamp`, which owns its shape). Stage one does not
     /// resume such a file: its optimiser state is the fine-tuning's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervised: Option<serde_json::Value>,

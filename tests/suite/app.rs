@@ -990,7 +990,7 @@ fn the_weights_panel_learns_channel_weights_that_retrieval_can_use() {
 #[test]
 fn fine_tuning_a_runs_snapshot_saves_under_that_run_and_names_its_model() {
     use duskmatch::model::fingerprint::fingerprint;
-    use duskmatch::siamese::FineTuneStamp;
+    use duskmatch::supervised::FineTuneStamp;
     let dir = tempdir();
     let mut h = harness(tiny_app(dir.path()));
     a_stopped_run_on_the_supervised_tab(&mut h);

@@ -11,7 +11,7 @@ use duskmatch::data::Split;
 use duskmatch::device;
 use duskmatch::model::DoubleVae;
 use duskmatch::model::summary::{layer_table, table_total, trainable_params};
-use duskmatch::siamese::{WeightsConfig, WeightsTrainer};
+use duskmatch::supervised::{SupervisedConfig, SupervisedTrainer};
 use duskmatch::train::{Preset, Trainer, checkpoint};
 
 use crate::common::*;
@@ -116,9 +116,9 @@ fn files() -> Files {
     std::fs::copy(run.join(checkpoint::LATEST), &stage_one).unwrap();
     let header = checkpoint::load(&stage_one).unwrap().header;
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
-    let stage = |wc: WeightsConfig, out: &Path| {
-        WeightsTrainer::new(
-            WeightsConfig {
+    let stage = |wc: SupervisedConfig, out: &Path| {
+        SupervisedTrainer::new(
+            SupervisedConfig {
                 epochs: 1,
                 batch_size: 4,
                 ..wc
@@ -136,8 +136,8 @@ fn files() -> Files {
         .train()
         .unwrap()
     };
-    stage(WeightsConfig::default(), &dir.path().join("w"));
-    stage(WeightsConfig::fine_tune(), &dir.path().join("ft"));
+    stage(SupervisedConfig::default(), &dir.path().join("w"));
+    stage(SupervisedConfig::fine_tune(), &dir.path().join("ft"));
     let pre_checksum = dir.path().join("v1.dmck");
     write_version_one(&stage_one, &pre_checksum);
     let image = dir.path().join("day.png");
@@ -149,7 +149,7 @@ fn files() -> Files {
         weights: dir
             .path()
             .join("w")
-            .join(duskmatch::siamese::checkpoint::LATEST),
+            .join(duskmatch::supervised::checkpoint::LATEST),
         pre_checksum,
         image,
         _dir: dir,

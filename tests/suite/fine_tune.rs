@@ -9,11 +9,11 @@ use duskmatch::data::Split;
 use duskmatch::device;
 use duskmatch::retrieval::compare::evaluation_items;
 use duskmatch::retrieval::eval::held_out_scores;
-use duskmatch::siamese::weights::{
+use duskmatch::supervised::weights::{
     ChannelWeights, batch_hard_objective, pair_distances, weighted_distance,
 };
-use duskmatch::siamese::{
-    Depths, FineTuneStamp, Method, Mining, Resume, WeightsConfig, WeightsTrainer,
+use duskmatch::supervised::{
+    Depths, FineTuneStamp, Method, Mining, Resume, SupervisedConfig, SupervisedTrainer,
 };
 use duskmatch::train::{Trainer, checkpoint};
 
@@ -69,14 +69,14 @@ fn pair_distances_are_the_weighted_distance_of_every_pair() {
 
 #[test]
 fn fine_tuning_config_is_checked() {
-    let bad = WeightsConfig {
+    let bad = SupervisedConfig {
         depths: Depths::Three,
-        ..WeightsConfig::fine_tune()
+        ..SupervisedConfig::fine_tune()
     };
     assert!(bad.validate().unwrap_err().to_string().contains("depths"));
-    let bad = WeightsConfig {
+    let bad = SupervisedConfig {
         batch_size: 1,
-        ..WeightsConfig::fine_tune()
+        ..SupervisedConfig::fine_tune()
     };
     assert!(
         bad.validate()
@@ -85,7 +85,8 @@ fn fine_tuning_config_is_checked() {
             .contains("batch_size")
     );
     // A weights config written before fine-tuning existed reads as the channel weighting.
-    let old: WeightsConfig = serde_json::from_str(r#"{"depths": "latent", "epochs": 3}"#).unwrap();
+    let old: SupervisedConfig =
+        serde_json::from_str(r#"{"depths": "latent", "epochs": 3}"#).unwrap();
     assert_eq!((old.method, old.mining), (Method::Weights, Mining::Random));
 }
 
@@ -104,15 +105,15 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
     let (items, _) = evaluation_items(&ds, Some(&split));
     let before = held_out_scores(&stage1.model, &ds, &items, &cpu(), 0).unwrap();
-    let wc = WeightsConfig {
+    let wc = SupervisedConfig {
         epochs: 4,
         learning_rate: 1e-3,
-        ..WeightsConfig::fine_tune()
+        ..SupervisedConfig::fine_tune()
     };
     let step = stage1_ck.header.state.at.step;
     let make = |out: &std::path::Path, epochs: usize| {
-        WeightsTrainer::new(
-            WeightsConfig {
+        SupervisedTrainer::new(
+            SupervisedConfig {
                 epochs,
                 ..wc.clone()
             },
@@ -153,7 +154,7 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     let stamp = FineTuneStamp::of(&ck).unwrap().expect("stamped");
     assert_eq!(
         stamp.config,
-        WeightsConfig {
+        SupervisedConfig {
             epochs: 4,
             ..wc.clone()
         }
@@ -235,7 +236,7 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     );
 
     // A file learned on another stage-one step is refused.
-    let other = WeightsTrainer::new(
+    let other = SupervisedTrainer::new(
         wc.clone(),
         &stage1.model,
         cfg.model,

@@ -14,8 +14,8 @@ use serde_json::Value;
 use duskmatch::json_float::non_finite_name;
 use duskmatch::model::DoubleVae;
 use duskmatch::retrieval::eval::HeldOutScores;
-use duskmatch::siamese::checkpoint::{self as weights_file, HistoryPoint, WeightsState};
-use duskmatch::siamese::{ChannelWeights, FineTuneStamp, WeightsConfig};
+use duskmatch::supervised::checkpoint::{self as weights_file, HistoryPoint, SupervisedState};
+use duskmatch::supervised::{ChannelWeights, FineTuneStamp, SupervisedConfig};
 use duskmatch::train::checkpoint::{self, Header, RunState};
 use duskmatch::train::metrics_log::{self, MetricsLog, Record};
 use duskmatch::train::run_loop::restore_optimizer;
@@ -107,8 +107,8 @@ fn scores() -> HeldOutScores {
     }
 }
 
-fn weights_state() -> WeightsState {
-    WeightsState {
+fn weights_state() -> SupervisedState {
+    SupervisedState {
         epoch_loss_sum: 1.25,
         history: vec![HistoryPoint {
             step: 3,
@@ -162,7 +162,7 @@ fn stage_one_kind(model: DoubleVae) -> Kind {
 fn fine_tuned_kind(model: DoubleVae) -> Kind {
     let cfg = config();
     let stamp = FineTuneStamp {
-        config: WeightsConfig::fine_tune(),
+        config: SupervisedConfig::fine_tune(),
         stage_one: "stage1.dmck".into(),
         stage_one_step: 7,
         stage_one_fingerprint: Some("00000000".into()),
@@ -179,7 +179,7 @@ fn fine_tuned_kind(model: DoubleVae) -> Kind {
             let h: Header = serde_json::from_value(with_created(v)).map_err(|e| e.to_string())?;
             let stamp: FineTuneStamp = serde_json::from_value(h.state.supervised.clone().unwrap())
                 .map_err(|e| e.to_string())?;
-            duskmatch::siamese::fine_tune::save(path, &h, &stamp, &model, &optimizer)
+            duskmatch::supervised::fine_tune::save(path, &h, &stamp, &model, &optimizer)
         }),
         load: Box::new(|path| {
             let ck = checkpoint::load(path)?;
@@ -196,7 +196,7 @@ fn weights_kind() -> Kind {
     let cfg = config();
     let channels = vec![4 * cfg.model.base_width];
     let header = serde_json::json!({
-        "config": WeightsConfig::default(),
+        "config": SupervisedConfig::default(),
         "model": cfg.model,
         "channels": channels,
         "stage_one": "stage1.dmck",

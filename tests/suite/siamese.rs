@@ -5,11 +5,11 @@ use duskmatch::data::synth::SynthConfig;
 use duskmatch::data::{DataSource, Domain, Split};
 use duskmatch::device;
 use duskmatch::model::DoubleVae;
-use duskmatch::siamese::checkpoint;
-use duskmatch::siamese::weights::{
+use duskmatch::supervised::checkpoint;
+use duskmatch::supervised::weights::{
     ChannelWeights, share_for_mass, triplet_objective, weighted_distance,
 };
-use duskmatch::siamese::{Depths, Hinge, WeightsConfig, WeightsTrainer};
+use duskmatch::supervised::{Depths, Hinge, SupervisedConfig, SupervisedTrainer};
 use duskmatch::train::{Preset, Trainer};
 
 use crate::common::*;
@@ -82,7 +82,7 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
         .train()
         .unwrap();
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
-    let wc = WeightsConfig {
+    let wc = SupervisedConfig {
         depths: Depths::Latent,
         hinge: Hinge::Triplet,
         epochs: 12,
@@ -91,7 +91,7 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
         ..Default::default()
     };
     let out = dir.path().join("weights");
-    let trainer = WeightsTrainer::new(
+    let trainer = SupervisedTrainer::new(
         wc.clone(),
         &stage1.model,
         cfg.model,
@@ -105,7 +105,7 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
     let before = trainer
         .validation_loss(&ChannelWeights::ones(&[16], &cpu()))
         .unwrap();
-    let duskmatch::siamese::Trained {
+    let duskmatch::supervised::Trained {
         weights: w, state, ..
     } = trainer.train().unwrap();
     let after = state.history.last().unwrap().val.unwrap();
@@ -129,8 +129,8 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
     assert_eq!(ck.header.config, wc);
     assert!(ck.optimizer.is_some());
     // Another architecture is refused.
-    let other = WeightsTrainer::new(
-        WeightsConfig {
+    let other = SupervisedTrainer::new(
+        SupervisedConfig {
             depths: Depths::Three,
             ..wc
         },
@@ -162,14 +162,14 @@ fn three_and_six_depths_have_a_weight_vector_per_depth() {
         (Depths::Six, vec![4, 8, 8, 8, 8, 8]),
     ] {
         assert_eq!(d.channels(2), chans);
-        let f = duskmatch::siamese::weights::features(&model, x.clone(), Domain::Day, d);
+        let f = duskmatch::supervised::weights::features(&model, x.clone(), Domain::Day, d);
         assert_eq!(f.iter().map(|t| t.dims()[1]).collect::<Vec<_>>(), chans);
     }
 }
 
 #[test]
 fn the_weights_stage_answers_pause_save_resume_and_stop() {
-    use duskmatch::siamese::WeightsEvent;
+    use duskmatch::supervised::SupervisedEvent;
     use duskmatch::train::Command;
     use std::sync::mpsc;
     use std::time::Duration;
@@ -179,8 +179,8 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
     let (etx, erx) = mpsc::channel();
     let (ctx, crx) = mpsc::channel();
-    let trainer = WeightsTrainer::new(
-        WeightsConfig {
+    let trainer = SupervisedTrainer::new(
+        SupervisedConfig {
             epochs: 10_000,
             batch_size: 4,
             ..Default::default()
@@ -197,7 +197,7 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
     .with_events(etx)
     .with_commands(crx);
     let worker = std::thread::spawn(move || trainer.train());
-    let wait = |want: &dyn Fn(&WeightsEvent) -> bool, timeout| loop {
+    let wait = |want: &dyn Fn(&SupervisedEvent) -> bool, timeout| loop {
         match erx.recv_timeout(timeout) {
             Ok(e) if want(&e) => return Some(e),
             Ok(_) => continue,
@@ -205,17 +205,17 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
         }
     };
     let long = Duration::from_secs(60);
-    assert!(wait(&|e| matches!(e, WeightsEvent::Step { .. }), long).is_some());
+    assert!(wait(&|e| matches!(e, SupervisedEvent::Step { .. }), long).is_some());
     ctx.send(Command::Pause).unwrap();
-    let Some(WeightsEvent::Paused { step: paused_at }) =
-        wait(&|e| matches!(e, WeightsEvent::Paused { .. }), long)
+    let Some(SupervisedEvent::Paused { step: paused_at }) =
+        wait(&|e| matches!(e, SupervisedEvent::Paused { .. }), long)
     else {
         panic!("pause not acknowledged")
     };
     // Nothing steps while paused; save-now writes the file at the paused step.
     assert!(
         wait(
-            &|e| matches!(e, WeightsEvent::Step { .. }),
+            &|e| matches!(e, SupervisedEvent::Step { .. }),
             Duration::from_millis(700)
         )
         .is_none(),
@@ -224,7 +224,7 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
     ctx.send(Command::SaveNow).unwrap();
     assert!(
         wait(
-            &|e| matches!(e, WeightsEvent::CheckpointWritten { .. }),
+            &|e| matches!(e, SupervisedEvent::CheckpointWritten { .. }),
             long
         )
         .is_some()
@@ -235,11 +235,11 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
     );
     ctx.send(Command::Resume).unwrap();
     assert!(matches!(
-        wait(&|e| matches!(e, WeightsEvent::Resumed { .. }), long),
-        Some(WeightsEvent::Resumed { step }) if step == paused_at
+        wait(&|e| matches!(e, SupervisedEvent::Resumed { .. }), long),
+        Some(SupervisedEvent::Resumed { step }) if step == paused_at
     ));
-    let Some(WeightsEvent::Step { step, .. }) =
-        wait(&|e| matches!(e, WeightsEvent::Step { .. }), long)
+    let Some(SupervisedEvent::Step { step, .. }) =
+        wait(&|e| matches!(e, SupervisedEvent::Step { .. }), long)
     else {
         panic!("no step after resuming")
     };
@@ -254,14 +254,14 @@ fn the_weights_stage_answers_pause_save_resume_and_stop() {
 
 #[test]
 fn a_resumed_weights_run_lands_where_a_straight_one_does() {
-    use duskmatch::siamese::Resume;
+    use duskmatch::supervised::Resume;
     let dir = tempdir();
     let (cfg, ds) = crate::train::tiny(40);
     let model = DoubleVae::new(&cfg.model, 1, &cpu());
     let split = Split::new(&ds, cfg.validation_fraction, cfg.seed);
     let make = |out: &std::path::Path, epochs: usize| {
-        WeightsTrainer::new(
-            WeightsConfig {
+        SupervisedTrainer::new(
+            SupervisedConfig {
                 epochs,
                 batch_size: 4,
                 learning_rate: 1e-2,
@@ -292,8 +292,8 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
     // The same step label on another stage-one model is refused: the file records the
     // model's fingerprint, not only its step.
     let other_model = DoubleVae::new(&cfg.model, 2, &cpu());
-    let e = WeightsTrainer::new(
-        WeightsConfig {
+    let e = SupervisedTrainer::new(
+        SupervisedConfig {
             epochs: 4,
             batch_size: 4,
             learning_rate: 1e-2,
@@ -350,11 +350,11 @@ fn the_fingerprint_is_the_models_values_not_its_instance() {
 /// finds it at its next poll), then resumed from the file it left: both land bitwise.
 /// `check` looks at that file first.
 fn supervised_resume_lands_bitwise(
-    wc: WeightsConfig,
+    wc: SupervisedConfig,
     stop: impl Fn(u64) -> u64,
-    check: impl Fn(&duskmatch::siamese::Resume),
+    check: impl Fn(&duskmatch::supervised::Resume),
 ) {
-    use duskmatch::siamese::{Resume, WeightsEvent};
+    use duskmatch::supervised::{Resume, SupervisedEvent};
     use std::sync::mpsc;
     let dir = tempdir();
     let (mut cfg, ds) = crate::train::tiny(12);
@@ -366,8 +366,8 @@ fn supervised_resume_lands_bitwise(
         .unwrap()
         .header;
     let make = |out: &std::path::Path| {
-        WeightsTrainer::new(
-            WeightsConfig {
+        SupervisedTrainer::new(
+            SupervisedConfig {
                 epochs: 3,
                 ..wc.clone()
             },
@@ -390,7 +390,7 @@ fn supervised_resume_lands_bitwise(
     let stopped = first
         .with_commands(rx)
         .with_event_sink(Box::new(move |e| {
-            if let WeightsEvent::Step { step, .. } = e
+            if let SupervisedEvent::Step { step, .. } = e
                 && step == stop
             {
                 tx.send(duskmatch::train::Command::Stop).unwrap();
@@ -419,15 +419,17 @@ fn supervised_resume_lands_bitwise(
     }
 }
 
-fn state_of(file: &duskmatch::siamese::Resume) -> duskmatch::siamese::checkpoint::WeightsState {
+fn state_of(
+    file: &duskmatch::supervised::Resume,
+) -> duskmatch::supervised::checkpoint::SupervisedState {
     match file {
-        duskmatch::siamese::Resume::Weights(w) => w.header.state.clone(),
-        duskmatch::siamese::Resume::FineTune { stamp, .. } => stamp.state.clone(),
+        duskmatch::supervised::Resume::Weights(w) => w.header.state.clone(),
+        duskmatch::supervised::Resume::FineTune { stamp, .. } => stamp.state.clone(),
     }
 }
 
-fn small_batches(wc: WeightsConfig) -> WeightsConfig {
-    WeightsConfig {
+fn small_batches(wc: SupervisedConfig) -> SupervisedConfig {
+    SupervisedConfig {
         batch_size: 4,
         learning_rate: 1e-2,
         ..wc
@@ -436,7 +438,7 @@ fn small_batches(wc: WeightsConfig) -> WeightsConfig {
 
 #[test]
 fn the_weights_stage_resumes_bitwise_from_step_one_and_from_an_epoch_end() {
-    let wc = small_batches(WeightsConfig::default());
+    let wc = small_batches(SupervisedConfig::default());
     supervised_resume_lands_bitwise(
         wc.clone(),
         |_| 1,
@@ -458,7 +460,7 @@ fn the_weights_stage_resumes_bitwise_from_step_one_and_from_an_epoch_end() {
 
 #[test]
 fn fine_tuning_resumes_bitwise_from_step_one_and_from_an_epoch_end_with_undefined_scores() {
-    let wc = small_batches(WeightsConfig::fine_tune());
+    let wc = small_batches(SupervisedConfig::fine_tune());
     supervised_resume_lands_bitwise(
         wc.clone(),
         |_| 1,

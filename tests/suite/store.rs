@@ -127,13 +127,13 @@ fn a_file_of_another_kind_is_named_and_an_unchecked_one_loads_with_a_notice() {
     let weights = dir.path().join("w.dmwt");
     store::write_container(
         &weights,
-        duskmatch::siamese::checkpoint::MAGIC,
+        duskmatch::supervised::checkpoint::MAGIC,
         &[b"{}", &[], &[]],
     )
     .unwrap();
     let e = checkpoint::load(&weights).err().unwrap();
     assert!(e.contains("it is a duskmatch channel-weights file"), "{e}");
-    let e = duskmatch::siamese::checkpoint::load(&dir.path().join("good.dmck"))
+    let e = duskmatch::supervised::checkpoint::load(&dir.path().join("good.dmck"))
         .err()
         .unwrap();
     assert!(e.contains("does not exist"), "{e}");

@@ -9,7 +9,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::trainer::WeightsConfig;
+use super::config::SupervisedConfig;
 use super::weights::ChannelWeights;
 use crate::model::ModelConfig;
 use crate::store::{read_container, write_container};
@@ -19,7 +19,7 @@ pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
 pub const LATEST: &str = "weights.dmwt";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WeightsState {
+pub struct SupervisedState {
     /// Flattened, so the file keeps `epoch`, `step_in_epoch` and `step` as fields.
     #[serde(flatten)]
     pub at: crate::train::run_loop::Counters,
@@ -45,7 +45,7 @@ pub struct HistoryPoint {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeightsHeader {
-    pub config: WeightsConfig,
+    pub config: SupervisedConfig,
     pub model: ModelConfig,
     pub channels: Vec<usize>,
     pub stage_one: PathBuf,
@@ -53,7 +53,7 @@ pub struct WeightsHeader {
     /// `model::fingerprint::fingerprint` of the stage-one model; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage_one_fingerprint: Option<String>,
-    pub state: WeightsState,
+    pub state: SupervisedState,
     pub created: String,
 }
 
@@ -81,11 +81,11 @@ impl WeightsCheckpoint {
 
 pub fn save(
     path: &Path,
-    config: &WeightsConfig,
+    config: &SupervisedConfig,
     model: &ModelConfig,
     // The stage-one model's file, step and fingerprint.
     stage_one: (&Path, u64, &str),
-    state: &WeightsState,
+    state: &SupervisedState,
     w: &ChannelWeights,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
 ) -> Result<(), String> {

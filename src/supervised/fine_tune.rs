@@ -9,20 +9,20 @@ use std::path::{Path, PathBuf};
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{WeightsCheckpoint, WeightsState};
-use super::trainer::WeightsConfig;
+use super::checkpoint::{SupervisedState, WeightsCheckpoint};
+use super::config::SupervisedConfig;
 use crate::model::DoubleVae;
 use crate::train::checkpoint::{self, Checkpoint, Header};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FineTuneStamp {
-    pub config: WeightsConfig,
+    pub config: SupervisedConfig,
     pub stage_one: PathBuf,
     pub stage_one_step: u64,
     /// `model::fingerprint::fingerprint` of the stage-one model; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage_one_fingerprint: Option<String>,
-    pub state: WeightsState,
+    pub state: SupervisedState,
 }
 
 impl FineTuneStamp {

@@ -16,229 +16,27 @@ use std::sync::mpsc::{Receiver, Sender};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{HistoryPoint, WeightsCheckpoint, WeightsState};
+use super::checkpoint::{HistoryPoint, SupervisedState, WeightsCheckpoint};
+use super::config::{Method, Mining, SupervisedConfig};
+use super::events::SupervisedEvent;
 use super::fine_tune::{FineTuneStamp, Resume};
+use super::triplets::{Triplet, triplets};
 use super::weights::{
-    ChannelWeights, Depths, Hinge, batch_hard_objective, features, pair_distances, share_for_mass,
+    ChannelWeights, Hinge, batch_hard_objective, features, pair_distances, share_for_mass,
     triplet_objective, weighted_distance,
 };
 use crate::data::split::{MIN_EVAL_PLACES, paired_places};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
-use crate::error::ConfigError;
 use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 use crate::train::Command;
 use crate::train::checkpoint::Header;
 use crate::train::run_loop::{self, Counters, EventSink, Plan};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WeightsConfig {
-    pub method: Method,
-    pub mining: Mining,
-    pub depths: Depths,
-    pub hinge: Hinge,
-    pub epochs: usize,
-    pub batch_size: usize,
-    #[serde(with = "crate::json_float")]
-    pub learning_rate: f64,
-    #[serde(with = "crate::json_float")]
-    pub margin: f32,
-    pub seed: u64,
-    pub save_every: usize,
-}
-
-impl Default for WeightsConfig {
-    fn default() -> Self {
-        Self {
-            method: Method::Weights,
-            mining: Mining::Random,
-            depths: Depths::Latent,
-            hinge: Hinge::Triplet,
-            epochs: 30,
-            batch_size: 16,
-            learning_rate: 1e-3,
-            margin: 1.0,
-            seed: 0,
-            save_every: 5,
-        }
-    }
-}
-
-/// What the supervised stage learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// The research's channel weighting of the frozen encoder.
-    Weights,
-    /// The encoders fine-tuned on the place labels.
-    FineTune,
-}
-
-impl Method {
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Weights => "channel weights",
-            Method::FineTune => "fine-tuning",
-        }
-    }
-}
-
-/// Which negatives the triplets use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mining {
-    /// One random other place per anchor, by day or by night (the research).
-    Random,
-    /// The nearest other place in the batch, both ways (see `batch_hard_objective`).
-    BatchHard,
-}
-
-impl WeightsConfig {
-    /// Defaults of the fine-tuning stage: the encoders move, so a smaller step, batch-hard
-    /// negatives, and fewer epochs.
-    pub fn fine_tune() -> Self {
-        Self {
-            method: Method::FineTune,
-            mining: Mining::BatchHard,
-            epochs: 12,
-            batch_size: 16,
-            learning_rate: 1e-4,
-            margin: 1.0,
-            save_every: 1,
-            ..Self::default()
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.method == Method::FineTune && self.depths != Depths::Latent {
-            return Err(ConfigError::new(
-                "depths",
-                self.depths.name(),
-                "latent when fine-tuning (the embedding retrieval uses)",
-            ));
-        }
-        if self.mining == Mining::BatchHard && self.batch_size < 2 {
-            return Err(ConfigError::new(
-                "batch_size",
-                self.batch_size,
-                "an integer ≥ 2 with batch-hard negatives",
-            ));
-        }
-        if self.epochs == 0 {
-            return Err(ConfigError::new("epochs", self.epochs, "an integer ≥ 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(ConfigError::new(
-                "batch_size",
-                self.batch_size,
-                "an integer ≥ 1",
-            ));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            return Err(ConfigError::new(
-                "learning_rate",
-                self.learning_rate,
-                "a number in (0, 1]",
-            ));
-        }
-        if !(self.margin.is_finite() && self.margin >= 0.0) {
-            return Err(ConfigError::new(
-                "margin",
-                self.margin,
-                "a finite number ≥ 0",
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum WeightsEvent {
-    Started {
-        method: Method,
-        depths: Depths,
-        steps_per_epoch: usize,
-        total_steps: u64,
-        train_places: usize,
-        val_places: usize,
-        resumed: bool,
-        /// Held-out triplet loss with every weight at one (where the curve starts).
-        initial_val: Option<f32>,
-    },
-    Step {
-        step: u64,
-        epoch: usize,
-        loss: f32,
-    },
-    Epoch {
-        epoch: usize,
-        step: u64,
-        train: f32,
-        val: Option<f32>,
-        share90: f32,
-        /// Night→day retrieval on the held-out places (fine-tuning only: the weights stage
-        /// compares with and without its weights when it ends).
-        retrieval: Option<HeldOutScores>,
-    },
-    CheckpointWritten {
-        path: PathBuf,
-    },
-    /// Answers to the pause and resume commands, at the step the run stands at.
-    Paused {
-        step: u64,
-    },
-    Resumed {
-        step: u64,
-    },
-    Error(String),
-    Finished {
-        step: u64,
-        weights: Vec<Vec<f32>>,
-        checkpoint: Option<PathBuf>,
-    },
-}
-
-/// A triplet of dataset indices: day anchor, night positive, negative in its domain.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Triplet {
-    pub anchor: usize,
-    pub positive: usize,
-    pub negative: (Domain, usize),
-}
-
-/// One triplet per place in `order`, negatives drawn from `rng`.
-pub fn triplets(
-    places: &[(u32, usize, usize)],
-    order: &[usize],
-    rng: &mut ChaCha8Rng,
-) -> Vec<Triplet> {
-    order
-        .iter()
-        .map(|&k| {
-            let mut other = rng.random_range(0..places.len() - 1);
-            if other >= k {
-                other += 1;
-            }
-            let negative = if rng.random_bool(0.5) {
-                (Domain::Day, places[other].1)
-            } else {
-                (Domain::Night, places[other].2)
-            };
-            Triplet {
-                anchor: places[k].1,
-                positive: places[k].2,
-                negative,
-            }
-        })
-        .collect()
-}
 
 /// What the loop learns: the weights (on the autodiff device, the frozen model beside them)
 /// or the model itself (on the autodiff device, the weights fixed at one).
@@ -281,17 +79,17 @@ impl Learner {
 pub struct Trained {
     pub weights: ChannelWeights,
     pub model: Option<DoubleVae>,
-    pub state: WeightsState,
+    pub state: SupervisedState,
 }
 
 /// A supervised stage inside the run loop: what it learns, its optimiser and state, with the
 /// trainer's data, events and checkpoint writer.
 struct SupervisedStage<'a> {
-    trainer: &'a WeightsTrainer,
+    trainer: &'a SupervisedTrainer,
     /// Taken out for the step (which consumes it) and put back.
     learner: Option<Learner>,
     optim: ModuleOptimizer,
-    state: WeightsState,
+    state: SupervisedState,
     /// The epoch's triplets, in order.
     triplets: Vec<Triplet>,
     last_loss: f32,
@@ -307,7 +105,7 @@ impl SupervisedStage<'_> {
     fn save_to(&self, path: &Path) -> Result<(), String> {
         self.trainer
             .save(path, &self.state, self.learner(), &self.optim)?;
-        self.trainer.emit(WeightsEvent::CheckpointWritten {
+        self.trainer.emit(SupervisedEvent::CheckpointWritten {
             path: path.to_path_buf(),
         });
         Ok(())
@@ -346,7 +144,7 @@ impl run_loop::Stage for SupervisedStage<'_> {
     }
 
     fn report_step(&mut self, at: Counters) -> bool {
-        self.trainer.emit(WeightsEvent::Step {
+        self.trainer.emit(SupervisedEvent::Step {
             step: at.step,
             epoch: at.epoch,
             loss: self.last_loss,
@@ -377,7 +175,7 @@ impl run_loop::Stage for SupervisedStage<'_> {
         if improved {
             self.state.best = retrieval;
         }
-        t.emit(WeightsEvent::Epoch {
+        t.emit(SupervisedEvent::Epoch {
             epoch: finished,
             step: at.step,
             train,
@@ -396,15 +194,15 @@ impl run_loop::Stage for SupervisedStage<'_> {
     }
 
     fn paused(&mut self, step: u64) {
-        self.trainer.emit(WeightsEvent::Paused { step });
+        self.trainer.emit(SupervisedEvent::Paused { step });
     }
 
     fn resumed(&mut self, step: u64) {
-        self.trainer.emit(WeightsEvent::Resumed { step });
+        self.trainer.emit(SupervisedEvent::Resumed { step });
     }
 
     fn error(&mut self, message: String) {
-        self.trainer.emit(WeightsEvent::Error(message));
+        self.trainer.emit(SupervisedEvent::Error(message));
     }
 
     fn loss_name(&self) -> &'static str {
@@ -412,8 +210,8 @@ impl run_loop::Stage for SupervisedStage<'_> {
     }
 }
 
-pub struct WeightsTrainer {
-    pub config: WeightsConfig,
+pub struct SupervisedTrainer {
+    pub config: SupervisedConfig,
     model: DoubleVae,
     model_config: ModelConfig,
     dataset: Arc<Dataset>,
@@ -429,18 +227,18 @@ pub struct WeightsTrainer {
     stage_one_fingerprint: std::sync::OnceLock<String>,
     /// The stage-one checkpoint's header: a fine-tuned model is saved under it.
     stage_one_header: Option<Header>,
-    events: Option<EventSink<WeightsEvent>>,
+    events: Option<EventSink<SupervisedEvent>>,
     commands: Option<Receiver<Command>>,
     resume: Option<Resume>,
 }
 
-impl WeightsTrainer {
+impl SupervisedTrainer {
     /// `model` is the stage-one model (any device: it is moved to `device`; frozen for the
     /// weights, the starting point when fine-tuning); `split` holds out the places stage one
     /// held out.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        config: WeightsConfig,
+        config: SupervisedConfig,
         model: &DoubleVae,
         model_config: ModelConfig,
         dataset: Arc<Dataset>,
@@ -502,11 +300,11 @@ impl WeightsTrainer {
             .get_or_init(|| crate::model::fingerprint::fingerprint(&self.model))
     }
 
-    pub fn with_events(self, tx: Sender<WeightsEvent>) -> Self {
+    pub fn with_events(self, tx: Sender<SupervisedEvent>) -> Self {
         self.with_event_sink(run_loop::channel_sink(tx))
     }
 
-    pub fn with_event_sink(mut self, sink: EventSink<WeightsEvent>) -> Self {
+    pub fn with_event_sink(mut self, sink: EventSink<SupervisedEvent>) -> Self {
         self.events = Some(sink);
         self
     }
@@ -601,7 +399,7 @@ impl WeightsTrainer {
         (self.train_places.len() / self.config.batch_size).max(1)
     }
 
-    fn emit(&self, e: WeightsEvent) -> bool {
+    fn emit(&self, e: SupervisedEvent) -> bool {
         self.events.as_ref().is_none_or(|sink| sink(e))
     }
 
@@ -750,7 +548,7 @@ impl WeightsTrainer {
     fn save(
         &self,
         path: &Path,
-        state: &WeightsState,
+        state: &SupervisedState,
         learner: &Learner,
         optim: &ModuleOptimizer,
     ) -> Result<(), String> {
@@ -829,7 +627,7 @@ impl WeightsTrainer {
                     },
                 },
                 adam.init(),
-                WeightsState::default(),
+                SupervisedState::default(),
             ),
         };
         let total = (cfg.epochs * spe) as u64;
@@ -846,7 +644,7 @@ impl WeightsTrainer {
                 val: Some(v),
             });
         }
-        self.emit(WeightsEvent::Started {
+        self.emit(SupervisedEvent::Started {
             method: cfg.method,
             depths: cfg.depths,
             steps_per_epoch: spe,
@@ -878,7 +676,7 @@ impl WeightsTrainer {
         );
         let latest = self.latest_path();
         let weights = learner.weights().valid();
-        self.emit(WeightsEvent::Finished {
+        self.emit(SupervisedEvent::Finished {
             step: state.at.step,
             weights: weights.to_vecs(),
             checkpoint: Some(latest),

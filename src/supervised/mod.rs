@@ -2,10 +2,15 @@
 //! fine-tuning of the encoders on the same place labels.
 
 pub mod checkpoint;
+pub mod config;
+pub mod events;
 pub mod fine_tune;
 pub mod trainer;
+pub mod triplets;
 pub mod weights;
 
+pub use config::{Method, Mining, SupervisedConfig};
+pub use events::SupervisedEvent;
 pub use fine_tune::{FineTuneStamp, Resume};
-pub use trainer::{Method, Mining, Trained, WeightsConfig, WeightsEvent, WeightsTrainer};
+pub use trainer::{SupervisedTrainer, Trained};
 pub use weights::{ChannelWeights, Depths, Hinge};
