@@ -12,6 +12,7 @@ pub mod error;
 pub mod json_float;
 pub mod model;
 pub mod retrieval;
+pub mod run;
 pub mod saliency;
 pub mod store;
 pub mod supervised;

@@ -9,7 +9,7 @@ pub mod dataset_panel;
 pub mod grid;
 pub mod history;
 pub mod inference;
-pub mod job;
+pub use crate::run::job;
 pub mod loss_plot;
 pub mod overlay_gpu;
 pub mod retrieval_curves;

@@ -18,6 +18,31 @@ use crate::data::synth::SynthConfig;
 use crate::train::Preset;
 pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 
+/// Ctrl+C stops the run in progress through its command channel (it saves on its way out).
+/// The handler is set once per process; each run of a command registers its own sender.
+pub fn stop_on_ctrl_c(commander: Option<std::sync::mpsc::Sender<crate::train::Command>>) {
+    use std::sync::{Mutex, OnceLock};
+    type Slot = Mutex<Option<std::sync::mpsc::Sender<crate::train::Command>>>;
+    static CURRENT: OnceLock<Slot> = OnceLock::new();
+    let mut first = false;
+    let slot = CURRENT.get_or_init(|| {
+        first = true;
+        Mutex::new(None)
+    });
+    if let Ok(mut s) = slot.lock() {
+        *s = commander;
+    }
+    if first {
+        let _ = ctrlc::set_handler(|| {
+            if let Some(Ok(s)) = CURRENT.get().map(|m| m.lock())
+                && let Some(tx) = s.as_ref()
+            {
+                let _ = tx.send(crate::train::Command::Stop);
+            }
+        });
+    }
+}
+
 /// Read a model checkpoint for a command, telling stderr what the file itself warrants
 /// (one from before section checksums).
 pub fn load_checkpoint(

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,8 +10,9 @@ use super::{DataArgs, default_preset, default_run_dir};
 use crate::data::DataSource;
 use crate::device::{self, BackendChoice};
 use crate::model::Objective;
+use crate::run::Job;
 use crate::train::checkpoint;
-use crate::train::{Command, Preset, TrainEvent, Trainer, TrainingConfig};
+use crate::train::{Preset, TrainEvent, Trainer, TrainingConfig};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -181,11 +181,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     }
     eprintln!("{}: {}", dataset.describe(), report.summary());
 
-    let (etx, erx) = mpsc::channel();
-    let (ctx, crx) = mpsc::channel();
-    let mut trainer = Trainer::new(cfg.clone(), Arc::new(dataset), dev, &out)?
-        .with_events(etx)
-        .with_commands(crx);
+    let mut trainer = Trainer::new(cfg.clone(), Arc::new(dataset), dev, &out)?;
     if let Some(ck) = resumed {
         trainer = trainer.resume_from(ck)?;
     }
@@ -210,14 +206,18 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         );
     }
     eprintln!("objective: {}{contrast}", cfg.objective.describe());
-    let stop_tx = ctx.clone();
-    let _ = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(Command::Stop);
-    });
-    let worker = std::thread::Builder::new()
-        .name("trainer".into())
-        .spawn(move || trainer.train())
-        .map_err(|e| e.to_string())?;
+    let job = Job::spawn_run(
+        "trainer",
+        "training",
+        || {},
+        move |link| {
+            trainer
+                .with_events(link.events)
+                .with_commands(link.commands)
+                .train()
+        },
+    );
+    super::stop_on_ctrl_c(job.commander());
 
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -239,7 +239,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             bar.println(line);
         }
     };
-    for event in erx {
+    while let Some(event) = job.next_event() {
         match event {
             TrainEvent::Started {
                 progress, resumed, ..
@@ -328,9 +328,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             _ => {}
         }
     }
-    let summary = worker
-        .join()
-        .map_err(|_| "the training thread panicked".to_string())??;
+    let summary = job.wait()?;
     let l = summary.last;
     println!(
         "final training losses: total {:.4}, reconstruction {:.4}, kl {:.4}, cycle {:.4}, cycle_kl {:.4}",

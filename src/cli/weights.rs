@@ -4,9 +4,9 @@
 //! research's figure). `--method fine-tune` trains the encoders themselves on the place
 //! labels and writes a model checkpoint (`latest.dmck`, `best.dmck`).
 
+use crate::run::Job;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use clap::Args;
 
@@ -123,7 +123,6 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                 hinge_name(args.hinge)
             )),
         };
-        let (tx, rx) = mpsc::channel();
         let mut trainer = SupervisedTrainer::new(
             wc,
             &model,
@@ -134,15 +133,25 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             &out,
             stage_one.clone(),
         )?
-        .with_events(tx)
         .with_stage_one_header(ck.header.clone());
         if let Some(r) = &args.resume {
             trainer = trainer.resume_with(Resume::load(r)?)?;
         }
         let t0 = std::time::Instant::now();
-        let worker = std::thread::spawn(move || trainer.train());
+        let job = Job::spawn_run(
+            "supervised",
+            "the supervised stage",
+            || {},
+            move |link| {
+                trainer
+                    .with_events(link.events)
+                    .with_commands(link.commands)
+                    .train()
+            },
+        );
+        super::stop_on_ctrl_c(job.commander());
         let bar = indicatif::ProgressBar::new(0);
-        for e in rx {
+        while let Some(e) = job.next_event() {
             match e {
                 SupervisedEvent::Started {
                     steps_per_epoch,
@@ -186,9 +195,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         bar.finish_and_clear();
         let Trained {
             weights: w, state, ..
-        } = worker
-            .join()
-            .map_err(|_| "the weights thread panicked".to_string())??;
+        } = job.wait()?;
         let secs = t0.elapsed().as_secs_f64();
         if args.method == Method::FineTune {
             let first = state

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use duskmatch::app::job::Job;
+use duskmatch::run::Job;
 use duskmatch::train::Command;
 
 fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {

@@ -1,12 +1,13 @@
-//! The app's background job: work on a named thread, its panic caught and turned into an
-//! error, the window woken when it ends, progress readable every frame, and a poll that never
-//! blocks. Everything heavy the GUI asks for (loading a checkpoint or a dataset, building an
-//! index, a training run) runs as one, so the GUI thread only ever looks at results.
+//! The background job: work on a named thread, its panic caught and turned into an error, its
+//! owner woken when it ends, progress readable at any time, and a poll that never blocks.
+//! Everything heavy the GUI asks for (loading a checkpoint or a dataset, building an index, a
+//! training run) runs as one, so the GUI thread only ever looks at results; the command line
+//! runs its stages as one too, reading their events with a blocking call instead.
 //!
-//! A run (stage one, the weights stage, fine-tuning) is a job that also takes [`Command`]s and
-//! streams events: [`Job::spawn_run`]. Its events reach the GUI through a relay that wakes the
-//! window after each one, and its result is sent only once the relay has passed on the last
-//! event, so a frame that drains events before it polls never misses the final ones.
+//! A run (stage one, channel weights, fine-tuning) is a job that also takes [`Command`]s and
+//! streams events: [`Job::spawn_run`]. Its events reach the owner through a relay that wakes
+//! it after each one, and its result is sent only once the relay has passed on the last
+//! event, so an owner that drains events before it polls never misses the final ones.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -141,6 +142,30 @@ impl<T, E> Job<T, E> {
             .as_ref()
             .map(|rx| rx.try_iter().collect())
             .unwrap_or_default()
+    }
+
+    /// The next event, waiting for it; `None` once the run has ended and every event has
+    /// been read. For an owner with nothing else to do (the command line).
+    pub fn next_event(&self) -> Option<E> {
+        self.events.as_ref()?.recv().ok()
+    }
+
+    /// Wait for the result (after [`next_event`](Self::next_event) has returned `None`, or
+    /// for a one-shot job).
+    pub fn wait(mut self) -> Result<T, String> {
+        if self.delivered {
+            return Err(format!("{}: its result was already taken", self.what));
+        }
+        self.delivered = true;
+        self.rx
+            .recv()
+            .unwrap_or_else(|_| Err(format!("{} ended without a result", self.what)))
+    }
+
+    /// A sender of commands to this run, for another thread (a Ctrl+C handler); `None` for a
+    /// job that takes none.
+    pub fn commander(&self) -> Option<Sender<Command>> {
+        self.commands.clone()
     }
 
     /// Ask a run to pause, resume, stop or save; a job that takes no commands ignores it.
