@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A configuration value that is out of range, with the field, the value and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} = {value} is not allowed: expected {allowed}")]
 pub struct ConfigError {
     pub field: String,
     pub value: String,
@@ -23,15 +24,3 @@ impl ConfigError {
         }
     }
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {} is not allowed: expected {}",
-            self.field, self.value, self.allowed
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}

@@ -12,6 +12,79 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// What went wrong with a file: each names the file, and what a container holds names the
+/// kind expected and the section at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create {}: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("{} holds no {latest} (it is a folder without that file)", path.display())]
+    NoLatest { path: PathBuf, latest: String },
+    #[error("{} is not a usable {kind}: {problem}", file.display())]
+    Unusable {
+        file: PathBuf,
+        kind: String,
+        problem: Problem,
+    },
+}
+
+/// Why a container cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("too short")]
+    TooShort,
+    #[error("it is a {0}")]
+    OtherKind(&'static str),
+    #[error("wrong file type")]
+    WrongType,
+    #[error("truncated")]
+    Truncated,
+    #[error("format version {0}, this build reads {UNCHECKED_VERSION} and {FORMAT_VERSION}")]
+    Version(u32),
+    #[error("truncated before the {0} section")]
+    TruncatedBefore(String),
+    #[error(
+        "truncated inside the {section} section (it claims {claims} bytes, more than the file holds)"
+    )]
+    Overlong { section: String, claims: u64 },
+    #[error("truncated inside the {0} section")]
+    TruncatedInside(String),
+    #[error("truncated at the {0} section's checksum")]
+    TruncatedAtChecksum(String),
+    #[error(
+        "the {section} section fails its checksum (stored {stored:08x}, computed {computed:08x}): the file is corrupt"
+    )]
+    Checksum {
+        section: String,
+        stored: u32,
+        computed: u32,
+    },
+    #[error("{0} bytes follow the last section")]
+    Trailing(u64),
+}
+
+/// The layers above still speak in messages; the message is the error's text.
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
+}
+
 /// The version this build writes; it reads this one and [`UNCHECKED_VERSION`].
 pub const FORMAT_VERSION: u32 = 2;
 /// Files from before the section checksums.
@@ -41,12 +114,15 @@ impl Sections {
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         path.file_name()
@@ -69,16 +145,23 @@ pub fn write_atomic(
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(|e| format!("cannot write {}: {e}", path.display()))
+    result.map_err(|source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Write `bytes` to `path` atomically (see [`write_atomic`]).
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     write_atomic(path, |f| f.write_all(bytes))
 }
 
 /// Write `sections` after `magic` and [`FORMAT_VERSION`], each with its checksum, atomically.
-pub fn write_container(path: &Path, magic: &[u8; 16], sections: &[&[u8]]) -> Result<(), String> {
+pub fn write_container(
+    path: &Path,
+    magic: &[u8; 16],
+    sections: &[&[u8]],
+) -> Result<(), StoreError> {
     write_atomic(path, |f| {
         let mut w = std::io::BufWriter::new(f);
         w.write_all(magic)?;
@@ -97,29 +180,32 @@ fn read_section(
     what: &str,
     limit: u64,
     checked: bool,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Problem> {
     let mut len = [0u8; 8];
     r.read_exact(&mut len)
-        .map_err(|_| format!("truncated before the {what} section"))?;
+        .map_err(|_| Problem::TruncatedBefore(what.into()))?;
     let len = u64::from_le_bytes(len);
     if len > limit {
-        return Err(format!(
-            "truncated inside the {what} section (it claims {len} bytes, more than the file holds)"
-        ));
+        return Err(Problem::Overlong {
+            section: what.into(),
+            claims: len,
+        });
     }
     let mut buf = vec![0u8; len as usize];
     r.read_exact(&mut buf)
-        .map_err(|_| format!("truncated inside the {what} section"))?;
+        .map_err(|_| Problem::TruncatedInside(what.into()))?;
     if checked {
         let mut crc = [0u8; 4];
         r.read_exact(&mut crc)
-            .map_err(|_| format!("truncated at the {what} section's checksum"))?;
+            .map_err(|_| Problem::TruncatedAtChecksum(what.into()))?;
         let stored = u32::from_le_bytes(crc);
         let computed = crc32c::crc32c(&buf);
         if stored != computed {
-            return Err(format!(
-                "the {what} section fails its checksum (stored {stored:08x}, computed {computed:08x}): the file is corrupt"
-            ));
+            return Err(Problem::Checksum {
+                section: what.into(),
+                stored,
+                computed,
+            });
         }
     }
     Ok(buf)
@@ -134,30 +220,32 @@ pub fn read_container(
     kind: &str,
     names: &[&str],
     optional: &[&str],
-) -> Result<Sections, String> {
-    let ctx = |e: String| format!("{} is not a usable {kind}: {e}", file.display());
-    let size = std::fs::metadata(file)
-        .map_err(|e| format!("{}: {e}", file.display()))?
-        .len();
-    let mut r = std::io::BufReader::new(
-        std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?,
-    );
+) -> Result<Sections, StoreError> {
+    let ctx = |problem: Problem| StoreError::Unusable {
+        file: file.to_path_buf(),
+        kind: kind.to_string(),
+        problem,
+    };
+    let io = |source| StoreError::Read {
+        path: file.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(file).map_err(io)?.len();
+    let mut r = std::io::BufReader::new(std::fs::File::open(file).map_err(io)?);
     let mut m = [0u8; 16];
-    r.read_exact(&mut m).map_err(|_| ctx("too short".into()))?;
+    r.read_exact(&mut m).map_err(|_| ctx(Problem::TooShort))?;
     if &m != magic {
         return Err(ctx(match kind_of(&m) {
-            Some(other) => format!("it is a {other}"),
-            None => "wrong file type".into(),
+            Some(other) => Problem::OtherKind(other),
+            None => Problem::WrongType,
         }));
     }
     let mut version = [0u8; 4];
     r.read_exact(&mut version)
-        .map_err(|_| ctx("truncated".into()))?;
+        .map_err(|_| ctx(Problem::Truncated))?;
     let version = u32::from_le_bytes(version);
     if version != FORMAT_VERSION && version != UNCHECKED_VERSION {
-        return Err(ctx(format!(
-            "format version {version}, this build reads {UNCHECKED_VERSION} and {FORMAT_VERSION}"
-        )));
+        return Err(ctx(Problem::Version(version)));
     }
     let checked = version == FORMAT_VERSION;
     let trailer = if checked { 4 } else { 0 };
@@ -173,10 +261,7 @@ pub fn read_container(
         parts.push(s);
     }
     if consumed < size {
-        return Err(ctx(format!(
-            "{} bytes follow the last section",
-            size - consumed
-        )));
+        return Err(ctx(Problem::Trailing(size - consumed)));
     }
     Ok(Sections { parts, checked })
 }
@@ -192,19 +277,21 @@ fn kind_of(magic: &[u8; 16]) -> Option<&'static str> {
 }
 
 /// A folder means its `latest` file; a file means itself. Errors say which is missing.
-pub fn resolve(path: &Path, latest: &str) -> Result<PathBuf, String> {
+pub fn resolve(path: &Path, latest: &str) -> Result<PathBuf, StoreError> {
     if path.is_dir() {
         let file = path.join(latest);
         if file.is_file() {
             return Ok(file);
         }
-        return Err(format!(
-            "{} holds no {latest} (it is a folder without that file)",
-            path.display()
-        ));
+        return Err(StoreError::NoLatest {
+            path: path.to_path_buf(),
+            latest: latest.into(),
+        });
     }
     if !path.exists() {
-        return Err(format!("{} does not exist", path.display()));
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
     }
     Ok(path.to_path_buf())
 }

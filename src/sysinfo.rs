@@ -25,8 +25,8 @@ pub fn loadavg() -> f64 {
 /// Let glibc keep freed blocks of up to 64 MiB on the heap instead of returning each to the
 /// kernel. Every CPU tensor op allocates its output afresh; with glibc's defaults a run of
 /// same-sized multi-MiB outputs can be mapped, faulted in page by page and unmapped again each
-/// time. Measured on the pooled search at 10k items: 12.1k → 22.3k queries/s; training speed and
-/// peak memory unchanged. Call once at startup, before threads start allocating.
+/// time, which nearly halved the pooled search's throughput (docs/benchmarks.md, "Code
+/// choices"). Call once at startup, before threads start allocating.
 pub fn keep_freed_tensor_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only adjusts allocator thresholds; it is called before other threads exist.

@@ -10,8 +10,8 @@ use super::Provenance;
 use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::compare::{check_evaluable, compare_methods, evaluation_items};
 use crate::retrieval::eval::Metrics;
+use crate::retrieval::method_rows::{check_evaluable, compare_methods, evaluation_items};
 
 /// What the comparison needs from the app.
 pub struct BaselineInputs {

@@ -4,7 +4,7 @@
 
 use egui::{ColorImage, TextureHandle, TextureOptions};
 
-use super::compare::{
+use super::image_compare::{
     CompareMode, flicker_shows_original, swipe, swipe_fraction_at, swipe_quads, to_color_image,
 };
 use super::inference::{COLUMNS, GridSnapshot};
@@ -186,7 +186,7 @@ impl GridPanel {
                         if let Some(p) = resp.interact_pointer_pos() {
                             swipe_at = swipe_fraction_at(rect, p.x);
                         }
-                        // Two UV-cropped quads: the same split `compare::swipe` composes on the CPU.
+                        // Two UV-cropped quads: the same split `image_compare::swipe` composes on the CPU.
                         let q = swipe_quads(rect, swipe_at);
                         let split = q.split_x;
                         let painter = ui.painter_at(rect);

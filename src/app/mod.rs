@@ -3,11 +3,11 @@
 //! is a struct with a `ui` method, fed one way from those results.
 
 pub mod baselines_panel;
-pub mod compare;
 pub mod config_editor;
 pub mod dataset_panel;
 pub mod grid;
 pub mod history;
+pub mod image_compare;
 pub mod inference;
 pub use crate::run::job;
 pub mod loss_plot;

@@ -10,9 +10,9 @@ use burn::prelude::Device;
 use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::DoubleVae;
-use crate::retrieval::compare::{check_evaluable, evaluation_items};
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate};
+use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
 
 /// What a retrieval result depends on.

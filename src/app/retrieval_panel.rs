@@ -10,7 +10,7 @@ use std::sync::Arc;
 use egui::{Color32, Stroke, TextureHandle, TextureOptions};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
-use super::compare::to_color_image;
+use super::image_compare::to_color_image;
 pub use super::retrieval_index::{IndexInputs, IndexKey, RetrievalResult};
 use super::retrieval_index::{IndexView, RetrievalIndex};
 use crate::data::{Dataset, Domain};

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use burn::prelude::Device;
 use egui::{TextureHandle, TextureOptions};
 
-use super::compare::to_color_image;
+use super::image_compare::to_color_image;
 use super::job::Job;
 use super::overlay_gpu::{OverlayCallback, OverlayInputs};
 use crate::data::{Dataset, Domain};
 use crate::model::DoubleVae;
 use crate::saliency::colormap::colorbar;
-use crate::saliency::{Colormap, Method, SaliencyMap, Target, explain_match, overlay, saliency};
+use crate::saliency::{
+    Colormap, SaliencyMap, SaliencyMethod, Target, explain_match, overlay, saliency,
+};
 use crate::supervised::weights::importance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,11 +132,11 @@ impl SaliencyPanel {
         }
     }
 
-    fn method(&self) -> Method {
+    fn method(&self) -> SaliencyMethod {
         match self.method {
-            MethodChoice::Grad => Method::Grad,
-            MethodChoice::GradXInput => Method::GradXInput,
-            MethodChoice::SmoothGrad => Method::SmoothGrad {
+            MethodChoice::Grad => SaliencyMethod::Grad,
+            MethodChoice::GradXInput => SaliencyMethod::GradXInput,
+            MethodChoice::SmoothGrad => SaliencyMethod::SmoothGrad {
                 n: self.samples.max(1),
                 sigma: self.sigma,
             },
@@ -289,7 +291,7 @@ impl SaliencyPanel {
             });
         }
         ui.horizontal_wrapped(|ui| {
-            ui.label("Method:");
+            ui.label("SaliencyMethod:");
             ui.selectable_value(&mut self.method, MethodChoice::Grad, "gradient");
             ui.selectable_value(
                 &mut self.method,

@@ -6,7 +6,7 @@ use crate::train::events::{Progress, StepReport};
 use crate::train::{Command, TrainEvent, TrainSummary, Trainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
+pub enum SessionPhase {
     Running,
     Paused,
     Finished,
@@ -14,7 +14,7 @@ pub enum RunState {
 
 pub struct TrainingSession {
     job: Job<TrainSummary, TrainEvent>,
-    pub state: RunState,
+    pub state: SessionPhase,
     pub device: String,
     pub progress: Progress,
     pub last_step: Option<StepReport>,
@@ -31,7 +31,7 @@ impl TrainingSession {
         });
         Self {
             job,
-            state: RunState::Running,
+            state: SessionPhase::Running,
             device: String::new(),
             progress: Progress::default(),
             last_step: None,
@@ -44,9 +44,9 @@ impl TrainingSession {
 
     pub fn toggle_pause(&mut self) {
         match self.state {
-            RunState::Running => self.send(Command::Pause),
-            RunState::Paused => self.send(Command::Resume),
-            RunState::Finished => {}
+            SessionPhase::Running => self.send(Command::Pause),
+            SessionPhase::Paused => self.send(Command::Resume),
+            SessionPhase::Finished => {}
         }
     }
 
@@ -65,11 +65,11 @@ impl TrainingSession {
                     self.progress = r.progress;
                     self.last_step = Some(r.clone());
                 }
-                TrainEvent::Paused { .. } => self.state = RunState::Paused,
-                TrainEvent::Resumed { .. } => self.state = RunState::Running,
+                TrainEvent::Paused { .. } => self.state = SessionPhase::Paused,
+                TrainEvent::Resumed { .. } => self.state = SessionPhase::Running,
                 TrainEvent::Finished { progress, .. } => {
                     self.progress = *progress;
-                    self.state = RunState::Finished;
+                    self.state = SessionPhase::Finished;
                 }
                 _ => {}
             }
@@ -80,7 +80,7 @@ impl TrainingSession {
     /// The run's result once its thread has ended (None while it runs).
     pub fn take_result(&mut self) -> Option<Result<TrainSummary, String>> {
         let r = self.job.poll()?;
-        self.state = RunState::Finished;
+        self.state = SessionPhase::Finished;
         Some(r)
     }
 
@@ -90,7 +90,7 @@ impl TrainingSession {
     }
 
     pub fn is_active(&self) -> bool {
-        self.state != RunState::Finished
+        self.state != SessionPhase::Finished
     }
 }
 

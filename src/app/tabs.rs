@@ -6,7 +6,7 @@ use super::retrieval_panel::IndexInputs;
 use super::weights_panel::WeightsInputs;
 use super::{DuskApp, Level, training_panel};
 use crate::data::Split;
-use crate::supervised::Method;
+use crate::supervised::SupervisedMethod;
 use crate::train::checkpoint::{Header, RunState};
 use crate::train::run_dir::run_dir_in;
 use crate::train::run_loop::Counters;
@@ -260,8 +260,10 @@ impl DuskApp {
             }
         };
         let suffix = match self.weights.method {
-            Method::Weights => format!("-weights-{}", self.weights.depths.name().replace(' ', "")),
-            Method::FineTune => "-fine-tune".into(),
+            SupervisedMethod::Weights => {
+                format!("-weights-{}", self.weights.depths.name().replace(' ', ""))
+            }
+            SupervisedMethod::FineTune => "-fine-tune".into(),
         };
         let out = run_dir_in(&self.options.runs_dir, &suffix);
         let inputs = WeightsInputs {

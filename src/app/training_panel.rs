@@ -1,6 +1,6 @@
 //! Start, pause, resume, stop and save, the device in use, and progress with ETA.
 
-use super::session::{RunState, TrainingSession};
+use super::session::{SessionPhase, TrainingSession};
 
 /// What the user asked the training controls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub fn controls_ui(
 ) -> Option<TrainAction> {
     let mut action = None;
     let state = session.map(|s| s.state);
-    let active = matches!(state, Some(RunState::Running | RunState::Paused));
+    let active = matches!(state, Some(SessionPhase::Running | SessionPhase::Paused));
     ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(!active && can_start, egui::Button::new("Start"))
@@ -54,7 +54,7 @@ pub fn controls_ui(
         {
             action = Some(TrainAction::Continue);
         }
-        let pause_label = if state == Some(RunState::Paused) {
+        let pause_label = if state == Some(SessionPhase::Paused) {
             "Resume"
         } else {
             "Pause"
@@ -95,9 +95,9 @@ pub fn controls_ui(
             .map(|r| (r.steps_per_sec, r.eta_secs))
             .unwrap_or((0.0, f64::NAN));
         let status = match s.state {
-            RunState::Running => "training",
-            RunState::Paused => "paused",
-            RunState::Finished => "finished",
+            SessionPhase::Running => "training",
+            SessionPhase::Paused => "paused",
+            SessionPhase::Finished => "finished",
         };
         ui.add(egui::ProgressBar::new(frac).show_percentage());
         ui.label(format!(
@@ -107,7 +107,7 @@ pub fn controls_ui(
             p.step,
             p.total_steps,
             sps,
-            if s.state == RunState::Running {
+            if s.state == SessionPhase::Running {
                 format_duration(eta)
             } else {
                 "–".into()

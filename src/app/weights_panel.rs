@@ -13,12 +13,12 @@ use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::compare::{DepthWeights, evaluation_items, with_and_without_weights};
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
+use crate::retrieval::method_rows::{DepthWeights, evaluation_items, with_and_without_weights};
 use crate::supervised::weights::{importance, share_for_mass};
 use crate::supervised::{
-    Depths, Hinge, Method, SupervisedConfig, SupervisedEvent, SupervisedTrainer, Trained,
+    Depths, Hinge, SupervisedConfig, SupervisedEvent, SupervisedMethod, SupervisedTrainer, Trained,
 };
 use crate::train::Command;
 use crate::train::checkpoint::Header;
@@ -27,7 +27,7 @@ use crate::train::checkpoint::Header;
 pub struct WeightsRun {
     /// The snapshot (`Snapshot::id`) the run learned on: its weights fit that model only.
     pub model_id: u64,
-    pub method: Method,
+    pub method: SupervisedMethod,
     pub depths: Depths,
     pub hinge: Hinge,
     /// (epoch, held-out triplet loss); epoch 0 is w = 1.
@@ -50,7 +50,7 @@ pub struct WeightsRun {
 type Comparison = Box<(Metrics, Metrics)>;
 
 pub struct WeightsPanel {
-    pub method: Method,
+    pub method: SupervisedMethod,
     pub depths: Depths,
     pub hinge: Hinge,
     pub epochs: usize,
@@ -64,7 +64,7 @@ pub struct WeightsPanel {
 impl Default for WeightsPanel {
     fn default() -> Self {
         Self {
-            method: Method::Weights,
+            method: SupervisedMethod::Weights,
             depths: Depths::Latent,
             hinge: Hinge::Triplet,
             epochs: 20,
@@ -133,7 +133,9 @@ impl WeightsPanel {
             .iter()
             .rev()
             .filter(|r| {
-                r.model_id == model_id && r.method == Method::Weights && r.depths == Depths::Latent
+                r.model_id == model_id
+                    && r.method == SupervisedMethod::Weights
+                    && r.depths == Depths::Latent
             })
             .find_map(|r| r.weights.as_ref().and_then(|w| w.last()))
     }
@@ -141,17 +143,17 @@ impl WeightsPanel {
     pub fn start(&mut self, inputs: WeightsInputs, wake: impl Fn() + Send + Sync + 'static) {
         let method = self.method;
         let depths = match method {
-            Method::Weights => self.depths,
-            Method::FineTune => Depths::Latent,
+            SupervisedMethod::Weights => self.depths,
+            SupervisedMethod::FineTune => Depths::Latent,
         };
         let cfg = match method {
-            Method::Weights => SupervisedConfig {
+            SupervisedMethod::Weights => SupervisedConfig {
                 depths,
                 hinge: self.hinge,
                 epochs: self.epochs.max(1),
                 ..Default::default()
             },
-            Method::FineTune => SupervisedConfig {
+            SupervisedMethod::FineTune => SupervisedConfig {
                 epochs: self.epochs.max(1),
                 ..SupervisedConfig::fine_tune()
             },
@@ -187,8 +189,8 @@ impl WeightsPanel {
             saved: None,
         });
         let what = match method {
-            Method::Weights => "the weights run",
-            Method::FineTune => "fine-tuning",
+            SupervisedMethod::Weights => "the weights run",
+            SupervisedMethod::FineTune => "fine-tuning",
         };
         self.active = Some(Job::spawn_run("weights", what, wake, move |link| {
             // The weights stage saves no model, so it never reads the header.
@@ -284,8 +286,8 @@ impl WeightsPanel {
                 } => {
                     run.seconds = elapsed;
                     match run.method {
-                        Method::Weights => run.weights = Some(weights),
-                        Method::FineTune => run.saved = checkpoint,
+                        SupervisedMethod::Weights => run.weights = Some(weights),
+                        SupervisedMethod::FineTune => run.saved = checkpoint,
                     }
                 }
                 SupervisedEvent::Error(e) => err = Some(e),
@@ -310,17 +312,25 @@ impl WeightsPanel {
         ui.heading("Supervised stage");
         ui.horizontal_wrapped(|ui| {
             ui.label("Learn:");
-            ui.selectable_value(&mut self.method, Method::Weights, "channel weights")
-                .on_hover_text(
-                    "The research's stage: the encoder frozen, one weight per channel and depth",
-                );
-            ui.selectable_value(&mut self.method, Method::FineTune, "fine-tune the encoders")
-                .on_hover_text(
-                    "Train the encoders themselves on the place labels; saves a model checkpoint",
-                );
+            ui.selectable_value(
+                &mut self.method,
+                SupervisedMethod::Weights,
+                "channel weights",
+            )
+            .on_hover_text(
+                "The research's stage: the encoder frozen, one weight per channel and depth",
+            );
+            ui.selectable_value(
+                &mut self.method,
+                SupervisedMethod::FineTune,
+                "fine-tune the encoders",
+            )
+            .on_hover_text(
+                "Train the encoders themselves on the place labels; saves a model checkpoint",
+            );
         });
         match self.method {
-            Method::Weights => {
+            SupervisedMethod::Weights => {
                 ui.weak("The encoder is frozen; one weight per channel and depth is learned from triplets of held-in places (margin 1, Adam 1e-3, batch 16).");
                 ui.horizontal_wrapped(|ui| {
                     ui.label("Depths:");
@@ -334,7 +344,7 @@ impl WeightsPanel {
                     ui.selectable_value(&mut self.hinge, Hinge::BatchMean, "batch mean (research)");
                 });
             }
-            Method::FineTune => {
+            SupervisedMethod::FineTune => {
                 ui.weak("The encoders are trained on held-in places with the triplet hinge and the hardest other place of each batch as the negative, both ways (margin 1, Adam 1e-4, batch 16). The decoders stay as stage one left them. The model is saved as latest.dmck and best.dmck (best held-out R@1).");
             }
         }
@@ -344,8 +354,8 @@ impl WeightsPanel {
                 .labelled_by(l.id);
         });
         let label = match self.method {
-            Method::Weights => "Learn weights",
-            Method::FineTune => "Fine-tune",
+            SupervisedMethod::Weights => "Learn weights",
+            SupervisedMethod::FineTune => "Fine-tune",
         };
         ui.horizontal(|ui| {
             if ui
@@ -429,7 +439,10 @@ impl WeightsPanel {
                     }
                 });
         }
-        if let Some(run) = self.runs.last().filter(|r| r.method == Method::FineTune)
+        if let Some(run) = self
+            .runs
+            .last()
+            .filter(|r| r.method == SupervisedMethod::FineTune)
             && let Some((before, after)) = &run.comparison
         {
             if let Some(path) = &run.saved {
@@ -498,8 +511,8 @@ impl WeightsPanel {
 
 fn run_name(r: &WeightsRun) -> String {
     match r.method {
-        Method::FineTune => "fine-tuning".into(),
-        Method::Weights => format!(
+        SupervisedMethod::FineTune => "fine-tuning".into(),
+        SupervisedMethod::Weights => format!(
             "{} · {}",
             r.depths.name(),
             if r.hinge == Hinge::Triplet {

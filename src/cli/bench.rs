@@ -6,7 +6,7 @@ use crate::device::{self, BackendChoice};
 use crate::error::ConfigError;
 use crate::model::Objective;
 use crate::model::config::EncoderSharing;
-use crate::train::bench::{TrainBench, run_train_bench};
+use crate::train::step_bench::{TrainBench, run_train_bench};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -135,7 +135,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .build_global();
     let dev = device::select(args.backend)?;
     if !args.retrieval.is_empty() {
-        for line in crate::retrieval::bench::run_search_bench(
+        for line in crate::retrieval::search_bench::run_search_bench(
             &args.retrieval,
             args.dim,
             args.queries,

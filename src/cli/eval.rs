@@ -9,8 +9,10 @@ use super::DataArgs;
 use crate::data::{DataSource, Dataset, Domain, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
-use crate::retrieval::compare::{DepthWeights, check_evaluable, compare_methods, evaluation_items};
 use crate::retrieval::embed::{all_items, embed};
+use crate::retrieval::method_rows::{
+    DepthWeights, check_evaluable, compare_methods, evaluation_items,
+};
 use crate::retrieval::npy::write_npy;
 use crate::train::checkpoint::Checkpoint;
 
@@ -182,7 +184,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         // Rows go after the model's, before the baselines.
         methods.insert(
             1 + k,
-            crate::retrieval::compare::Method {
+            crate::retrieval::method_rows::MethodRow {
                 name: format!("{} [also {}]", model_label(&other), k + 1),
                 evaluation,
             },

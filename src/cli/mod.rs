@@ -18,9 +18,21 @@ use crate::data::synth::SynthConfig;
 use crate::train::Preset;
 pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 
+/// Run a training stage as a job (its panic caught) whose Ctrl+C stops it; the caller reads
+/// its events with [`Job::next_event`](crate::run::Job::next_event) and then waits.
+pub fn spawn_stage<T: Send + 'static, E: Send + 'static>(
+    name: &str,
+    what: &str,
+    work: impl FnOnce(crate::run::RunLink<E>) -> Result<T, String> + Send + 'static,
+) -> crate::run::Job<T, E> {
+    let job = crate::run::Job::spawn_run(name, what, || {}, work);
+    stop_on_ctrl_c(job.commander());
+    job
+}
+
 /// Ctrl+C stops the run in progress through its command channel (it saves on its way out).
 /// The handler is set once per process; each run of a command registers its own sender.
-pub fn stop_on_ctrl_c(commander: Option<std::sync::mpsc::Sender<crate::train::Command>>) {
+fn stop_on_ctrl_c(commander: Option<std::sync::mpsc::Sender<crate::train::Command>>) {
     use std::sync::{Mutex, OnceLock};
     type Slot = Mutex<Option<std::sync::mpsc::Sender<crate::train::Command>>>;
     static CURRENT: OnceLock<Slot> = OnceLock::new();

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use crate::data::Domain;
 use crate::data::image_io::load_square;
 use crate::device::{self, BackendChoice};
-use crate::saliency::{Colormap, Method, Target, map_npy, overlay, saliency};
+use crate::saliency::{Colormap, SaliencyMethod, Target, map_npy, overlay, saliency};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -60,9 +60,9 @@ pub fn run(a: SaliencyArgs) -> Result<(), String> {
     let img = load_square(&a.image, cfg.image_size as u32)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
     let method = match a.method {
-        MethodArg::Grad => Method::Grad,
-        MethodArg::Gradxinput => Method::GradXInput,
-        MethodArg::Smoothgrad => Method::SmoothGrad {
+        MethodArg::Grad => SaliencyMethod::Grad,
+        MethodArg::Gradxinput => SaliencyMethod::GradXInput,
+        MethodArg::Smoothgrad => SaliencyMethod::SmoothGrad {
             n: a.samples as usize,
             sigma: a.sigma,
         },

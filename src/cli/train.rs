@@ -10,7 +10,6 @@ use super::{DataArgs, default_preset, default_run_dir};
 use crate::data::DataSource;
 use crate::device::{self, BackendChoice};
 use crate::model::Objective;
-use crate::run::Job;
 use crate::train::checkpoint;
 use crate::train::{Preset, TrainEvent, Trainer, TrainingConfig};
 
@@ -206,18 +205,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         );
     }
     eprintln!("objective: {}{contrast}", cfg.objective.describe());
-    let job = Job::spawn_run(
-        "trainer",
-        "training",
-        || {},
-        move |link| {
-            trainer
-                .with_events(link.events)
-                .with_commands(link.commands)
-                .train()
-        },
-    );
-    super::stop_on_ctrl_c(job.commander());
+    let job = super::spawn_stage("trainer", "training", move |link| {
+        trainer
+            .with_events(link.events)
+            .with_commands(link.commands)
+            .train()
+    });
 
     let bar = if args.quiet {
         ProgressBar::hidden()

@@ -4,7 +4,6 @@
 //! research's figure). `--method fine-tune` trains the encoders themselves on the place
 //! labels and writes a model checkpoint (`latest.dmck`, `best.dmck`).
 
-use crate::run::Job;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,8 +15,8 @@ use crate::data::Split;
 use crate::device::BackendChoice;
 use crate::supervised::weights::{importance, share_for_mass};
 use crate::supervised::{
-    Depths, Hinge, Method, Mining, Resume, SupervisedConfig, SupervisedEvent, SupervisedTrainer,
-    Trained,
+    Depths, Hinge, Mining, Resume, SupervisedConfig, SupervisedEvent, SupervisedMethod,
+    SupervisedTrainer, Trained,
 };
 use crate::train::checkpoint;
 
@@ -30,8 +29,8 @@ pub struct WeightsArgs {
     pub data: DataArgs,
     /// weights: learn channel weights of the frozen encoder; fine-tune: train the encoders
     /// on the place labels (triplets with in-batch hard negatives).
-    #[arg(long, value_enum, default_value_t = Method::Weights)]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = SupervisedMethod::Weights)]
+    pub method: SupervisedMethod,
     #[arg(long, value_enum, default_value_t = Depths::Latent)]
     pub depths: Depths,
     #[arg(long, value_enum, default_value_t = Hinge::Triplet)]
@@ -86,7 +85,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     } else {
         vec![args.depths]
     };
-    if args.compare_depths && args.method == Method::FineTune {
+    if args.compare_depths && args.method == SupervisedMethod::FineTune {
         return Err(
             "--compare-depths compares channel weightings; drop it with --method fine-tune".into(),
         );
@@ -94,8 +93,8 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     let mut curves = serde_json::Map::new();
     for depths in runs {
         let defaults = match args.method {
-            Method::Weights => SupervisedConfig::default(),
-            Method::FineTune => SupervisedConfig::fine_tune(),
+            SupervisedMethod::Weights => SupervisedConfig::default(),
+            SupervisedMethod::FineTune => SupervisedConfig::fine_tune(),
         };
         let wc = SupervisedConfig {
             depths,
@@ -116,7 +115,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                 hinge_name(args.hinge)
             )),
             Some(o) => o.clone(),
-            None if args.method == Method::FineTune => base.join("fine-tune"),
+            None if args.method == SupervisedMethod::FineTune => base.join("fine-tune"),
             None => base.join(format!(
                 "weights-{}-{}",
                 depths.name().replace(' ', ""),
@@ -138,18 +137,12 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             trainer = trainer.resume_with(Resume::load(r)?)?;
         }
         let t0 = std::time::Instant::now();
-        let job = Job::spawn_run(
-            "supervised",
-            "the supervised stage",
-            || {},
-            move |link| {
-                trainer
-                    .with_events(link.events)
-                    .with_commands(link.commands)
-                    .train()
-            },
-        );
-        super::stop_on_ctrl_c(job.commander());
+        let job = super::spawn_stage("supervised", "the supervised stage", move |link| {
+            trainer
+                .with_events(link.events)
+                .with_commands(link.commands)
+                .train()
+        });
         let bar = indicatif::ProgressBar::new(0);
         while let Some(e) = job.next_event() {
             match e {
@@ -197,7 +190,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             weights: w, state, ..
         } = job.wait()?;
         let secs = t0.elapsed().as_secs_f64();
-        if args.method == Method::FineTune {
+        if args.method == SupervisedMethod::FineTune {
             let first = state
                 .history
                 .first()
@@ -231,7 +224,8 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             latent.len(),
             share * 100.0,
             top.join(" "),
-            out.join(crate::supervised::checkpoint::LATEST).display()
+            out.join(crate::supervised::checkpoint::WEIGHTS_FILE)
+                .display()
         );
         let first = state
             .history

@@ -135,5 +135,5 @@ pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), String> {
         image::ImageFormat::Png,
     )
     .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
-    crate::store::write_file(path, &bytes)
+    Ok(crate::store::write_file(path, &bytes)?)
 }

@@ -182,9 +182,9 @@ pub fn upsample_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// Why: the decoder's last layer (7×7, base width → 3 channels) narrows sharply. The plain
 /// convolution unfolds `in channels × 49` values per output pixel (im2col) and its input
 /// gradient scatters as many back; the transposed form unfolds `out channels × 49` forward and
-/// its input gradient is a plain convolution with 3 input channels. Measured on the CPU backend
-/// at 64 px, batch 8: forward + backward 26.9 → 17.6 ms (compact), 196 → 56 ms (paper). For
-/// layers that keep or widen their channels it gains nothing, so only that layer uses it.
+/// its input gradient is a plain convolution with 3 input channels, several times faster on the
+/// CPU backend (docs/benchmarks.md, "Code choices"). For layers that keep or widen their
+/// channels it gains nothing, so only that layer uses it.
 pub fn conv_via_transpose(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, k, k2] = conv.weight.dims();
     let PaddingConfig2d::Explicit(p, _, _, _) = conv.padding.clone() else {

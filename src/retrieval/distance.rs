@@ -145,8 +145,8 @@ impl DeviceIndex {
         host_f32(d)
     }
 
-    /// Queries per device batch, keeping the `[P, B, N]` intermediate near 32 M floats. Measured:
-    /// a tenth of that is 2.4× slower at 100k items (the database is re-packed for every matmul).
+    /// Queries per device batch, keeping the `[P, B, N]` intermediate near 32 M floats: smaller
+    /// batches re-pack the database for every matmul (docs/benchmarks.md, "Code choices").
     pub fn batch_size(&self) -> usize {
         (32_000_000 / (self.pixels * self.len).max(1)).clamp(1, 1024)
     }

@@ -1,15 +1,15 @@
 //! Cross-domain retrieval: embeddings, device-batched search, metrics, baselines.
 
 pub mod baselines;
-pub mod bench;
-pub mod compare;
 pub mod distance;
 pub mod embed;
 pub mod eval;
 pub mod invariance;
+pub mod method_rows;
 pub mod metrics;
 pub mod npy;
 pub mod pca;
+pub mod search_bench;
 
 pub use embed::{EmbeddingKind, Embeddings, ItemInfo};
 pub use eval::{Evaluation, Metrics, evaluate};

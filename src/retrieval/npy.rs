@@ -37,6 +37,10 @@ pub fn npy_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
 }
 
 /// Write an `.npy` file atomically.
-pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), String> {
+pub fn write_npy(
+    path: &Path,
+    data: &[f32],
+    shape: &[usize],
+) -> Result<(), crate::store::StoreError> {
     crate::store::write_file(path, &npy_bytes(data, shape))
 }

@@ -18,7 +18,7 @@ use crate::model::DoubleVae;
 use crate::retrieval::embed::standardize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Method {
+pub enum SaliencyMethod {
     /// ∂target/∂x.
     Grad,
     /// x ⊙ ∂target/∂x, summed over colour channels.
@@ -27,12 +27,12 @@ pub enum Method {
     SmoothGrad { n: usize, sigma: f32 },
 }
 
-impl Method {
+impl SaliencyMethod {
     pub fn name(&self) -> &'static str {
         match self {
-            Method::Grad => "gradient",
-            Method::GradXInput => "gradient × input",
-            Method::SmoothGrad { .. } => "SmoothGrad",
+            SaliencyMethod::Grad => "gradient",
+            SaliencyMethod::GradXInput => "gradient × input",
+            SaliencyMethod::SmoothGrad { .. } => "SmoothGrad",
         }
     }
 }
@@ -134,7 +134,7 @@ pub fn saliency(
     image: &image::RgbImage,
     domain: Domain,
     target: &Target,
-    method: Method,
+    method: SaliencyMethod,
     device: &Device,
     seed: u64,
 ) -> SaliencyMap {
@@ -143,10 +143,10 @@ pub fn saliency(
     let (w, h) = (image.width() as usize, image.height() as usize);
     let x0 = pixels(image);
     let gradient = match method {
-        Method::Grad | Method::GradXInput => {
+        SaliencyMethod::Grad | SaliencyMethod::GradXInput => {
             input_gradient(&m, to_tensor(&[image], &ad), domain, target)
         }
-        Method::SmoothGrad { n, sigma } => {
+        SaliencyMethod::SmoothGrad { n, sigma } => {
             let n = n.max(1);
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut noisy = Vec::with_capacity(n * x0.len());
@@ -170,7 +170,7 @@ pub fn saliency(
     let plane = w * h;
     let values = (0..plane)
         .map(|i| match method {
-            Method::GradXInput => (0..3)
+            SaliencyMethod::GradXInput => (0..3)
                 .map(|c| gradient[c * plane + i] * x0[c * plane + i])
                 .sum::<f32>()
                 .abs(),

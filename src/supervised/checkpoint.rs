@@ -16,7 +16,8 @@ use crate::store::{read_container, write_container};
 use crate::train::checkpoint::{now_string, optimizer_bytes};
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
-pub const LATEST: &str = "weights.dmwt";
+/// File name of the channel weights in a run folder.
+pub const WEIGHTS_FILE: &str = "weights.dmwt";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SupervisedState {
@@ -110,12 +111,12 @@ pub fn save(
         .into_bytes()
         .map_err(|e| format!("cannot serialise the weights: {e}"))?;
     let optim = optimizer_bytes(optimizer)?;
-    write_container(path, MAGIC, &[&header, &record, &optim])
+    Ok(write_container(path, MAGIC, &[&header, &record, &optim])?)
 }
 
 /// Read weights from a file, or `DIR/weights.dmwt`.
 pub fn load(path: &Path) -> Result<WeightsCheckpoint, String> {
-    let file = crate::store::resolve(path, LATEST)?;
+    let file = crate::store::resolve(path, WEIGHTS_FILE)?;
     let sections = read_container(
         &file,
         MAGIC,

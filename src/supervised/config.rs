@@ -9,7 +9,7 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SupervisedConfig {
-    pub method: Method,
+    pub method: SupervisedMethod,
     pub mining: Mining,
     pub depths: Depths,
     pub hinge: Hinge,
@@ -26,7 +26,7 @@ pub struct SupervisedConfig {
 impl Default for SupervisedConfig {
     fn default() -> Self {
         Self {
-            method: Method::Weights,
+            method: SupervisedMethod::Weights,
             mining: Mining::Random,
             depths: Depths::Latent,
             hinge: Hinge::Triplet,
@@ -43,18 +43,18 @@ impl Default for SupervisedConfig {
 /// What the supervised stage learns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum Method {
+pub enum SupervisedMethod {
     /// The research's channel weighting of the frozen encoder.
     Weights,
     /// The encoders fine-tuned on the place labels.
     FineTune,
 }
 
-impl Method {
+impl SupervisedMethod {
     pub fn name(self) -> &'static str {
         match self {
-            Method::Weights => "channel weights",
-            Method::FineTune => "fine-tuning",
+            SupervisedMethod::Weights => "channel weights",
+            SupervisedMethod::FineTune => "fine-tuning",
         }
     }
 }
@@ -74,7 +74,7 @@ impl SupervisedConfig {
     /// negatives, and fewer epochs.
     pub fn fine_tune() -> Self {
         Self {
-            method: Method::FineTune,
+            method: SupervisedMethod::FineTune,
             mining: Mining::BatchHard,
             epochs: 12,
             batch_size: 16,
@@ -86,7 +86,7 @@ impl SupervisedConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.method == Method::FineTune && self.depths != Depths::Latent {
+        if self.method == SupervisedMethod::FineTune && self.depths != Depths::Latent {
             return Err(ConfigError::new(
                 "depths",
                 self.depths.name(),

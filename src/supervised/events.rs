@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use super::config::Method;
+use super::config::SupervisedMethod;
 use super::weights::Depths;
 use crate::retrieval::eval::HeldOutScores;
 
 #[derive(Debug, Clone)]
 pub enum SupervisedEvent {
     Started {
-        method: Method,
+        method: SupervisedMethod,
         depths: Depths,
         steps_per_epoch: usize,
         total_steps: u64,

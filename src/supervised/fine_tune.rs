@@ -54,7 +54,7 @@ impl Resume {
     /// checkpoint (`.dmck`, or a run folder), whichever `path` is.
     pub fn load(path: &Path) -> Result<Self, String> {
         let weights_file = if path.is_dir() {
-            path.join(super::checkpoint::LATEST)
+            path.join(super::checkpoint::WEIGHTS_FILE)
         } else {
             path.to_path_buf()
         };

@@ -9,7 +9,7 @@ pub mod trainer;
 pub mod triplets;
 pub mod weights;
 
-pub use config::{Method, Mining, SupervisedConfig};
+pub use config::{Mining, SupervisedConfig, SupervisedMethod};
 pub use events::SupervisedEvent;
 pub use fine_tune::{FineTuneStamp, Resume};
 pub use trainer::{SupervisedTrainer, Trained};

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{HistoryPoint, SupervisedState, WeightsCheckpoint};
-use super::config::{Method, Mining, SupervisedConfig};
+use super::config::{Mining, SupervisedConfig, SupervisedMethod};
 use super::events::SupervisedEvent;
 use super::fine_tune::{FineTuneStamp, Resume};
 use super::triplets::{Triplet, triplets};
@@ -32,8 +32,8 @@ use crate::data::split::{MIN_EVAL_PLACES, paired_places};
 use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
+use crate::retrieval::method_rows::evaluation_items;
 use crate::train::Command;
 use crate::train::checkpoint::Header;
 use crate::train::run_loop::{self, Counters, EventSink, Plan};
@@ -584,8 +584,8 @@ impl SupervisedTrainer {
 
     fn latest_path(&self) -> PathBuf {
         self.out.join(match self.config.method {
-            Method::Weights => super::checkpoint::LATEST,
-            Method::FineTune => crate::train::checkpoint::LATEST,
+            SupervisedMethod::Weights => super::checkpoint::WEIGHTS_FILE,
+            SupervisedMethod::FineTune => crate::train::checkpoint::LATEST,
         })
     }
 
@@ -598,7 +598,7 @@ impl SupervisedTrainer {
         let restore = |bytes: &Option<burn::tensor::Bytes>| {
             run_loop::restore_optimizer(&adam, bytes.clone(), "optimiser state")
         };
-        if cfg.method == Method::FineTune && self.stage_one_header.is_none() {
+        if cfg.method == SupervisedMethod::FineTune && self.stage_one_header.is_none() {
             return Err(
                 "fine-tuning needs the stage-one checkpoint's header to save its model".into(),
             );
@@ -620,8 +620,10 @@ impl SupervisedTrainer {
             ),
             None => (
                 match cfg.method {
-                    Method::Weights => Learner::Weights(ChannelWeights::ones(&channels, &ad)),
-                    Method::FineTune => Learner::Encoder {
+                    SupervisedMethod::Weights => {
+                        Learner::Weights(ChannelWeights::ones(&channels, &ad))
+                    }
+                    SupervisedMethod::FineTune => Learner::Encoder {
                         model: Box::new(self.model.clone().fork(&ad).train()),
                         ones: ChannelWeights::ones(&channels, &ad),
                     },

@@ -221,7 +221,7 @@ pub fn save(
         ),
         None => (Vec::new(), Vec::new()),
     };
-    write_container(
+    Ok(write_container(
         path,
         MAGIC,
         &[
@@ -233,7 +233,7 @@ pub fn save(
             &latent_bytes,
             &latent_optim_bytes,
         ],
-    )
+    )?)
 }
 
 /// The optimiser's state as bytes for a container section; empty when there is none.
@@ -311,7 +311,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
 
 /// A run folder means its latest checkpoint.
 pub fn resolve(path: &Path) -> Result<PathBuf, String> {
-    crate::store::resolve(path, LATEST)
+    Ok(crate::store::resolve(path, LATEST)?)
 }
 
 impl Checkpoint {

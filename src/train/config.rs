@@ -109,11 +109,9 @@ impl Preset {
             adam_epsilon: 1e-8,
             loss_weights: LossWeights::default(),
             objective: Objective::Aligned,
-            // Measured at 600 steps of the compact preset on the fresh town (README): the
-            // translation-contrastive term R@1 0.40 -> 0.51, the domain mean gap then 0.51 ->
-            // 0.67 and the domain probe 1.0 -> 0.67 (weight 5 learned slower). The serde
-            // defaults stay 0 so that older aligned configs keep the objective they were
-            // trained with.
+            // Each raised held-out R@1 on fresh towns and lowered the domain probe
+            // (docs/experiments.md has the runs). The serde defaults stay 0 so that older
+            // aligned configs keep the objective they were trained with.
             align: AlignConfig {
                 contrast: 1.0,
                 mean_gap: 1.0,
@@ -126,9 +124,9 @@ impl Preset {
         };
         match self {
             Preset::Paper => base,
-            // Measured on a 2-core CPU (see README): width 8 at 64 px runs about one step per
-            // second; width 16 runs at 0.47. In a ten-minute budget (~600 steps) the paper's
-            // 1e-4 leaves reconstructions a blur, so the compact preset uses 1e-3.
+            // Sized to train in minutes on a 2-core CPU (docs/benchmarks.md has its step
+            // rate); in so few steps the paper's 1e-4 leaves reconstructions a blur, so the
+            // compact preset uses 1e-3.
             Preset::Compact => TrainingConfig {
                 model: ModelConfig {
                     base_width: 8,
@@ -139,8 +137,8 @@ impl Preset {
                 epochs: 12,
                 learning_rate: 1e-3,
                 // At 1e-3 held-out retrieval swings from epoch to epoch once the losses level
-                // off; cutting the rate sooner settles it (README: 45 epochs at patience 5 did
-                // as well on fresh towns as 80 at 15, in half the time).
+                // off; cutting the rate sooner settles it (docs/experiments.md compares the
+                // patience of the shipped run with a longer one).
                 plateau: PlateauConfig {
                     patience: 5,
                     ..PlateauConfig::default()

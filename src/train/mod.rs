@@ -1,6 +1,5 @@
 //! Training: config, the loop, checkpoints. Uses `data` and `model`; knows nothing of the GUI.
 
-pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod events;
@@ -10,6 +9,7 @@ pub mod run_dir;
 pub mod run_loop;
 pub mod scheduler;
 pub mod step;
+pub mod step_bench;
 pub mod trainer;
 
 pub use config::{Preset, TrainingConfig};

@@ -22,8 +22,8 @@ use crate::data::{Dataset, Domain, Split, to_tensor};
 use crate::device::ComputeDevice;
 use crate::model::loss::unit_loss_with;
 use crate::model::{Discriminators, DoubleVae, LossValues, Objective};
-use crate::retrieval::compare::evaluation_items;
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
+use crate::retrieval::method_rows::evaluation_items;
 
 /// What a finished (or stopped) run leaves behind.
 pub struct TrainSummary {

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use duskmatch::data::{Domain, Split};
 use duskmatch::device;
 use duskmatch::model::Objective;
-use duskmatch::retrieval::compare::{compare_methods, evaluation_items};
+use duskmatch::retrieval::method_rows::{compare_methods, evaluation_items};
 use duskmatch::train::checkpoint::{self, BEST, LATEST};
 use duskmatch::train::metrics_log::{self, Record};
 use duskmatch::train::{TrainEvent, Trainer};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use duskmatch::app::inference::{COLUMNS, DisplayItem, decode_grid};
-use duskmatch::app::session::RunState;
+use duskmatch::app::session::SessionPhase;
 use duskmatch::app::settings::Settings;
 use duskmatch::app::{AppOptions, DuskApp, Level};
 use duskmatch::data::synth::SynthConfig;
@@ -77,7 +77,7 @@ fn stop_and_wait(h: &mut Harness<'_, DuskApp>) {
     step_until(h, "finished", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == RunState::Finished && s.has_ended())
+            .is_some_and(|s| s.state == SessionPhase::Finished && s.has_ended())
     });
     h.step();
     let new: Vec<String> = errors(h)
@@ -110,7 +110,7 @@ fn start_produces_loss_points_and_pause_stops_steps() {
     step_until(&mut h, "paused", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == RunState::Paused)
+            .is_some_and(|s| s.state == SessionPhase::Paused)
     });
     let n = h.state().history.train.len();
     let t0 = Instant::now();
@@ -278,7 +278,7 @@ fn the_grid_panel_renders_as_expected() {
 
 #[test]
 fn swipe_composes_original_left_and_other_right() {
-    use duskmatch::app::compare::{flicker_shows_original, swipe, swipe_column};
+    use duskmatch::app::image_compare::{flicker_shows_original, swipe, swipe_column};
     use egui::{Color32, ColorImage};
     let a = ColorImage::new([4, 2], vec![Color32::RED; 8]);
     let b = ColorImage::new([4, 2], vec![Color32::BLUE; 8]);
@@ -294,13 +294,19 @@ fn swipe_composes_original_left_and_other_right() {
     // The quads the window draws split where the CPU composition does: a 64-pixel image drawn
     // at 1:1 from x = 10 divides at x = 10 + 16, the original's left quarter on the left.
     let rect = egui::Rect::from_min_size(egui::pos2(10.0, 5.0), egui::vec2(64.0, 64.0));
-    let q = duskmatch::app::compare::swipe_quads(rect, 0.25);
+    let q = duskmatch::app::image_compare::swipe_quads(rect, 0.25);
     assert_eq!(q.split_x, 10.0 + swipe_column(64, 0.25) as f32);
     assert_eq!((q.left.max.x, q.right.min.x), (26.0, 26.0));
     assert_eq!((q.left_uv.max.x, q.right_uv.min.x), (0.25, 0.25));
     assert_eq!((q.left.min, q.right.max), (rect.min, rect.max));
-    assert_eq!(duskmatch::app::compare::swipe_fraction_at(rect, 26.0), 0.25);
-    assert_eq!(duskmatch::app::compare::swipe_fraction_at(rect, -5.0), 0.0);
+    assert_eq!(
+        duskmatch::app::image_compare::swipe_fraction_at(rect, 26.0),
+        0.25
+    );
+    assert_eq!(
+        duskmatch::app::image_compare::swipe_fraction_at(rect, -5.0),
+        0.0
+    );
     assert!(flicker_shows_original(0.1, 0.6));
     assert!(!flicker_shows_original(0.7, 0.6));
     assert!(flicker_shows_original(1.3, 0.6));
@@ -568,7 +574,7 @@ fn a_second_runs_retrieval_tab_never_shows_the_first_runs_index() {
     step_until(&mut h, "the second run", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == RunState::Running)
+            .is_some_and(|s| s.state == SessionPhase::Running)
     });
     at_step(&mut h, 4);
     stop_and_wait(&mut h);
@@ -839,8 +845,8 @@ fn the_saliency_view_is_recomputed_when_the_dataset_changes() {
 
 #[test]
 fn dragging_the_swipe_divider_of_an_enlarged_image_moves_the_split() {
-    use duskmatch::app::compare::{CompareMode, swipe_column};
     use duskmatch::app::grid::GridPanel;
+    use duskmatch::app::image_compare::{CompareMode, swipe_column};
     let dir = tempdir();
     let mut h = harness(tiny_app(dir.path()));
     ready(&mut h);
@@ -883,8 +889,8 @@ fn dragging_the_swipe_divider_of_an_enlarged_image_moves_the_split() {
     // What the window shows left of the divider is the original, right of it the
     // reconstruction, split at the column the CPU composition uses.
     let shown = GridPanel::swipe_image(&grid, 0, 1, f).unwrap();
-    let orig = duskmatch::app::compare::to_color_image(&grid.rows[0].images[0]);
-    let rec = duskmatch::app::compare::to_color_image(&grid.rows[0].images[1]);
+    let orig = duskmatch::app::image_compare::to_color_image(&grid.rows[0].images[0]);
+    let rec = duskmatch::app::image_compare::to_color_image(&grid.rows[0].images[1]);
     let split = swipe_column(32, f);
     assert!((7..=9).contains(&split), "{split}");
     for y in 0..32 {

@@ -1,9 +1,9 @@
 //! The benchmarks run at a tiny size and report sane numbers (not a speed test).
 
 use duskmatch::device;
-use duskmatch::retrieval::bench::run_search_bench;
 use duskmatch::retrieval::distance::smallest_k;
-use duskmatch::train::bench::{TrainBench, run_train_bench};
+use duskmatch::retrieval::search_bench::run_search_bench;
+use duskmatch::train::step_bench::{TrainBench, run_train_bench};
 
 #[test]
 fn training_benchmark_runs_at_a_tiny_size() {

@@ -303,7 +303,7 @@ fn eval_refuses_channel_weights_learned_on_another_model() {
         panic!("not weights")
     };
     duskmatch::cli::weights::run(args).unwrap();
-    let weights = w.join(duskmatch::supervised::checkpoint::LATEST);
+    let weights = w.join(duskmatch::supervised::checkpoint::WEIGHTS_FILE);
     let eval = |ck: &std::path::Path| {
         let Cmd::Eval(args) = parse(&[
             "eval",

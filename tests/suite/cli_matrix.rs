@@ -149,7 +149,7 @@ fn files() -> Files {
         weights: dir
             .path()
             .join("w")
-            .join(duskmatch::supervised::checkpoint::LATEST),
+            .join(duskmatch::supervised::checkpoint::WEIGHTS_FILE),
         pre_checksum,
         image,
         _dir: dir,

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use burn::prelude::*;
 use duskmatch::data::Split;
 use duskmatch::device;
-use duskmatch::retrieval::compare::evaluation_items;
 use duskmatch::retrieval::eval::held_out_scores;
+use duskmatch::retrieval::method_rows::evaluation_items;
 use duskmatch::supervised::weights::{
     ChannelWeights, batch_hard_objective, pair_distances, weighted_distance,
 };
 use duskmatch::supervised::{
-    Depths, FineTuneStamp, Method, Mining, Resume, SupervisedConfig, SupervisedTrainer,
+    Depths, FineTuneStamp, Mining, Resume, SupervisedConfig, SupervisedMethod, SupervisedTrainer,
 };
 use duskmatch::train::{Trainer, checkpoint};
 
@@ -87,7 +87,10 @@ fn fine_tuning_config_is_checked() {
     // A weights config written before fine-tuning existed reads as the channel weighting.
     let old: SupervisedConfig =
         serde_json::from_str(r#"{"depths": "latent", "epochs": 3}"#).unwrap();
-    assert_eq!((old.method, old.mining), (Method::Weights, Mining::Random));
+    assert_eq!(
+        (old.method, old.mining),
+        (SupervisedMethod::Weights, Mining::Random)
+    );
 }
 
 #[test]

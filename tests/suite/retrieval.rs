@@ -287,7 +287,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
     use duskmatch::data::synth::SynthConfig;
     use duskmatch::data::{DataSource, Split};
     use duskmatch::model::{DoubleVae, ModelConfig};
-    use duskmatch::retrieval::compare::{DepthWeights, compare_methods, evaluation_items};
+    use duskmatch::retrieval::method_rows::{DepthWeights, compare_methods, evaluation_items};
     use duskmatch::supervised::Depths;
     let dev = cpu();
     let cfg = ModelConfig {

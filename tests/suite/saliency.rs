@@ -2,7 +2,7 @@ use burn::prelude::*;
 use duskmatch::data::{Domain, to_tensor};
 use duskmatch::model::{DoubleVae, ModelConfig};
 use duskmatch::saliency::receptive::receptive_range;
-use duskmatch::saliency::{Colormap, Method, Target, explain_match, overlay, saliency};
+use duskmatch::saliency::{Colormap, SaliencyMethod, Target, explain_match, overlay, saliency};
 
 use crate::common::*;
 
@@ -43,7 +43,7 @@ fn gradient_matches_finite_differences() {
         &img,
         Domain::Day,
         &Target::Channel(3),
-        Method::Grad,
+        SaliencyMethod::Grad,
         &cpu(),
         0,
     );
@@ -93,7 +93,7 @@ fn a_latent_position_sees_only_its_receptive_field() {
             row,
             col,
         },
-        Method::Grad,
+        SaliencyMethod::Grad,
         &cpu(),
         0,
     );
@@ -129,7 +129,7 @@ fn smoothgrad_without_noise_is_the_gradient() {
         &img,
         Domain::Day,
         &Target::Channel(5),
-        Method::Grad,
+        SaliencyMethod::Grad,
         &cpu(),
         0,
     );
@@ -138,7 +138,7 @@ fn smoothgrad_without_noise_is_the_gradient() {
         &img,
         Domain::Day,
         &Target::Channel(5),
-        Method::SmoothGrad { n: 4, sigma: 0.0 },
+        SaliencyMethod::SmoothGrad { n: 4, sigma: 0.0 },
         &cpu(),
         7,
     );
@@ -154,7 +154,7 @@ fn smoothgrad_without_noise_is_the_gradient() {
         &img,
         Domain::Day,
         &Target::Channel(5),
-        Method::SmoothGrad { n: 4, sigma: 0.2 },
+        SaliencyMethod::SmoothGrad { n: 4, sigma: 0.2 },
         &cpu(),
         7,
     );
@@ -165,7 +165,7 @@ fn smoothgrad_without_noise_is_the_gradient() {
         &img,
         Domain::Day,
         &Target::Channel(5),
-        Method::GradXInput,
+        SaliencyMethod::GradXInput,
         &cpu(),
         0,
     );

@@ -276,7 +276,7 @@ fn checkpoint_writes_are_atomic_and_bad_files_are_refused() {
         std::io::Write::write_all(f, b"half of the seco")?;
         Err(std::io::Error::other("disk full"))
     });
-    assert!(failed.unwrap_err().contains("disk full"));
+    assert!(failed.unwrap_err().to_string().contains("disk full"));
     assert_eq!(
         std::fs::read(&path).unwrap(),
         b"first",

@@ -51,7 +51,7 @@ pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub struct Method {
+pub struct MethodRow {
     pub name: String,
     pub evaluation: Evaluation,
 }
@@ -111,25 +111,25 @@ pub fn compare_methods(
     weights: Option<&DepthWeights>,
     device: &Device,
     seed: u64,
-) -> Vec<Method> {
+) -> Vec<MethodRow> {
     let finish = |e: Embeddings| if pooled { e.pooled() } else { e };
     let trained = finish(embed(model, ds, items.to_vec(), device, 32, |_, _| {}));
     let random = DoubleVae::new(config, RANDOM_ENCODER_SEED, device);
     let random = finish(embed(&random, ds, items.to_vec(), device, 32, |_, _| {}));
     let side = (config.image_size / 4) as u32;
     let pixels = finish(pixel_embeddings(ds, items.to_vec(), side));
-    let mut out = vec![Method {
+    let mut out = vec![MethodRow {
         name: "model".into(),
         evaluation: evaluate(&trained, query, None, device, seed),
     }];
     if !pooled {
-        out.push(Method {
+        out.push(MethodRow {
             name: "model, domain-centred".into(),
             evaluation: evaluate(&trained.centred_by_domain(), query, None, device, seed),
         });
     }
     match weights {
-        Some(w) if w.is_latent() => out.push(Method {
+        Some(w) if w.is_latent() => out.push(MethodRow {
             name: "model + learned weights".into(),
             evaluation: evaluate(
                 &trained,
@@ -142,22 +142,22 @@ pub fn compare_methods(
         Some(w) => {
             let (plain, weighted) =
                 with_and_without_weights(model, ds, items, query, w, device, seed);
-            out.push(Method {
+            out.push(MethodRow {
                 name: format!("model, {}, w = 1", w.label),
                 evaluation: plain,
             });
-            out.push(Method {
+            out.push(MethodRow {
                 name: format!("model + weights, {}", w.label),
                 evaluation: weighted,
             });
         }
         None => {}
     }
-    out.push(Method {
+    out.push(MethodRow {
         name: "pixels".into(),
         evaluation: evaluate(&pixels, query, None, device, seed),
     });
-    out.push(Method {
+    out.push(MethodRow {
         name: "random-encoder".into(),
         evaluation: evaluate(&random, query, None, device, seed),
     });
@@ -165,7 +165,7 @@ pub fn compare_methods(
     if !pooled {
         let half = (config.image_size / 2) as u32;
         let full = config.image_size as u32;
-        out.push(Method {
+        out.push(MethodRow {
             name: "patch-normalised (SAD)".into(),
             evaluation: evaluate(
                 &sad_embeddings(ds, items.to_vec(), half),
@@ -175,7 +175,7 @@ pub fn compare_methods(
                 seed,
             ),
         });
-        out.push(Method {
+        out.push(MethodRow {
             name: "gradient magnitude".into(),
             evaluation: evaluate(
                 &gradient_embeddings(ds, items.to_vec(), full),
