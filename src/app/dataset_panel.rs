@@ -35,7 +35,7 @@ impl DatasetState {
     pub fn load(source: DataSource, size: u32, wake: impl Fn() + Send + 'static) -> Self {
         let s = source.clone();
         let job = Job::spawn("dataset-loader", "loading the dataset", wake, move |_| {
-            s.load(size)
+            Ok(s.load(size)?)
         });
         DatasetState::Loading {
             source,
@@ -187,7 +187,7 @@ impl DatasetPanel {
                             self.robotcar.clone(),
                         ) {
                             Ok(s) => DatasetAction::Load(s),
-                            Err(e) => DatasetAction::Invalid(e),
+                            Err(e) => DatasetAction::Invalid(e.to_string()),
                         },
                     );
                 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
 use super::{Dataset, Domain, Sample};
 
@@ -32,8 +33,11 @@ fn stem(path: &Path) -> String {
 }
 
 /// `file,place` rows; a file may be named by relative path (`day/x.png`), name or stem.
-pub fn read_places_csv(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_places_csv(path: &Path) -> Result<HashMap<String, String>, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut map = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -42,11 +46,11 @@ pub fn read_places_csv(path: &Path) -> Result<HashMap<String, String>, String> {
         }
         let mut cols = line.splitn(2, ',').map(str::trim);
         let (Some(file), Some(place)) = (cols.next(), cols.next()) else {
-            return Err(format!(
-                "{} line {}: expected `file,place`, found {line:?}",
-                path.display(),
-                i + 1
-            ));
+            return Err(DataError::PlacesCsv {
+                path: path.to_path_buf(),
+                line: i + 1,
+                found: line.to_string(),
+            });
         };
         if i == 0 && file.eq_ignore_ascii_case("file") {
             continue; // header
@@ -57,12 +61,11 @@ pub fn read_places_csv(path: &Path) -> Result<HashMap<String, String>, String> {
 }
 
 /// Load the plain folder layout at `size` px. Bad files are skipped and reported.
-pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), String> {
+pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataError> {
     if !is_folder_layout(dir) {
-        return Err(format!(
-            "{} is not a dataset folder: expected {LAYOUT_HELP}",
-            dir.display()
-        ));
+        return Err(DataError::NotFolderLayout {
+            path: dir.to_path_buf(),
+        });
     }
     let places_csv = dir.join("places.csv");
     let places = if places_csv.is_file() {
@@ -74,14 +77,16 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), Strin
     let mut files: Vec<(Domain, PathBuf)> = Vec::new();
     for domain in Domain::BOTH {
         let sub = dir.join(domain.name());
-        let listed = list_images(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+        let listed = list_images(&sub).map_err(|source| DataError::Io {
+            path: sub.clone(),
+            source,
+        })?;
         files.extend(listed.into_iter().map(|p| (domain, p)));
     }
     if files.is_empty() {
-        return Err(format!(
-            "{} has day/ and night/ but no PNG or JPEG images in them: expected {LAYOUT_HELP}",
-            dir.display()
-        ));
+        return Err(DataError::NoImages {
+            path: dir.to_path_buf(),
+        });
     }
 
     // Ground truth: places.csv if present, else the file stem for stems present in both domains.
@@ -157,20 +162,22 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), Strin
                 }
                 report.loaded += 1;
             }
-            Err(reason) => report.skipped.push(SkippedFile { path, reason }),
+            Err(reason) => report.skipped.push(SkippedFile {
+                path,
+                reason: reason.to_string(),
+            }),
         }
     }
     if dataset.day.is_empty() || dataset.night.is_empty() {
-        return Err(format!(
-            "{}: no readable images in {} ({} files skipped): both domains need images; expected {LAYOUT_HELP}",
-            dir.display(),
-            if dataset.day.is_empty() {
-                "day/"
+        return Err(DataError::NoReadable {
+            path: dir.to_path_buf(),
+            folder: if dataset.day.is_empty() {
+                "day"
             } else {
-                "night/"
+                "night"
             },
-            report.skipped.len()
-        ));
+            skipped: report.skipped.len(),
+        });
     }
     Ok((dataset, report))
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use image::imageops::FilterType;
 use image::{ImageReader, Limits, RgbImage};
 
+use super::error::ImageError;
+
 /// Largest width or height we agree to decode; a 60000×60000 header is refused before decoding.
 pub const MAX_SIDE: u32 = 16_384;
 /// Smallest usable side: anything smaller carries no scene.
@@ -55,27 +57,27 @@ pub fn is_image_name(path: &Path) -> bool {
 }
 
 /// Decode one image file into RGB, refusing empty, tiny, enormous and undecodable files.
-pub fn read_rgb(path: &Path) -> Result<RgbImage, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+pub fn read_rgb(path: &Path) -> Result<RgbImage, ImageError> {
+    let meta = std::fs::metadata(path).map_err(ImageError::Io)?;
     if meta.len() == 0 {
-        return Err("empty file (0 bytes)".into());
+        return Err(ImageError::Empty);
     }
     // Judge the content, not the name: a text file called .png is not an image.
     let mut magic = [0u8; 8];
     let n = std::io::Read::read(
-        &mut std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?,
+        &mut std::fs::File::open(path).map_err(ImageError::Io)?,
         &mut magic,
     )
-    .map_err(|e| format!("cannot read: {e}"))?;
+    .map_err(ImageError::Io)?;
     let png = n >= 8 && magic == [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
     let jpeg = n >= 3 && magic[..3] == [0xff, 0xd8, 0xff];
     if !png && !jpeg {
-        return Err("not a PNG or JPEG image (unrecognised content)".into());
+        return Err(ImageError::NotAnImage);
     }
     let mut reader = ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
+        .map_err(ImageError::Io)?
         .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(ImageError::Io)?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -84,28 +86,22 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage, String> {
     // Check the header before decoding, so the message names the claimed size.
     let (w, h) = reader_dimensions(path)?;
     if w > MAX_SIDE || h > MAX_SIDE {
-        return Err(format!(
-            "too large: header claims {w}×{h}, the limit is {MAX_SIDE} px a side"
-        ));
+        return Err(ImageError::TooLarge { w, h });
     }
     if w < MIN_SIDE || h < MIN_SIDE {
-        return Err(format!(
-            "too small: {w}×{h}, at least {MIN_SIDE}×{MIN_SIDE} is needed"
-        ));
+        return Err(ImageError::TooSmall { w, h });
     }
-    let img = reader
-        .decode()
-        .map_err(|e| format!("cannot decode (corrupt or truncated?): {e}"))?;
+    let img = reader.decode().map_err(ImageError::Decode)?;
     Ok(img.to_rgb8())
 }
 
-fn reader_dimensions(path: &Path) -> Result<(u32, u32), String> {
+fn reader_dimensions(path: &Path) -> Result<(u32, u32), ImageError> {
     ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
+        .map_err(ImageError::Io)?
         .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?
+        .map_err(ImageError::Io)?
         .into_dimensions()
-        .map_err(|e| format!("unreadable header (corrupt or truncated?): {e}"))
+        .map_err(ImageError::Header)
 }
 
 /// The largest centred square, resized to `size`×`size`.
@@ -122,7 +118,7 @@ pub fn center_square(img: &RgbImage, size: u32) -> RgbImage {
 }
 
 /// Read, crop and resize, or say why not.
-pub fn load_square(path: &Path, size: u32) -> Result<RgbImage, String> {
+pub fn load_square(path: &Path, size: u32) -> Result<RgbImage, ImageError> {
     read_rgb(path).map(|img| center_square(&img, size))
 }
 

@@ -4,11 +4,12 @@ use std::path::Path;
 
 use image::RgbImage;
 
+use super::error::ImageError;
 use super::image_io::load_square;
 
 /// Load every path (cropped and resized to `size`), in order, spreading files over threads.
 /// A decoder that panics on a hostile file costs that file only.
-pub fn load_all(paths: Vec<&Path>, size: u32) -> Vec<Result<RgbImage, String>> {
+pub fn load_all(paths: Vec<&Path>, size: u32) -> Vec<Result<RgbImage, ImageError>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -16,7 +17,7 @@ pub fn load_all(paths: Vec<&Path>, size: u32) -> Vec<Result<RgbImage, String>> {
     let chunk = paths.len().div_ceil(threads).max(1);
     let load_one = |p: &Path| {
         std::panic::catch_unwind(|| load_square(p, size))
-            .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
+            .unwrap_or(Err(ImageError::DecoderPanicked))
     };
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths

@@ -2,6 +2,7 @@
 //! tensors. Nothing here knows the model.
 
 pub mod batch;
+pub mod error;
 pub mod folder;
 pub mod image_io;
 pub mod image_io_parallel;
@@ -13,6 +14,7 @@ pub mod synth;
 use serde::{Deserialize, Serialize};
 
 pub use batch::to_tensor;
+pub use error::{DataError, ImageError};
 pub use image_io::{LoadReport, SkippedFile};
 pub use source::DataSource;
 pub use split::Split;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::folder::{LAYOUT_HELP, list_images};
+use super::error::DataError;
+use super::folder::list_images;
 use super::image_io::{LoadReport, SkippedFile};
 use super::{Dataset, Domain, Sample};
 
@@ -52,12 +53,11 @@ pub fn load_robotcar(
     dir: &Path,
     size: u32,
     sel: &RobotCarSelection,
-) -> Result<(Dataset, LoadReport), String> {
+) -> Result<(Dataset, LoadReport), DataError> {
     if !is_robotcar_layout(dir) {
-        return Err(format!(
-            "{} is not a RobotCar Seasons folder: expected {LAYOUT_HELP}",
-            dir.display()
-        ));
+        return Err(DataError::NotRobotCar {
+            path: dir.to_path_buf(),
+        });
     }
     let present = conditions(dir);
     let mut files: Vec<(Domain, PathBuf)> = Vec::new();
@@ -66,22 +66,26 @@ pub fn load_robotcar(
         (Domain::Night, &sel.night_conditions),
     ] {
         if wanted.is_empty() {
-            return Err(format!(
-                "no {domain} conditions chosen; conditions present: {}",
-                present.join(", ")
-            ));
+            return Err(DataError::NoConditions {
+                domain,
+                present: present.join(", "),
+            });
         }
         for cond in wanted {
             let cdir = dir.join("images").join(cond);
             if !cdir.is_dir() {
-                return Err(format!(
-                    "condition {cond:?} (chosen as {domain}) is not in {}; conditions present: {}",
-                    dir.join("images").display(),
-                    present.join(", ")
-                ));
+                return Err(DataError::MissingCondition {
+                    condition: cond.clone(),
+                    domain,
+                    images: dir.join("images"),
+                    present: present.join(", "),
+                });
             }
             let mut cams: Vec<PathBuf> = std::fs::read_dir(&cdir)
-                .map_err(|e| format!("{}: {e}", cdir.display()))?
+                .map_err(|source| DataError::Io {
+                    path: cdir.clone(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_dir())
                 .filter(|p| {
@@ -94,7 +98,10 @@ pub fn load_robotcar(
                 .collect();
             cams.sort();
             for cam in cams {
-                let listed = list_images(&cam).map_err(|e| format!("{}: {e}", cam.display()))?;
+                let listed = list_images(&cam).map_err(|source| DataError::Io {
+                    path: cam.clone(),
+                    source,
+                })?;
                 files.extend(listed.into_iter().map(|p| (domain, p)));
             }
         }
@@ -128,21 +135,23 @@ pub fn load_robotcar(
                 }
                 report.loaded += 1;
             }
-            Err(reason) => report.skipped.push(SkippedFile { path, reason }),
+            Err(reason) => report.skipped.push(SkippedFile {
+                path,
+                reason: reason.to_string(),
+            }),
         }
     }
     if dataset.day.is_empty() || dataset.night.is_empty() {
-        let which = if dataset.day.is_empty() {
-            "day"
-        } else {
-            "night"
-        };
-        return Err(format!(
-            "{}: no readable {which} images for the chosen conditions ({} files skipped); conditions present: {}",
-            dir.display(),
-            report.skipped.len(),
-            present.join(", ")
-        ));
+        return Err(DataError::NoReadableConditions {
+            path: dir.to_path_buf(),
+            domain: if dataset.day.is_empty() {
+                Domain::Day
+            } else {
+                Domain::Night
+            },
+            skipped: report.skipped.len(),
+            present: present.join(", "),
+        });
     }
     Ok((dataset, report))
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Dataset;
-use super::folder::{LAYOUT_HELP, is_folder_layout, load_folder};
+use super::error::DataError;
+use super::folder::{is_folder_layout, load_folder};
 use super::image_io::LoadReport;
 use super::robotcar::{RobotCarSelection, is_robotcar_layout, load_robotcar};
 use super::synth::{SynthConfig, generate};
@@ -36,27 +37,25 @@ impl DataSource {
         spec: &str,
         synth: SynthConfig,
         robotcar: RobotCarSelection,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DataError> {
         if spec.eq_ignore_ascii_case("synth") {
-            synth.validate().map_err(|e| e.to_string())?;
+            synth.validate()?;
             return Ok(DataSource::Synth(synth));
         }
         Self::from_dir(Path::new(spec), robotcar)
     }
 
     /// Detect the layout of a directory (used for `--data DIR` and for folders dropped on the app).
-    pub fn from_dir(path: &Path, robotcar: RobotCarSelection) -> Result<Self, String> {
+    pub fn from_dir(path: &Path, robotcar: RobotCarSelection) -> Result<Self, DataError> {
         if !path.exists() {
-            return Err(format!(
-                "{} does not exist: expected `synth` or a folder laid out as {LAYOUT_HELP}",
-                path.display()
-            ));
+            return Err(DataError::Missing {
+                path: path.to_path_buf(),
+            });
         }
         if !path.is_dir() {
-            return Err(format!(
-                "{} is a file, not a folder: expected {LAYOUT_HELP}",
-                path.display()
-            ));
+            return Err(DataError::NotAFolder {
+                path: path.to_path_buf(),
+            });
         }
         if is_folder_layout(path) {
             Ok(DataSource::Folder {
@@ -77,20 +76,19 @@ impl DataSource {
                 })
                 .unwrap_or_default();
             found.sort();
-            Err(format!(
-                "{} has neither day/ and night/ nor images/: expected {LAYOUT_HELP}; found: {}",
-                path.display(),
-                if found.is_empty() {
+            Err(DataError::UnknownLayout {
+                path: path.to_path_buf(),
+                found: if found.is_empty() {
                     "nothing".to_string()
                 } else {
                     found.join(", ")
-                }
-            ))
+                },
+            })
         }
     }
 
     /// Load every image at `size` px.
-    pub fn load(&self, size: u32) -> Result<(Dataset, LoadReport), String> {
+    pub fn load(&self, size: u32) -> Result<(Dataset, LoadReport), DataError> {
         match self {
             DataSource::Synth(cfg) => {
                 let ds = generate(cfg, size);

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Dataset, Domain};
+use super::{DataError, Dataset, Domain};
 
 /// Indices into a dataset's day and night lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,7 +102,7 @@ impl Split {
     /// Refuse a split whose held-out part is too small to evaluate (`fraction` > 0, fewer
     /// than [`MIN_EVAL_PLACES`] held-out places), naming the minimum and what to change. Data
     /// without place labels passes: it has no retrieval to score, only validation losses.
-    pub fn check_evaluable(&self, ds: &Dataset, fraction: f64) -> Result<(), String> {
+    pub fn check_evaluable(&self, ds: &Dataset, fraction: f64) -> Result<(), DataError> {
         let held = self.val_places(ds);
         if fraction <= 0.0 || held >= MIN_EVAL_PLACES || !ds.has_ground_truth() {
             return Ok(());
@@ -113,10 +113,13 @@ impl Split {
             &[self.train_night.as_slice(), &self.val_night].concat(),
         )
         .len();
-        Err(format!(
-            "too few places to evaluate: validation_fraction = {fraction} holds out {held} of the {all} places with a day and a night image, and held-out evaluation needs at least {MIN_EVAL_PLACES}; use more places (at least {} at this fraction), a larger validation_fraction, or validation_fraction = 0 to train without held-out evaluation",
-            min_places_for(fraction)
-        ))
+        Err(DataError::TooFewPlaces {
+            fraction,
+            held,
+            all,
+            min: MIN_EVAL_PLACES,
+            needed: min_places_for(fraction),
+        })
     }
 }
 

@@ -257,7 +257,8 @@ fn a_synthetic_town_given_on_the_command_line_is_checked_before_anything_runs() 
             SynthConfig { places, seed: 8 },
             RobotCarSelection::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("synth.places") && e.contains("from 2 to"),
             "{places}: {e}"

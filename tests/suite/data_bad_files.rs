@@ -80,7 +80,7 @@ fn each_bad_file_kind_is_refused_with_a_reason() {
         read_rgb(&d.join("good.png")).unwrap().dimensions(),
         (40, 30)
     );
-    let reason = |n: &str| read_rgb(&d.join(n)).unwrap_err();
+    let reason = |n: &str| read_rgb(&d.join(n)).unwrap_err().to_string();
     assert!(
         reason("empty.png").contains("empty"),
         "{}",

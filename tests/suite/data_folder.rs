@@ -63,17 +63,21 @@ fn wrong_and_empty_folders_say_what_layout_was_expected() {
     let dir = tempdir();
     let d = dir.path();
     std::fs::create_dir_all(d.join("photos")).unwrap();
-    let e = DataSource::from_dir(d, RobotCarSelection::default()).unwrap_err();
+    let e = DataSource::from_dir(d, RobotCarSelection::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("DIR/day") && e.contains("found: photos"), "{e}");
-    let e = DataSource::from_dir(&d.join("missing"), RobotCarSelection::default()).unwrap_err();
+    let e = DataSource::from_dir(&d.join("missing"), RobotCarSelection::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("does not exist"), "{e}");
     std::fs::create_dir_all(d.join("day")).unwrap();
     std::fs::create_dir_all(d.join("night")).unwrap();
-    let e = load_folder(d, 16).unwrap_err();
+    let e = load_folder(d, 16).unwrap_err().to_string();
     assert!(e.contains("no PNG or JPEG images"), "{e}");
     // Only day images: the night side is named.
     save(d, "day/a.png", &solid(20, 20, [1, 2, 3]));
-    let e = load_folder(d, 16).unwrap_err();
+    let e = load_folder(d, 16).unwrap_err().to_string();
     assert!(e.contains("night/"), "{e}");
     // `synth` parses without a folder.
     assert!(matches!(
@@ -128,7 +132,7 @@ fn robotcar_layout_reads_chosen_conditions() {
         day_conditions: vec!["dawn".into()],
         ..Default::default()
     };
-    let e = load_robotcar(d, 16, &sel).unwrap_err();
+    let e = load_robotcar(d, 16, &sel).unwrap_err().to_string();
     assert!(
         e.contains("dawn") && e.contains("night-rain") && e.contains("overcast-reference"),
         "{e}"
