@@ -24,11 +24,29 @@ pub fn evaluation_items(ds: &Dataset, split: Option<&Split>) -> (Vec<ItemInfo>, 
     }
 }
 
+/// Images too few to score: retrieval needs [`MIN_EVAL_PLACES`](crate::data::split::MIN_EVAL_PLACES)
+/// places with a day and a night image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "too few places to evaluate: the {scope} hold {paired} place(s) with both a day and a night image, and retrieval needs at least {min}"
+)]
+pub struct TooFewPlaces {
+    pub scope: String,
+    pub paired: usize,
+    pub min: usize,
+}
+
+impl From<TooFewPlaces> for String {
+    fn from(e: TooFewPlaces) -> String {
+        e.to_string()
+    }
+}
+
 /// Refuse to score `items` that carry ground truth on fewer than
 /// [`MIN_EVAL_PLACES`](crate::data::split::MIN_EVAL_PLACES) places with both a day and a night
 /// image: their Recall would be 1 by construction. Items without places (no ground truth)
 /// pass: they are ranked, not scored.
-pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), String> {
+pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), TooFewPlaces> {
     use crate::data::split::MIN_EVAL_PLACES;
     if items.iter().all(|it| it.place.is_none()) {
         return Ok(());
@@ -44,9 +62,11 @@ pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), String> {
         .intersection(&places(Domain::Night))
         .count();
     if paired < MIN_EVAL_PLACES {
-        return Err(format!(
-            "too few places to evaluate: the {scope} hold {paired} place(s) with both a day and a night image, and retrieval needs at least {MIN_EVAL_PLACES}"
-        ));
+        return Err(TooFewPlaces {
+            scope: scope.to_string(),
+            paired,
+            min: MIN_EVAL_PLACES,
+        });
     }
     Ok(())
 }
