@@ -309,7 +309,7 @@ impl DuskApp {
                 }
                 Err(e) => notices.push(Notice {
                     level: Level::Warning,
-                    text: e,
+                    text: e.to_string(),
                 }),
             }
         }
@@ -705,7 +705,7 @@ impl DuskApp {
             "continue-loader",
             format!("reading {} to continue it", path.display()),
             self.waker.waker(),
-            move |_| checkpoint::load(&path),
+            move |_| Ok(checkpoint::load(&path)?),
         ));
     }
 

@@ -96,5 +96,12 @@ pub fn save(
 ) -> Result<(), String> {
     let mut state = header.state.clone();
     state.supervised = Some(serde_json::to_value(stamp).map_err(|e| e.to_string())?);
-    checkpoint::save(path, &header.config, &state, model, Some(optimizer), None)
+    Ok(checkpoint::save(
+        path,
+        &header.config,
+        &state,
+        model,
+        Some(optimizer),
+        None,
+    )?)
 }

@@ -22,6 +22,36 @@ use crate::model::{
     DiscriminatorConfig, Discriminators, DoubleVae, LatentDiscriminator, LossValues, ModelConfig,
 };
 
+/// What can go wrong writing or reading a model checkpoint; each names the file or the part.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot serialise the {what}: {reason}")]
+    Serialise { what: String, reason: String },
+    #[error("not saving {}: its config is invalid: {source}", path.display())]
+    InvalidConfig {
+        path: PathBuf,
+        source: crate::error::ConfigError,
+    },
+    #[error("{} is not a usable duskmatch checkpoint: {problem}", file.display())]
+    Unusable { file: PathBuf, problem: String },
+    #[error(
+        "checkpoint architecture does not match: the checkpoint has {found}, this run expects {expected}"
+    )]
+    Architecture { found: String, expected: String },
+    /// The weights of a part do not fit the module built from the config (`part` says which
+    /// and for what shape).
+    #[error("checkpoint {part}: {reason}")]
+    DoesNotFit { part: String, reason: String },
+}
+
+impl From<CheckpointError> for String {
+    fn from(e: CheckpointError) -> String {
+        e.to_string()
+    }
+}
+
 /// Running sums of the loss terms over an epoch, in f64 so long epochs do not drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -176,13 +206,20 @@ pub struct AdversaryParts<'a> {
 }
 
 /// A module's record as bytes for a container section.
-fn record_bytes<M: Module>(module: &M, what: &str) -> Result<Vec<u8>, String> {
+fn record_bytes<M: Module>(module: &M, what: &str) -> Result<Vec<u8>, CheckpointError> {
     Ok(module
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| format!("cannot serialise the {what}: {e}"))?
+        .map_err(|e| serialise(what, e))?
         .to_vec())
+}
+
+fn serialise(what: &str, e: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Serialise {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Save a checkpoint. `model` should be a `valid()` copy (current BatchNorm statistics).
@@ -193,19 +230,22 @@ pub fn save(
     model: &DoubleVae,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
     adversary: Option<AdversaryParts<'_>>,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     // The reader refuses an invalid config, so writing one would make a file that never
     // reads back.
     config
         .validate()
-        .map_err(|e| format!("not saving {}: its config is invalid: {e}", path.display()))?;
+        .map_err(|source| CheckpointError::InvalidConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let header = Header::new(config, state);
-    let header = serde_json::to_vec_pretty(&header).map_err(|e| e.to_string())?;
+    let header = serde_json::to_vec_pretty(&header).map_err(|e| serialise("header", e))?;
     let model_bytes = model
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| format!("cannot serialise the model: {e}"))?;
+        .map_err(|e| serialise("model", e))?;
     let optim_bytes = optimizer_bytes(optimizer)?;
     let (disc_bytes, disc_optim_bytes) = match &adversary {
         Some(adv) => (
@@ -239,18 +279,18 @@ pub fn save(
 /// The optimiser's state as bytes for a container section; empty when there is none.
 pub fn optimizer_bytes(
     optimizer: Option<&burn::optim::ModuleOptimizer>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, CheckpointError> {
     Ok(match optimizer {
         Some(o) => o
             .into_bytes()
-            .map_err(|e| format!("cannot serialise the optimiser: {e}"))?
+            .map_err(|e| serialise("optimiser", e))?
             .to_vec(),
         None => Vec::new(),
     })
 }
 
 /// Read a checkpoint file (or `DIR/latest.dmck` when given a run folder).
-pub fn load(path: &Path) -> Result<Checkpoint, String> {
+pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let file = resolve(path)?;
     let sections = crate::store::read_container(
         &file,
@@ -266,11 +306,9 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
     )?;
     let notice = sections.notice(&file);
     let mut parts = sections.parts.into_iter();
-    let ctx = |e: String| {
-        format!(
-            "{} is not a usable duskmatch checkpoint: {e}",
-            file.display()
-        )
+    let ctx = |problem: String| CheckpointError::Unusable {
+        file: file.clone(),
+        problem,
     };
     let mut next = || parts.next().unwrap_or_default();
     let (header, model, optim, disc, disc_optim) = (next(), next(), next(), next(), next());
@@ -286,7 +324,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
     let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
         .map_err(|e| ctx(format!("bad model record: {e}")))?;
     let optimizer = (!optim.is_empty()).then(|| Bytes::from_bytes_vec(optim));
-    let record = |bytes: Vec<u8>, what: &str| -> Result<Option<ModuleRecord>, String> {
+    let record = |bytes: Vec<u8>, what: &str| -> Result<Option<ModuleRecord>, CheckpointError> {
         if bytes.is_empty() {
             return Ok(None);
         }
@@ -310,7 +348,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, String> {
 }
 
 /// A run folder means its latest checkpoint.
-pub fn resolve(path: &Path) -> Result<PathBuf, String> {
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
     Ok(crate::store::resolve(path, LATEST)?)
 }
 
@@ -320,14 +358,13 @@ impl Checkpoint {
     }
 
     /// Refuse a checkpoint of another architecture, naming both.
-    pub fn check_architecture(&self, expected: &ModelConfig) -> Result<(), String> {
+    pub fn check_architecture(&self, expected: &ModelConfig) -> Result<(), CheckpointError> {
         let found = self.model_config();
         if found != *expected {
-            return Err(format!(
-                "checkpoint architecture does not match: the checkpoint has {}, this run expects {}",
-                found.describe(),
-                expected.describe()
-            ));
+            return Err(CheckpointError::Architecture {
+                found: found.describe(),
+                expected: expected.describe(),
+            });
         }
         Ok(())
     }
@@ -338,12 +375,15 @@ impl Checkpoint {
         &self,
         cfg: &DiscriminatorConfig,
         device: &Device,
-    ) -> Option<Result<Discriminators, String>> {
+    ) -> Option<Result<Discriminators, CheckpointError>> {
         let record = self.discriminators.clone()?;
         Some(
             Discriminators::new(cfg, 0, device)
                 .try_load_record(record)
-                .map_err(|e| format!("checkpoint discriminators do not fit {cfg:?}: {e}")),
+                .map_err(|e| CheckpointError::DoesNotFit {
+                    part: format!("discriminators do not fit {cfg:?}"),
+                    reason: e.to_string(),
+                }),
         )
     }
 
@@ -354,26 +394,25 @@ impl Checkpoint {
         channels: usize,
         width: usize,
         device: &Device,
-    ) -> Option<Result<LatentDiscriminator, String>> {
+    ) -> Option<Result<LatentDiscriminator, CheckpointError>> {
         let record = self.latent_discriminator.clone()?;
         Some(
             LatentDiscriminator::new(channels, width, 0, device)
                 .try_load_record(record)
-                .map_err(|e| {
-                    format!("checkpoint latent discriminator does not fit width {width}: {e}")
+                .map_err(|e| CheckpointError::DoesNotFit {
+                    part: format!("latent discriminator does not fit width {width}"),
+                    reason: e.to_string(),
                 }),
         )
     }
 
-    pub fn build_model(&self, device: &Device) -> Result<DoubleVae, String> {
+    pub fn build_model(&self, device: &Device) -> Result<DoubleVae, CheckpointError> {
         let cfg = self.model_config();
         DoubleVae::new(&cfg, 0, device)
             .try_load_record(self.model.clone())
-            .map_err(|e| {
-                format!(
-                    "checkpoint weights do not fit a model with {}: {e}",
-                    cfg.describe()
-                )
+            .map_err(|e| CheckpointError::DoesNotFit {
+                part: format!("weights do not fit a model with {}", cfg.describe()),
+                reason: e.to_string(),
             })
     }
 }

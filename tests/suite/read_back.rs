@@ -149,7 +149,9 @@ fn stage_one_kind(model: DoubleVae) -> Kind {
         header,
         save: Box::new(move |v, path| {
             let h: Header = serde_json::from_value(with_created(v)).map_err(|e| e.to_string())?;
-            checkpoint::save(path, &h.config, &h.state, &model, None, None)
+            Ok(checkpoint::save(
+                path, &h.config, &h.state, &model, None, None,
+            )?)
         }),
         load: Box::new(|path| {
             let ck = checkpoint::load(path)?;

@@ -45,7 +45,7 @@ fn every_corruption_of_a_checkpoint_is_refused_with_the_section_named() {
     let bad = dir.path().join("bad.dmck");
     let load = |b: &[u8]| {
         std::fs::write(&bad, b).unwrap();
-        checkpoint::load(&bad).err().expect("refused")
+        checkpoint::load(&bad).err().expect("refused").to_string()
     };
 
     // Truncated at every eighth of the file.
@@ -114,7 +114,7 @@ fn an_invalid_config_is_refused_before_the_model_is_decoded() {
         &[&header, b"not a record", &[], &[], &[]],
     )
     .unwrap();
-    let e = checkpoint::load(&bad).err().unwrap();
+    let e = checkpoint::load(&bad).err().unwrap().to_string();
     assert!(
         e.contains("the header's config is invalid") && e.contains("batch_size"),
         "{e}"
@@ -131,7 +131,7 @@ fn a_file_of_another_kind_is_named_and_an_unchecked_one_loads_with_a_notice() {
         &[b"{}", &[], &[]],
     )
     .unwrap();
-    let e = checkpoint::load(&weights).err().unwrap();
+    let e = checkpoint::load(&weights).err().unwrap().to_string();
     assert!(e.contains("it is a duskmatch channel-weights file"), "{e}");
     let e = duskmatch::supervised::checkpoint::load(&dir.path().join("good.dmck"))
         .err()

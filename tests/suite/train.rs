@@ -289,9 +289,12 @@ fn checkpoint_writes_are_atomic_and_bad_files_are_refused() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left behind");
 
-    let e = checkpoint::load(&path).err().unwrap();
+    let e = checkpoint::load(&path).err().unwrap().to_string();
     assert!(e.contains("not a usable duskmatch checkpoint"), "{e}");
-    let e = checkpoint::load(&dir.path().join("nope")).err().unwrap();
+    let e = checkpoint::load(&dir.path().join("nope"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("does not exist"), "{e}");
 
     // A real checkpoint cut short is refused, not half-loaded.
@@ -304,7 +307,10 @@ fn checkpoint_writes_are_atomic_and_bad_files_are_refused() {
         .unwrap();
     let bytes = std::fs::read(run.join(LATEST)).unwrap();
     std::fs::write(run.join("cut.dmck"), &bytes[..bytes.len() - 100]).unwrap();
-    let e = checkpoint::load(&run.join("cut.dmck")).err().unwrap();
+    let e = checkpoint::load(&run.join("cut.dmck"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("truncated"), "{e}");
     let ok = checkpoint::load(&run).unwrap();
     let model = ok.build_model(&cpu()).unwrap();
