@@ -15,6 +15,37 @@ use crate::model::ModelConfig;
 use crate::store::{read_container, write_container};
 use crate::train::checkpoint::{now_string, optimizer_bytes};
 
+/// What can go wrong with a supervised stage's files: a channel-weights file, or the
+/// fine-tuning stamp in a model checkpoint; each names the file or the part.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisedFileError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::train::checkpoint::CheckpointError),
+    #[error("cannot serialise the {what}: {reason}")]
+    Serialise { what: &'static str, reason: String },
+    #[error("not saving {}: its config is invalid: {source}", path.display())]
+    InvalidConfig {
+        path: PathBuf,
+        source: crate::error::ConfigError,
+    },
+    #[error("{} is not a usable channel-weights file: {problem}", file.display())]
+    Unusable { file: PathBuf, problem: String },
+    #[error("the channel weights do not load: {0}")]
+    DoesNotLoad(String),
+    #[error("the checkpoint's fine-tuning record is unreadable: {0}")]
+    Stamp(String),
+    #[error("{} is a stage-one checkpoint, not a weights file or a fine-tuned model", path.display())]
+    StageOne { path: PathBuf },
+}
+
+impl From<SupervisedFileError> for String {
+    fn from(e: SupervisedFileError) -> String {
+        e.to_string()
+    }
+}
+
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-WGHT\n\0";
 /// File name of the channel weights in a run folder.
 pub const WEIGHTS_FILE: &str = "weights.dmwt";
@@ -68,14 +99,14 @@ pub struct WeightsCheckpoint {
 }
 
 impl WeightsCheckpoint {
-    pub fn build(&self, device: &Device) -> Result<ChannelWeights, String> {
+    pub fn build(&self, device: &Device) -> Result<ChannelWeights, SupervisedFileError> {
         ChannelWeights::ones(&self.header.channels, device)
             .try_load_record(self.record.clone())
-            .map_err(|e| format!("the channel weights do not load: {e}"))
+            .map_err(|e| SupervisedFileError::DoesNotLoad(e.to_string()))
     }
 
     /// The weights as plain vectors, one per depth.
-    pub fn vectors(&self) -> Result<Vec<Vec<f32>>, String> {
+    pub fn vectors(&self) -> Result<Vec<Vec<f32>>, SupervisedFileError> {
         Ok(self.build(&Device::flex())?.to_vecs())
     }
 }
@@ -89,11 +120,14 @@ pub fn save(
     state: &SupervisedState,
     w: &ChannelWeights,
     optimizer: Option<&burn::optim::ModuleOptimizer>,
-) -> Result<(), String> {
+) -> Result<(), SupervisedFileError> {
     // The reader refuses an invalid config: never write a file that cannot be read back.
     config
         .validate()
-        .map_err(|e| format!("not saving {}: its config is invalid: {e}", path.display()))?;
+        .map_err(|source| SupervisedFileError::InvalidConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let header = WeightsHeader {
         config: config.clone(),
         model: *model,
@@ -104,18 +138,25 @@ pub fn save(
         state: state.clone(),
         created: now_string(),
     };
-    let header = serde_json::to_vec_pretty(&header).map_err(|e| e.to_string())?;
-    let record = w
-        .valid()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| format!("cannot serialise the weights: {e}"))?;
+    let header =
+        serde_json::to_vec_pretty(&header).map_err(|e| SupervisedFileError::Serialise {
+            what: "header",
+            reason: e.to_string(),
+        })?;
+    let record =
+        w.valid()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| SupervisedFileError::Serialise {
+                what: "weights",
+                reason: e.to_string(),
+            })?;
     let optim = optimizer_bytes(optimizer)?;
     Ok(write_container(path, MAGIC, &[&header, &record, &optim])?)
 }
 
 /// Read weights from a file, or `DIR/weights.dmwt`.
-pub fn load(path: &Path) -> Result<WeightsCheckpoint, String> {
+pub fn load(path: &Path) -> Result<WeightsCheckpoint, SupervisedFileError> {
     let file = crate::store::resolve(path, WEIGHTS_FILE)?;
     let sections = read_container(
         &file,
@@ -131,11 +172,9 @@ pub fn load(path: &Path) -> Result<WeightsCheckpoint, String> {
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
-    let ctx = |e: String| {
-        format!(
-            "{} is not a usable channel-weights file: {e}",
-            file.display()
-        )
+    let ctx = |problem: String| SupervisedFileError::Unusable {
+        file: file.clone(),
+        problem,
     };
     let header: WeightsHeader =
         serde_json::from_slice(&h).map_err(|e| ctx(format!("bad header: {e}")))?;

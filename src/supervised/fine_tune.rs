@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{SupervisedState, WeightsCheckpoint};
+use super::checkpoint::{SupervisedFileError, SupervisedState, WeightsCheckpoint};
 use super::config::SupervisedConfig;
 use crate::model::DoubleVae;
 use crate::train::checkpoint::{self, Checkpoint, Header};
@@ -27,14 +27,14 @@ pub struct FineTuneStamp {
 
 impl FineTuneStamp {
     /// The stamp of a checkpoint, if it was fine-tuned.
-    pub fn of(ck: &Checkpoint) -> Result<Option<Self>, String> {
+    pub fn of(ck: &Checkpoint) -> Result<Option<Self>, SupervisedFileError> {
         ck.header
             .state
             .supervised
             .as_ref()
             .map(|v| {
                 serde_json::from_value(v.clone())
-                    .map_err(|e| format!("the checkpoint's fine-tuning record is unreadable: {e}"))
+                    .map_err(|e| SupervisedFileError::Stamp(e.to_string()))
             })
             .transpose()
     }
@@ -52,7 +52,7 @@ pub enum Resume {
 impl Resume {
     /// Read a weights file (`.dmwt`, or a folder holding one) or a fine-tuned model
     /// checkpoint (`.dmck`, or a run folder), whichever `path` is.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, SupervisedFileError> {
         let weights_file = if path.is_dir() {
             path.join(super::checkpoint::WEIGHTS_FILE)
         } else {
@@ -69,10 +69,9 @@ impl Resume {
                 stamp: Box::new(stamp),
                 checkpoint: Box::new(ck),
             }),
-            None => Err(format!(
-                "{} is a stage-one checkpoint, not a weights file or a fine-tuned model",
-                path.display()
-            )),
+            None => Err(SupervisedFileError::StageOne {
+                path: path.to_path_buf(),
+            }),
         }
     }
 }
@@ -93,9 +92,15 @@ pub fn save(
     stamp: &FineTuneStamp,
     model: &DoubleVae,
     optimizer: &ModuleOptimizer,
-) -> Result<(), String> {
+) -> Result<(), SupervisedFileError> {
     let mut state = header.state.clone();
-    state.supervised = Some(serde_json::to_value(stamp).map_err(|e| e.to_string())?);
+    state.supervised =
+        Some(
+            serde_json::to_value(stamp).map_err(|e| SupervisedFileError::Serialise {
+                what: "fine-tuning stamp",
+                reason: e.to_string(),
+            })?,
+        );
     Ok(checkpoint::save(
         path,
         &header.config,

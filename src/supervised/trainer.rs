@@ -553,7 +553,7 @@ impl SupervisedTrainer {
         optim: &ModuleOptimizer,
     ) -> Result<(), String> {
         match learner {
-            Learner::Weights(w) => super::checkpoint::save(
+            Learner::Weights(w) => Ok(super::checkpoint::save(
                 path,
                 &self.config,
                 &self.model_config,
@@ -565,7 +565,7 @@ impl SupervisedTrainer {
                 state,
                 w,
                 Some(optim),
-            ),
+            )?),
             Learner::Encoder { model, .. } => {
                 let header = self.stage_one_header.as_ref().ok_or(
                     "fine-tuning needs the stage-one checkpoint's header to save its model",
@@ -577,7 +577,13 @@ impl SupervisedTrainer {
                     stage_one_fingerprint: Some(self.stage_one_fingerprint().to_string()),
                     state: state.clone(),
                 };
-                super::fine_tune::save(path, header, &stamp, &model.valid(), optim)
+                Ok(super::fine_tune::save(
+                    path,
+                    header,
+                    &stamp,
+                    &model.valid(),
+                    optim,
+                )?)
             }
         }
     }

@@ -181,7 +181,9 @@ fn fine_tuned_kind(model: DoubleVae) -> Kind {
             let h: Header = serde_json::from_value(with_created(v)).map_err(|e| e.to_string())?;
             let stamp: FineTuneStamp = serde_json::from_value(h.state.supervised.clone().unwrap())
                 .map_err(|e| e.to_string())?;
-            duskmatch::supervised::fine_tune::save(path, &h, &stamp, &model, &optimizer)
+            Ok(duskmatch::supervised::fine_tune::save(
+                path, &h, &stamp, &model, &optimizer,
+            )?)
         }),
         load: Box::new(|path| {
             let ck = checkpoint::load(path)?;
@@ -213,7 +215,7 @@ fn weights_kind() -> Kind {
             let h: weights_file::WeightsHeader =
                 serde_json::from_value(with_created(v)).map_err(|e| e.to_string())?;
             let w = ChannelWeights::ones(&h.channels, &cpu());
-            weights_file::save(
+            Ok(weights_file::save(
                 path,
                 &h.config,
                 &h.model,
@@ -225,7 +227,7 @@ fn weights_kind() -> Kind {
                 &h.state,
                 &w,
                 None,
-            )
+            )?)
         }),
         load: Box::new(|path| {
             let h = weights_file::load(path)?.header;

@@ -135,7 +135,8 @@ fn a_file_of_another_kind_is_named_and_an_unchecked_one_loads_with_a_notice() {
     assert!(e.contains("it is a duskmatch channel-weights file"), "{e}");
     let e = duskmatch::supervised::checkpoint::load(&dir.path().join("good.dmck"))
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(e.contains("does not exist"), "{e}");
 
     // The same checkpoint written as version 1 (no checksums) loads, with a notice.
