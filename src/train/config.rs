@@ -10,6 +10,31 @@ use crate::error::ConfigError;
 use crate::model::config::EncoderSharing;
 use crate::model::{AlignConfig, LossWeights, ModelConfig, Objective};
 
+/// Why a TOML config cannot be used: its syntax, a field of the wrong type or unknown, or a
+/// value out of range; the file is named when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("{0}")]
+    Read(std::io::Error),
+    #[error(transparent)]
+    Syntax(#[from] toml::de::Error),
+    #[error(transparent)]
+    Serialise(#[from] toml::ser::Error),
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("{}: {source}", path.display())]
+    InFile {
+        path: std::path::PathBuf,
+        source: Box<ConfigFileError>,
+    },
+}
+
+impl From<ConfigFileError> for String {
+    fn from(e: ConfigFileError) -> String {
+        e.to_string()
+    }
+}
+
 /// Reduce-on-plateau of the learning rate, on the mean training loss of each epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -260,22 +285,23 @@ impl TrainingConfig {
 
     /// Overlay a TOML document on this config: fields it names replace ours, the rest stay.
     /// Unknown fields and wrong types are errors naming the field.
-    pub fn merge_toml(&self, text: &str) -> Result<TrainingConfig, String> {
-        let overlay: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut base = toml::Table::try_from(self).map_err(|e| e.to_string())?;
+    pub fn merge_toml(&self, text: &str) -> Result<TrainingConfig, ConfigFileError> {
+        let overlay: toml::Table = toml::from_str(text)?;
+        let mut base = toml::Table::try_from(self)?;
         merge_tables(&mut base, overlay);
-        let merged: TrainingConfig = toml::Value::Table(base)
-            .try_into()
-            .map_err(|e: toml::de::Error| e.to_string())?;
-        merged.validate().map_err(|e| e.to_string())?;
+        let merged: TrainingConfig = toml::Value::Table(base).try_into()?;
+        merged.validate()?;
         Ok(merged)
     }
 
     /// [`merge_toml`](Self::merge_toml) from a file, with the file named in errors.
-    pub fn merge_file(&self, path: &Path) -> Result<TrainingConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.merge_toml(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))
+    pub fn merge_file(&self, path: &Path) -> Result<TrainingConfig, ConfigFileError> {
+        let in_file = |source| ConfigFileError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| in_file(ConfigFileError::Read(e)))?;
+        self.merge_toml(&text).map_err(in_file)
     }
 
     pub fn to_toml(&self) -> String {

@@ -281,7 +281,8 @@ fn a_config_without_an_objective_is_a_research_run_and_overlays_keep_the_preset(
     let e = Preset::Compact
         .config()
         .merge_toml("objective = \"gan\"")
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("objective") || e.contains("gan"), "{e}");
 }
 

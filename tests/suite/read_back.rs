@@ -442,7 +442,7 @@ fn metrics_lines_and_configs_keep_their_non_finite_values() {
     // name, not read as something else.
     let mut cfg = config();
     cfg.learning_rate = f64::INFINITY;
-    let e = config().merge_toml(&cfg.to_toml()).unwrap_err();
+    let e = config().merge_toml(&cfg.to_toml()).unwrap_err().to_string();
     assert!(e.contains("learning_rate") && e.contains("inf"), "{e}");
     let cfg = config();
     assert_eq!(config().merge_toml(&cfg.to_toml()).unwrap(), cfg);
