@@ -124,12 +124,15 @@ pub fn load_square(path: &Path, size: u32) -> Result<RgbImage, ImageError> {
 
 /// Write `img` as a PNG at `path` atomically: encoded in memory, then one atomic write, so a
 /// crash never leaves half a picture under the final name.
-pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), String> {
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), ImageError> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )
-    .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
+    .map_err(|source| ImageError::Encode {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(crate::store::write_file(path, &bytes)?)
 }
