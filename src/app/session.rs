@@ -24,10 +24,10 @@ impl TrainingSession {
     /// Start `trainer` on a thread; `wake` is called after each event (to request a repaint).
     pub fn start(trainer: Trainer, wake: impl Fn() + Send + Sync + 'static) -> Self {
         let job = Job::spawn_run("trainer", "training", wake, move |link| {
-            trainer
+            Ok(trainer
                 .with_events(link.events)
                 .with_commands(link.commands)
-                .train()
+                .train()?)
         });
         Self {
             job,

@@ -206,10 +206,10 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     }
     eprintln!("objective: {}{contrast}", cfg.objective.describe());
     let job = super::spawn_stage("trainer", "training", move |link| {
-        trainer
+        Ok(trainer
             .with_events(link.events)
             .with_commands(link.commands)
-            .train()
+            .train()?)
     });
 
     let bar = if args.quiet {

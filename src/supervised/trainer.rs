@@ -35,6 +35,7 @@ use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::eval::{HeldOutScores, held_out_scores};
 use crate::retrieval::method_rows::evaluation_items;
 use crate::train::Command;
+use crate::train::RunError;
 use crate::train::checkpoint::Header;
 use crate::train::run_loop::{self, Counters, EventSink, Plan};
 
@@ -151,7 +152,7 @@ impl run_loop::Stage for SupervisedStage<'_> {
         })
     }
 
-    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String> {
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), RunError> {
         let t = self.trainer;
         let spe = t.steps_per_epoch();
         let train = (self.state.epoch_loss_sum / spe as f64) as f32;
@@ -184,13 +185,15 @@ impl run_loop::Stage for SupervisedStage<'_> {
             retrieval,
         });
         if improved {
-            self.save_to(&t.out.join(crate::train::checkpoint::BEST))?;
+            self.save_to(&t.out.join(crate::train::checkpoint::BEST))
+                .map_err(|e| RunError::Stage(e.into()))?;
         }
         Ok(())
     }
 
-    fn save_latest(&mut self, _at: Counters, _boundary: bool) -> Result<(), String> {
+    fn save_latest(&mut self, _at: Counters, _boundary: bool) -> Result<(), RunError> {
         self.save_to(&self.trainer.latest_path())
+            .map_err(|e| RunError::Stage(e.into()))
     }
 
     fn paused(&mut self, step: u64) {

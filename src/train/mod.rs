@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod error;
 pub mod events;
 pub mod metrics_log;
 pub mod noise;
@@ -13,5 +14,6 @@ pub mod step_bench;
 pub mod trainer;
 
 pub use config::{Preset, TrainingConfig};
+pub use error::RunError;
 pub use events::{Command, Progress, StopReason, TrainEvent};
 pub use trainer::{TrainSummary, Trainer};

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::error::RunError;
 use super::events::{Command, StopReason};
 
 /// Where a stage's events go, called on the run's thread; false when nobody listens any
@@ -71,10 +72,10 @@ pub trait Stage {
     fn report_step(&mut self, at: Counters) -> bool;
     /// The work after epoch `finished` (`at` already at the next epoch): validation, the
     /// schedule, the best checkpoint.
-    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String>;
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), RunError>;
     /// Write the latest checkpoint (and announce it); `boundary` at the save policy's epoch
     /// boundaries, where a stage may keep a numbered copy.
-    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), String>;
+    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), RunError>;
     fn paused(&mut self, step: u64);
     fn resumed(&mut self, step: u64);
     fn error(&mut self, message: String);
@@ -91,12 +92,12 @@ pub fn restore_optimizer(
     adam: &AdamConfig,
     bytes: Option<Bytes>,
     what: &str,
-) -> Result<ModuleOptimizer, String> {
+) -> Result<ModuleOptimizer, RunError> {
     match bytes {
-        Some(b) => adam
-            .init()
-            .from_bytes(b)
-            .map_err(|e| format!("cannot read the {what}: {e}")),
+        Some(b) => adam.init().from_bytes(b).map_err(|e| RunError::Optimizer {
+            what: what.to_string(),
+            reason: e.to_string(),
+        }),
         None => Ok(adam.init()),
     }
 }
@@ -108,7 +109,7 @@ pub fn run(
     stage: &mut impl Stage,
     plan: Plan,
     commands: Option<&Receiver<Command>>,
-) -> Result<StopReason, String> {
+) -> Result<StopReason, RunError> {
     let mut at = *stage.counters();
     let mut saved = false;
     let mut reason = StopReason::Finished;
@@ -124,13 +125,13 @@ pub fn run(
                 break 'epochs;
             }
             if let Err(what) = stage.step(at) {
-                let msg = format!(
-                    "the {} became non-finite at step {} ({what}); training stopped and the last checkpoint was kept. Try a lower learning rate.",
-                    stage.loss_name(),
-                    at.step
-                );
-                stage.error(msg.clone());
-                return Err(msg);
+                let e = RunError::NonFinite {
+                    loss: stage.loss_name(),
+                    step: at.step,
+                    what,
+                };
+                stage.error(e.to_string());
+                return Err(e);
             }
             at.step += 1;
             at.step_in_epoch += 1;
@@ -197,7 +198,7 @@ fn poll(stage: &mut impl Stage, commands: Option<&Receiver<Command>>, at: Counte
             Command::Stop => return Flow::Stop,
             Command::SaveNow => {
                 if let Err(e) = stage.save_latest(at, false) {
-                    stage.error(e);
+                    stage.error(e.to_string());
                 }
             }
         }

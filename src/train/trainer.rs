@@ -13,6 +13,7 @@ use burn::prelude::*;
 
 use super::checkpoint::{self, AdversaryParts, BEST, Checkpoint, LATEST, RunState};
 use super::config::TrainingConfig;
+use super::error::RunError;
 use super::events::{Command, EpochReport, Progress, StepReport, StopReason, TrainEvent};
 use super::metrics_log::MetricsLog;
 use super::noise::StepNoise;
@@ -71,21 +72,21 @@ impl Trainer {
         dataset: Arc<Dataset>,
         device: ComputeDevice,
         out_dir: impl Into<PathBuf>,
-    ) -> Result<Self, String> {
-        config.validate().map_err(|e| e.to_string())?;
+    ) -> Result<Self, RunError> {
+        config.validate()?;
         if dataset.image_size as usize != config.model.image_size {
-            return Err(format!(
-                "the dataset is at {} px but model.image_size is {}",
-                dataset.image_size, config.model.image_size
-            ));
+            return Err(RunError::ImageSize {
+                dataset: dataset.image_size,
+                model: config.model.image_size,
+            });
         }
         let split = Split::new(&dataset, config.validation_fraction, config.seed);
         for d in Domain::BOTH {
             if split.train(d).is_empty() {
-                return Err(format!(
-                    "no {d} images left for training after holding out validation_fraction = {}",
-                    config.validation_fraction
-                ));
+                return Err(RunError::NoTrainingImages {
+                    domain: d,
+                    fraction: config.validation_fraction,
+                });
             }
         }
         split.check_evaluable(&dataset, config.validation_fraction)?;
@@ -124,13 +125,13 @@ impl Trainer {
     }
 
     /// Continue from a checkpoint; its architecture must match this run's.
-    pub fn resume_from(mut self, ckpt: Checkpoint) -> Result<Self, String> {
+    pub fn resume_from(mut self, ckpt: Checkpoint) -> Result<Self, RunError> {
         ckpt.check_architecture(&self.config.model)?;
         if ckpt.header.state.supervised.is_some() {
-            return Err("this checkpoint was fine-tuned on place labels; stage one does not resume it (its optimiser state is the fine-tuning's). Resume the fine-tuning with `duskmatch weights --method fine-tune --resume`, or resume the stage-one checkpoint it started from".into());
+            return Err(RunError::FineTuned);
         }
         if ckpt.optimizer.is_none() {
-            return Err("this checkpoint holds weights only (no optimiser state), so it cannot be resumed exactly; use it for evaluation, or start a new run".into());
+            return Err(RunError::WeightsOnly);
         }
         self.resume = Some(ckpt);
         Ok(self)
@@ -219,7 +220,7 @@ impl Trainer {
         model: &DoubleVae,
         optim: &ModuleOptimizer,
         adversary: Option<&Adversary>,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, RunError> {
         let parts = adversary.map(|a| AdversaryParts {
             discriminators: &a.discriminators,
             optimizer: &a.optimizer,
@@ -244,15 +245,17 @@ impl Trainer {
         optim: &ModuleOptimizer,
         adversary: Option<&Adversary>,
         keep_as: Option<String>,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, RunError> {
         let latest = self.out_dir.join(LATEST);
         self.save(&latest, state, model, optim, adversary)?;
         if let Some(name) = keep_as {
             let kept = self.out_dir.join(name);
             let _ = std::fs::remove_file(&kept);
             if std::fs::hard_link(&latest, &kept).is_err() {
-                std::fs::copy(&latest, &kept)
-                    .map_err(|e| format!("cannot write {}: {e}", kept.display()))?;
+                std::fs::copy(&latest, &kept).map_err(|source| RunError::Write {
+                    path: kept.clone(),
+                    source,
+                })?;
             }
         }
         self.emit(TrainEvent::CheckpointWritten {
@@ -265,7 +268,10 @@ impl Trainer {
     /// The discriminators of `objective = aligned`: the resumed checkpoint's when it holds
     /// them, else fresh ones (with a notice when a checkpoint from before them resumes).
     #[allow(clippy::type_complexity)]
-    fn build_adversary(&self, ad: &Device) -> Result<(Option<Adversary>, Option<String>), String> {
+    fn build_adversary(
+        &self,
+        ad: &Device,
+    ) -> Result<(Option<Adversary>, Option<String>), RunError> {
         let cfg = &self.config;
         if cfg.objective != Objective::Aligned {
             return Ok((None, None));
@@ -327,7 +333,7 @@ impl Trainer {
     }
 
     /// Run until the configured epochs or steps are done, or a stop request arrives.
-    pub fn train(mut self) -> Result<TrainSummary, String> {
+    pub fn train(mut self) -> Result<TrainSummary, RunError> {
         let cfg = self.config.clone();
         let ad = self.device.device.clone().autodiff();
         let host_noise = !self.device.is_gpu;
@@ -359,8 +365,10 @@ impl Trainer {
             max_steps: cfg.max_steps,
             save_every: cfg.save_every,
         };
-        std::fs::create_dir_all(&self.out_dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.out_dir.display()))?;
+        std::fs::create_dir_all(&self.out_dir).map_err(|source| RunError::CreateDir {
+            path: self.out_dir.clone(),
+            source,
+        })?;
         let _ =
             crate::store::write_file(&self.out_dir.join("config.toml"), cfg.to_toml().as_bytes());
         *self.metrics.borrow_mut() = MetricsLog::open(&self.out_dir);
@@ -526,7 +534,7 @@ impl run_loop::Stage for StageOne<'_> {
         true
     }
 
-    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String> {
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), RunError> {
         let t = self.trainer;
         let train_mean = self.state.epoch_sums.mean(self.plan.steps_per_epoch);
         let inference = self.model().valid();
@@ -559,7 +567,7 @@ impl run_loop::Stage for StageOne<'_> {
         Ok(())
     }
 
-    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), String> {
+    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), RunError> {
         let keep = boundary.then(|| format!("epoch-{:04}.dmck", at.epoch));
         let path = self.trainer.save_latest(
             &self.state,

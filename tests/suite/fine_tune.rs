@@ -212,7 +212,8 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     .unwrap()
     .resume_from(ck)
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(err.contains("fine-tuned"), "{err}");
 
     // Two epochs, then a resumed run to four, lands where four straight epochs did.

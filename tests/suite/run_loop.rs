@@ -2,6 +2,7 @@
 
 use std::sync::mpsc;
 
+use duskmatch::train::RunError;
 use duskmatch::train::run_loop::{self, Counters, Plan, Stage, seeded_order};
 use duskmatch::train::{Command, StopReason};
 
@@ -40,11 +41,11 @@ impl Stage for Recorder {
     fn report_step(&mut self, _at: Counters) -> bool {
         true
     }
-    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), String> {
+    fn end_epoch(&mut self, finished: usize, at: Counters) -> Result<(), RunError> {
         self.log.push(format!("end {finished} at {}", at.step));
         Ok(())
     }
-    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), String> {
+    fn save_latest(&mut self, at: Counters, boundary: bool) -> Result<(), RunError> {
         self.log.push(format!("save {} {boundary}", at.step));
         Ok(())
     }
@@ -192,7 +193,9 @@ fn a_non_finite_loss_stops_with_an_error_naming_the_step_and_keeps_the_last_chec
         nan_at: Some(3),
         ..Default::default()
     };
-    let e = run_loop::run(&mut s, plan(4, 2, 0, 1), None).unwrap_err();
+    let e = run_loop::run(&mut s, plan(4, 2, 0, 1), None)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("non-finite at step 3") && e.contains("total NaN"),
         "{e}"

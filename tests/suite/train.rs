@@ -194,7 +194,8 @@ fn another_architecture_is_refused_naming_both_shapes() {
         .unwrap()
         .resume_from(ck)
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("base width 4") && e.contains("base width 8"),
         "{e}"
@@ -470,7 +471,8 @@ fn unlabelled_unpaired_data_still_trains_and_only_labelled_data_needs_two_held_o
     cfg.epochs = 1;
     let e = Trainer::new(cfg, ds, device::cpu(), dir.path().join("s"))
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("too few places") && e.contains("at least 2"),
         "{e}"
