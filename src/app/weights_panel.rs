@@ -170,7 +170,7 @@ impl WeightsPanel {
         ) {
             Ok(t) => t,
             Err(e) => {
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 return;
             }
         };

@@ -138,10 +138,10 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         }
         let t0 = std::time::Instant::now();
         let job = super::spawn_stage("supervised", "the supervised stage", move |link| {
-            trainer
+            Ok(trainer
                 .with_events(link.events)
                 .with_commands(link.commands)
-                .train()
+                .train()?)
         });
         let bar = indicatif::ProgressBar::new(0);
         while let Some(e) = job.next_event() {

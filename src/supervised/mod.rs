@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod error;
 pub mod events;
 pub mod fine_tune;
 pub mod trainer;

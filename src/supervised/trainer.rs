@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{HistoryPoint, SupervisedState, WeightsCheckpoint};
 use super::config::{Mining, SupervisedConfig, SupervisedMethod};
+use super::error::SupervisedError;
 use super::events::SupervisedEvent;
 use super::fine_tune::{FineTuneStamp, Resume};
 use super::triplets::{Triplet, triplets};
@@ -103,7 +104,7 @@ impl SupervisedStage<'_> {
             .expect("the learner is back after each step")
     }
 
-    fn save_to(&self, path: &Path) -> Result<(), String> {
+    fn save_to(&self, path: &Path) -> Result<(), SupervisedError> {
         self.trainer
             .save(path, &self.state, self.learner(), &self.optim)?;
         self.trainer.emit(SupervisedEvent::CheckpointWritten {
@@ -249,28 +250,26 @@ impl SupervisedTrainer {
         device: ComputeDevice,
         out: impl Into<PathBuf>,
         stage_one: (PathBuf, u64),
-    ) -> Result<Self, String> {
-        config.validate().map_err(|e| e.to_string())?;
+    ) -> Result<Self, SupervisedError> {
+        config.validate()?;
         let train_places = paired_places(&dataset, &split.train_day, &split.train_night);
         if train_places.len() < 2 {
-            return Err("the supervised stage needs ground truth: at least two training places with both a day and a night image (places.csv or paired file names)".into());
+            return Err(SupervisedError::NoGroundTruth);
         }
         let val_places = paired_places(&dataset, &split.val_day, &split.val_night);
         // The stage is judged on held-out triplets (and fine-tuning on held-out retrieval):
         // without them a run could only report NaN.
         if val_places.len() < MIN_EVAL_PLACES {
-            return Err(format!(
-                "too few places to evaluate the supervised stage: {} held-out place(s) with both a day and a night image, and its held-out triplet loss and retrieval need at least {MIN_EVAL_PLACES}; use more places or a larger validation_fraction in the stage-one run",
-                val_places.len()
-            ));
+            return Err(SupervisedError::TooFewHeldOut {
+                held: val_places.len(),
+                min: MIN_EVAL_PLACES,
+            });
         }
         if config.mining == Mining::BatchHard && train_places.len() < config.batch_size {
-            return Err(format!(
-                "batch-hard negatives need a batch of distinct places: {} training places, batch size {} (use a batch size of at most {})",
-                train_places.len(),
-                config.batch_size,
-                train_places.len()
-            ));
+            return Err(SupervisedError::BatchHard {
+                places: train_places.len(),
+                batch: config.batch_size,
+            });
         }
         let order: Vec<usize> = (0..val_places.len()).collect();
         let val_triplets = triplets(
@@ -325,13 +324,13 @@ impl SupervisedTrainer {
     }
 
     /// Continue a weights run from its file.
-    pub fn resume_from(self, ck: WeightsCheckpoint) -> Result<Self, String> {
+    pub fn resume_from(self, ck: WeightsCheckpoint) -> Result<Self, SupervisedError> {
         self.resume_with(Resume::Weights(Box::new(ck)))
     }
 
     /// Continue a weights or a fine-tuning run; the file must be of this run's method, depths
     /// and architecture, learned on the same stage-one checkpoint, and hold its optimiser.
-    pub fn resume_with(mut self, resume: Resume) -> Result<Self, String> {
+    pub fn resume_with(mut self, resume: Resume) -> Result<Self, SupervisedError> {
         let (config, stage_one, fingerprint, has_optimizer) = match &resume {
             Resume::Weights(ck) => (
                 ck.header.config.clone(),
@@ -347,27 +346,25 @@ impl SupervisedTrainer {
             ),
         };
         if config.method != self.config.method {
-            return Err(format!(
-                "the file holds {}, this run is {}",
-                config.method.name(),
-                self.config.method.name()
-            ));
+            return Err(SupervisedError::Method {
+                file: config.method.name(),
+                run: self.config.method.name(),
+            });
         }
         if config.depths != self.config.depths {
-            return Err(format!(
-                "the weights checkpoint matches {}, this run matches {}",
-                config.depths.name(),
-                self.config.depths.name()
-            ));
+            return Err(SupervisedError::Depths {
+                file: config.depths.name(),
+                run: self.config.depths.name(),
+            });
         }
         match &resume {
             Resume::Weights(ck) => {
                 let expect = self.config.depths.channels(self.model_config.base_width);
                 if ck.header.channels != expect {
-                    return Err(format!(
-                        "the weights checkpoint has channels {:?}, this model has {:?}",
-                        ck.header.channels, expect
-                    ));
+                    return Err(SupervisedError::Channels {
+                        file: ck.header.channels.clone(),
+                        model: expect,
+                    });
                 }
             }
             Resume::FineTune { checkpoint, .. } => {
@@ -375,24 +372,23 @@ impl SupervisedTrainer {
             }
         }
         if stage_one.1 != self.stage_one.1 {
-            return Err(format!(
-                "the file was learned on the stage-one checkpoint {} at step {}, this run starts from step {} of {}",
-                stage_one.0.display(),
-                stage_one.1,
-                self.stage_one.1,
-                self.stage_one.0.display()
-            ));
+            return Err(SupervisedError::StageOneStep {
+                file_path: stage_one.0.clone(),
+                file_step: stage_one.1,
+                run_step: self.stage_one.1,
+                run_path: self.stage_one.0.clone(),
+            });
         }
         if let Some(f) = fingerprint.filter(|f| f != self.stage_one_fingerprint()) {
-            return Err(format!(
-                "the file was learned on another stage-one model than this run's, though both are labelled step {} (fingerprint {f}, this model {}); resume it with the model it was learned on ({})",
-                stage_one.1,
-                self.stage_one_fingerprint(),
-                stage_one.0.display()
-            ));
+            return Err(SupervisedError::Fingerprint {
+                step: stage_one.1,
+                file: f,
+                model: self.stage_one_fingerprint().to_string(),
+                path: stage_one.0.clone(),
+            });
         }
         if !has_optimizer {
-            return Err("the file holds no optimiser state, so it cannot be resumed exactly; use it for evaluation, or start a new run".into());
+            return Err(SupervisedError::NoOptimizer);
         }
         self.resume = Some(resume);
         Ok(self)
@@ -554,7 +550,7 @@ impl SupervisedTrainer {
         state: &SupervisedState,
         learner: &Learner,
         optim: &ModuleOptimizer,
-    ) -> Result<(), String> {
+    ) -> Result<(), SupervisedError> {
         match learner {
             Learner::Weights(w) => Ok(super::checkpoint::save(
                 path,
@@ -570,9 +566,10 @@ impl SupervisedTrainer {
                 Some(optim),
             )?),
             Learner::Encoder { model, .. } => {
-                let header = self.stage_one_header.as_ref().ok_or(
-                    "fine-tuning needs the stage-one checkpoint's header to save its model",
-                )?;
+                let header = self
+                    .stage_one_header
+                    .as_ref()
+                    .ok_or(SupervisedError::NoStageOneHeader)?;
                 let stamp = FineTuneStamp {
                     config: self.config.clone(),
                     stage_one: self.stage_one.0.clone(),
@@ -598,7 +595,7 @@ impl SupervisedTrainer {
         })
     }
 
-    pub fn train(mut self) -> Result<Trained, String> {
+    pub fn train(mut self) -> Result<Trained, SupervisedError> {
         let cfg = self.config.clone();
         let ad = self.device.device.clone().autodiff();
         let spe = self.steps_per_epoch();
@@ -608,9 +605,7 @@ impl SupervisedTrainer {
             run_loop::restore_optimizer(&adam, bytes.clone(), "optimiser state")
         };
         if cfg.method == SupervisedMethod::FineTune && self.stage_one_header.is_none() {
-            return Err(
-                "fine-tuning needs the stage-one checkpoint's header to save its model".into(),
-            );
+            return Err(SupervisedError::NoStageOneHeader);
         }
         let resumed = self.resume.is_some();
         let (learner, optim, mut state) = match self.resume.take() {
@@ -642,8 +637,10 @@ impl SupervisedTrainer {
             ),
         };
         let total = (cfg.epochs * spe) as u64;
-        std::fs::create_dir_all(&self.out)
-            .map_err(|e| format!("cannot create {}: {e}", self.out.display()))?;
+        std::fs::create_dir_all(&self.out).map_err(|source| SupervisedError::CreateDir {
+            path: self.out.clone(),
+            source,
+        })?;
         if state.history.is_empty()
             && let (Some(v), _) = self.evaluate(&learner)
         {

@@ -253,7 +253,8 @@ fn fine_tuning_lifts_held_out_recall_saves_a_model_and_resumes_exactly() {
     .unwrap()
     .resume_with(Resume::load(&straight).unwrap())
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(other.contains("stage-one"), "{other}");
 }
 

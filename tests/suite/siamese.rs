@@ -143,7 +143,14 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
         (run, 60),
     )
     .unwrap();
-    assert!(other.resume_from(ck).err().unwrap().contains("latent"));
+    assert!(
+        other
+            .resume_from(ck)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("latent")
+    );
 }
 
 #[test]
@@ -310,7 +317,8 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
     .unwrap()
     .resume_with(Resume::load(&dir.path().join("b")).unwrap())
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(e.contains("another stage-one model"), "{e}");
     // A file without its optimiser is refused for resuming.
     let mut ck = checkpoint::load(&dir.path().join("b")).unwrap();
@@ -318,7 +326,8 @@ fn a_resumed_weights_run_lands_where_a_straight_one_does() {
     let e = make(&dir.path().join("c"), 4)
         .resume_from(ck)
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(e.contains("no optimiser"), "{e}");
 }
 
