@@ -126,14 +126,14 @@ impl run_loop::Stage for SupervisedStage<'_> {
         self.triplets = triplets(&t.train_places, &order, &mut rng);
     }
 
-    fn step(&mut self, at: Counters) -> Result<(), String> {
+    fn step(&mut self, at: Counters) -> Result<(), run_loop::NonFiniteLoss> {
         let b = self.trainer.config.batch_size;
         let i = at.step_in_epoch;
         let batch = &self.triplets[i * b..((i + 1) * b).min(self.triplets.len())];
         let loss = self.trainer.batch_loss(self.learner(), batch);
         let value = loss.clone().inner().into_scalar::<f32>();
         if !value.is_finite() {
-            return Err(format!("triplet loss {value}"));
+            return Err(run_loop::NonFiniteLoss(format!("triplet loss {value}")));
         }
         let learner = self
             .learner

@@ -34,6 +34,11 @@ pub struct Counters {
     pub step: u64,
 }
 
+/// What became non-finite in a step (the loss terms as they stood), for the loop's message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct NonFiniteLoss(pub String);
+
 /// How long a run is and how often it writes its latest checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
@@ -67,7 +72,7 @@ pub trait Stage {
     fn begin_epoch(&mut self, epoch: usize);
     /// One optimisation step, the `at.step_in_epoch`-th of the epoch. `Err` describes what
     /// became non-finite; the update is then not applied.
-    fn step(&mut self, at: Counters) -> Result<(), String>;
+    fn step(&mut self, at: Counters) -> Result<(), NonFiniteLoss>;
     /// Report the step just done (`at` already advanced); false when nobody listens any more.
     fn report_step(&mut self, at: Counters) -> bool;
     /// The work after epoch `finished` (`at` already at the next epoch): validation, the
@@ -128,7 +133,7 @@ pub fn run(
                 let e = RunError::NonFinite {
                     loss: stage.loss_name(),
                     step: at.step,
-                    what,
+                    what: what.0,
                 };
                 stage.error(e.to_string());
                 return Err(e);

@@ -467,7 +467,7 @@ impl run_loop::Stage for StageOne<'_> {
         );
     }
 
-    fn step(&mut self, at: Counters) -> Result<(), String> {
+    fn step(&mut self, at: Counters) -> Result<(), run_loop::NonFiniteLoss> {
         let t = self.trainer;
         let cfg = &t.config;
         let (b, i) = (cfg.batch_size, at.step_in_epoch);
@@ -499,7 +499,7 @@ impl run_loop::Stage for StageOne<'_> {
         );
         self.model = Some(next);
         if !values.is_finite() {
-            return Err(format!("{values:?}"));
+            return Err(run_loop::NonFiniteLoss(format!("{values:?}")));
         }
         self.state.epoch_sums.add(&values);
         self.last = values;

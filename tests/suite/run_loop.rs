@@ -24,9 +24,9 @@ impl Stage for Recorder {
     fn begin_epoch(&mut self, epoch: usize) {
         self.log.push(format!("begin {epoch}"));
     }
-    fn step(&mut self, at: Counters) -> Result<(), String> {
+    fn step(&mut self, at: Counters) -> Result<(), run_loop::NonFiniteLoss> {
         if self.nan_at == Some(at.step) {
-            return Err("total NaN".into());
+            return Err(run_loop::NonFiniteLoss("total NaN".into()));
         }
         if let (Some((k, cmds)), Some(tx)) = (&self.send_at, &self.tx)
             && *k == at.step
