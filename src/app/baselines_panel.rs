@@ -53,7 +53,7 @@ impl BaselinesPanel {
             wake,
             move |_| {
                 let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
-                check_evaluable(&items, scope)?;
+                check_evaluable(&inputs.dataset, &items, scope)?;
                 let rows = compare_methods(
                     &inputs.model,
                     &inputs.config,

@@ -170,7 +170,7 @@ impl RetrievalIndex {
             wake,
             move |progress| {
                 let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
-                check_evaluable(&items, scope)?;
+                check_evaluable(&inputs.dataset, &items, scope)?;
                 let mut e = embed(
                     &inputs.model,
                     &inputs.dataset,

@@ -112,7 +112,7 @@ fn fmt(v: Option<f64>) -> String {
 pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
-    check_evaluable(&items, scope)?;
+    check_evaluable(&ds, &items, scope)?;
     let cfg = &ck.header.config;
     let weights = match &args.weights {
         Some(p) => {

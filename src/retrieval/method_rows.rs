@@ -46,21 +46,19 @@ impl From<TooFewPlaces> for String {
 /// [`MIN_EVAL_PLACES`](crate::data::split::MIN_EVAL_PLACES) places with both a day and a night
 /// image: their Recall would be 1 by construction. Items without places (no ground truth)
 /// pass: they are ranked, not scored.
-pub fn check_evaluable(items: &[ItemInfo], scope: &str) -> Result<(), TooFewPlaces> {
-    use crate::data::split::MIN_EVAL_PLACES;
+pub fn check_evaluable(ds: &Dataset, items: &[ItemInfo], scope: &str) -> Result<(), TooFewPlaces> {
+    use crate::data::split::{MIN_EVAL_PLACES, paired_places};
     if items.iter().all(|it| it.place.is_none()) {
         return Ok(());
     }
-    let places = |d: Domain| -> std::collections::BTreeSet<u32> {
+    let rows = |d: Domain| -> Vec<usize> {
         items
             .iter()
             .filter(|it| it.domain == d)
-            .filter_map(|it| it.place)
+            .map(|it| it.index)
             .collect()
     };
-    let paired = places(Domain::Day)
-        .intersection(&places(Domain::Night))
-        .count();
+    let paired = paired_places(ds, &rows(Domain::Day), &rows(Domain::Night)).len();
     if paired < MIN_EVAL_PLACES {
         return Err(TooFewPlaces {
             scope: scope.to_string(),
