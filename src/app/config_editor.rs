@@ -1,7 +1,7 @@
 //! Editing the main TrainingConfig fields, validated as you type: an invalid value is shown
 //! with the reason next to it and never reaches a run.
 
-use crate::model::Objective;
+use crate::model::{Objective, TERMS};
 use crate::train::{Preset, TrainingConfig};
 
 pub struct ConfigEditor {
@@ -128,41 +128,23 @@ impl ConfigEditor {
                         "weights, data order, noise, split",
                         egui::DragValue::new(&mut c.seed),
                     );
-                    row(
-                        ui,
-                        "w reconstruction",
-                        "",
-                        egui::DragValue::new(&mut c.loss_weights.reconstruction).speed(0.1),
-                    );
-                    row(
-                        ui,
-                        "w KL",
-                        "",
-                        egui::DragValue::new(&mut c.loss_weights.kl)
-                            .speed(0.001)
-                            .max_decimals(4),
-                    );
-                    row(
-                        ui,
-                        "w cycle",
-                        "",
-                        egui::DragValue::new(&mut c.loss_weights.cycle).speed(0.1),
-                    );
-                    row(
-                        ui,
-                        "w cycle KL",
-                        "",
-                        egui::DragValue::new(&mut c.loss_weights.cycle_kl)
-                            .speed(0.001)
-                            .max_decimals(4),
-                    );
-                    if c.objective == Objective::Aligned {
+                    // One row per weighted term of the objective, from the registry.
+                    let objective = c.objective;
+                    for term in TERMS.iter().filter(|t| t.in_objective(objective)) {
+                        let Some(w) = term.weight_mut(&mut c.loss_weights, &mut c.align.weights)
+                        else {
+                            continue;
+                        };
                         row(
                             ui,
-                            "w GAN",
-                            "weight of the generators' LSGAN term (UNIT: 1)",
-                            egui::DragValue::new(&mut c.align.gan).speed(0.05),
+                            &format!("w {}", term.spec.label),
+                            term.spec.help,
+                            egui::DragValue::new(w)
+                                .speed(term.spec.drag_speed)
+                                .max_decimals(4),
                         );
+                    }
+                    if objective == Objective::Aligned {
                         row(
                             ui,
                             "discriminator lr",
@@ -170,24 +152,6 @@ impl ConfigEditor {
                             egui::DragValue::new(&mut c.align.d_learning_rate)
                                 .speed(1e-5)
                                 .max_decimals(6),
-                        );
-                        row(
-                            ui,
-                            "w contrast",
-                            "weight of the translation-contrastive term: an image's code and its translation's code must pick each other out of the batch (0 turns it off)",
-                            egui::DragValue::new(&mut c.align.contrast).speed(0.05),
-                        );
-                        row(
-                            ui,
-                            "w mean gap",
-                            "weight of the domain mean gap: the distance between the day and the night batch's mean pooled code, what a linear domain probe reads (0 turns it off)",
-                            egui::DragValue::new(&mut c.align.mean_gap).speed(0.05),
-                        );
-                        row(
-                            ui,
-                            "w latent D",
-                            "weight of the encoders' confusion of the latent domain discriminator (DANN): a small classifier of the codes learns to tell day from night, and the encoders are pushed to make it answer one half (0 turns it off)",
-                            egui::DragValue::new(&mut c.align.latent).speed(0.05),
                         );
                     }
                 });

@@ -6,7 +6,7 @@ use egui::Color32;
 use egui_plot::{ColorConflictHandling, HoverPosition, Legend, Line, Plot, PlotPoints, Points};
 
 use super::history::{LossHistory, ema};
-use crate::model::LossValues;
+use crate::model::{LossValues, TERMS};
 
 pub struct LossPlot {
     pub ema: f64,
@@ -27,14 +27,23 @@ impl Default for LossPlot {
 }
 
 pub fn term_color(name: &str) -> Color32 {
-    match name {
-        "total" => Color32::from_rgb(230, 230, 230),
-        "reconstruction" => Color32::from_rgb(86, 180, 233),
-        "kl" => Color32::from_rgb(230, 159, 0),
-        "cycle" => Color32::from_rgb(0, 158, 115),
-        "gan" => Color32::from_rgb(240, 228, 66),
-        "discriminator" => Color32::from_rgb(213, 94, 0),
-        _ => Color32::from_rgb(204, 121, 167),
+    // Okabe–Ito, distinguishable with every common colour-vision deficiency; the total in
+    // light grey, the terms in the registry's order.
+    const PALETTE: [Color32; 10] = [
+        Color32::from_rgb(86, 180, 233),
+        Color32::from_rgb(230, 159, 0),
+        Color32::from_rgb(0, 158, 115),
+        Color32::from_rgb(204, 121, 167),
+        Color32::from_rgb(240, 228, 66),
+        Color32::from_rgb(213, 94, 0),
+        Color32::from_rgb(0, 114, 178),
+        Color32::from_rgb(117, 112, 179),
+        Color32::from_rgb(166, 118, 29),
+        Color32::from_rgb(102, 166, 30),
+    ];
+    match TERMS.iter().position(|t| t.name == name) {
+        Some(i) => PALETTE[i % PALETTE.len()],
+        None => Color32::from_rgb(230, 230, 230),
     }
 }
 
@@ -146,7 +155,7 @@ impl LossPlot {
                 _ => None,
             });
         plot.show(ui, |p| {
-            for term in LossValues::NAMES {
+            for &term in LossValues::NAMES {
                 let color = term_color(term);
                 let (xs, ys) = self.series(&history.train, term);
                 // The GAN terms of a research run are 0 throughout: no curve to draw.

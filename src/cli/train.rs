@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{DataArgs, default_preset, default_run_dir};
 use crate::data::DataSource;
 use crate::device::{self, BackendChoice};
-use crate::model::Objective;
+use crate::model::terms::{self, Section, Term};
+use crate::model::{LossValues, Objective, TERMS};
 use crate::train::checkpoint;
 use crate::train::{Preset, TrainEvent, Trainer, TrainingConfig};
 
@@ -50,16 +51,10 @@ pub struct TrainArgs {
     /// research: docs/design.md §2 exactly; aligned: + image discriminators (§2b, the default).
     #[arg(long, value_enum)]
     pub objective: Option<Objective>,
-    /// Weight of the translation-contrastive term (aligned objective; 0 turns it off).
-    #[arg(long)]
-    pub contrast: Option<f64>,
-    /// Weight of the domain mean gap (aligned objective; 0 turns it off).
-    #[arg(long)]
-    pub mean_gap: Option<f64>,
-    /// Weight of the encoders' confusion of the latent domain discriminator (DANN; aligned
-    /// objective; 0 turns it off).
-    #[arg(long)]
-    pub latent: Option<f64>,
+    /// One flag per aligning term of the registry (`--gan`, `--contrast`, `--mean-gap`,
+    /// `--latent`, …): its weight under the aligned objective; 0 turns it off.
+    #[command(flatten)]
+    pub terms: TermFlags,
     /// No progress bar; one line per epoch.
     #[arg(long)]
     pub quiet: bool,
@@ -135,14 +130,10 @@ fn resolve_config(
     if let Some(o) = args.objective {
         cfg.objective = o;
     }
-    if let Some(c) = args.contrast {
-        cfg.align.contrast = c;
-    }
-    if let Some(g) = args.mean_gap {
-        cfg.align.mean_gap = g;
-    }
-    if let Some(l) = args.latent {
-        cfg.align.latent = l;
+    for (term, w) in &args.terms.0 {
+        if let Some(slot) = term.weight_mut(&mut cfg.loss_weights, &mut cfg.align.weights) {
+            *slot = *w;
+        }
     }
 
     cfg.validate().map_err(|e| e.to_string())?;
@@ -185,26 +176,11 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         trainer = trainer.resume_from(ck)?;
     }
     eprintln!("run folder: {}", out.display());
-    let mut contrast = String::new();
-    if cfg.objective == Objective::Aligned && cfg.align.contrast > 0.0 {
-        contrast += &format!(
-            " + translation contrast × {} (τ {}, {}×{} grid)",
-            cfg.align.contrast,
-            cfg.align.contrast_temperature,
-            cfg.align.contrast_grid,
-            cfg.align.contrast_grid
-        );
-    }
-    if cfg.objective == Objective::Aligned && cfg.align.mean_gap > 0.0 {
-        contrast += &format!(" + domain mean gap × {}", cfg.align.mean_gap);
-    }
-    if cfg.objective == Objective::Aligned && cfg.align.latent > 0.0 {
-        contrast += &format!(
-            " + latent domain discriminator × {} (width {})",
-            cfg.align.latent, cfg.align.latent_width
-        );
-    }
-    eprintln!("objective: {}{contrast}", cfg.objective.describe());
+    eprintln!(
+        "objective: {}{}",
+        cfg.objective.describe(),
+        terms::describe_aligning(cfg.objective, &cfg.align)
+    );
     let job = super::spawn_stage("trainer", "training", move |link| {
         Ok(trainer
             .with_events(link.events)
@@ -249,18 +225,11 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             }
             TrainEvent::Step(r) => {
                 bar.set_position(r.progress.step);
-                let l = r.losses;
                 bar.set_message(format!(
-                    "ep {}/{}  total {:.4}  rec {:.4}  kl {:.3}  cyc {:.4}  kl_cyc {:.3}  gan {:.3}  D {:.3}  {:.2} steps/s  {:.1} img/s",
+                    "ep {}/{}  {}  {:.2} steps/s  {:.1} img/s",
                     r.progress.epoch + 1,
                     r.progress.epochs,
-                    l.total,
-                    l.reconstruction,
-                    l.kl,
-                    l.cycle,
-                    l.cycle_kl,
-                    l.gan,
-                    l.discriminator,
+                    losses_text(&r.losses, &cfg, "  ", false),
                     r.steps_per_sec,
                     r.images_per_sec
                 ));
@@ -268,12 +237,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             TrainEvent::Epoch(r) => {
                 let val = r
                     .val
-                    .map(|v| {
-                        format!(
-                            "val total {:.4} rec {:.4} cyc {:.4}",
-                            v.total, v.reconstruction, v.cycle
-                        )
-                    })
+                    .map(|v| format!("val {}", losses_text(&v, &cfg, " ", true)))
                     .unwrap_or_else(|| "no validation set".into());
                 let retrieval = r
                     .retrieval
@@ -322,19 +286,83 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         }
     }
     let summary = job.wait()?;
-    let l = summary.last;
     println!(
-        "final training losses: total {:.4}, reconstruction {:.4}, kl {:.4}, cycle {:.4}, cycle_kl {:.4}",
-        l.total, l.reconstruction, l.kl, l.cycle, l.cycle_kl
+        "final training losses: {}",
+        losses_text(&summary.last, &cfg, ", ", false)
     );
     if let Some(v) = summary.val {
         println!(
-            "final validation losses: total {:.4}, reconstruction {:.4}, kl {:.4}, cycle {:.4}, cycle_kl {:.4}",
-            v.total, v.reconstruction, v.kl, v.cycle, v.cycle_kl
+            "final validation losses: {}",
+            losses_text(&v, &cfg, ", ", true)
         );
     }
     if let Some(c) = summary.checkpoint {
         println!("checkpoint: {}", c.display());
     }
     Ok(())
+}
+
+/// "total 1.2345, reconstruction …" over the total and every term the run's objective adds
+/// (validation computes the research terms only; a critic that was not built reports 0).
+fn losses_text(l: &LossValues, cfg: &TrainingConfig, sep: &str, validation: bool) -> String {
+    let active = TERMS
+        .iter()
+        .filter(|t| t.active(cfg.objective, &cfg.loss_weights, &cfg.align.weights))
+        .filter(|t| !validation || t.section == Section::Research)
+        .map(|t| (t, l.get(t.name).unwrap_or(f32::NAN)))
+        .filter(|(t, v)| t.section != Section::Critic || *v != 0.0)
+        .map(|(t, v)| (t.name, v));
+    std::iter::once(("total", l.total))
+        .chain(active)
+        .map(|(name, v)| format!("{name} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// The weight flags of the registry's aligning terms, built from it (so a new term gets its
+/// flag with no line here): `(term, weight)` for each flag given.
+#[derive(Debug, Clone, Default)]
+pub struct TermFlags(pub Vec<(&'static Term, f64)>);
+
+fn aligning_terms() -> impl Iterator<Item = &'static Term> {
+    TERMS.iter().filter(|t| t.section == Section::Aligning)
+}
+
+impl clap::FromArgMatches for TermFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = TermFlags::default();
+        flags.update_from_arg_matches(m)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for term in aligning_terms() {
+            if let Some(&w) = m.get_one::<f64>(term.name) {
+                self.0.retain(|(t, _)| t.name != term.name);
+                self.0.push((term, w));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for TermFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        aligning_terms().fold(cmd, |cmd, term| {
+            cmd.arg(
+                clap::Arg::new(term.name)
+                    .long(term.flag())
+                    .value_name("WEIGHT")
+                    .value_parser(clap::value_parser!(f64))
+                    .help(format!(
+                        "Weight of the {} term (aligned objective; 0 turns it off): {}",
+                        term.spec.label, term.spec.help
+                    )),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }

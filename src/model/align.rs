@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::discriminator::DiscriminatorConfig;
+use super::terms::AlignWeights;
 use crate::error::ConfigError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -35,9 +36,11 @@ impl Objective {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlignConfig {
-    /// Weight of the generators' LSGAN term beside 10 / 0.01 / 10 / 0.01 (UNIT: 1).
-    #[serde(with = "crate::json_float")]
-    pub gan: f64,
+    /// The weight of each aligning term (`gan`, `mean_gap`, `contrast`, `latent`, …; the
+    /// registry `model::terms` lists them), flattened so that each is a key of `align`; 0
+    /// turns a term off.
+    #[serde(flatten)]
+    pub weights: AlignWeights,
     pub discriminator: DiscriminatorConfig,
     /// The discriminators' own Adam (UNIT: lr 1e-4, β (0.5, 0.999)).
     #[serde(with = "crate::json_float")]
@@ -46,21 +49,11 @@ pub struct AlignConfig {
     pub d_beta1: f64,
     #[serde(with = "crate::json_float")]
     pub d_beta2: f64,
-    /// Weight of the translation-contrastive term (`model::contrast`); 0 turns it off.
-    #[serde(with = "crate::json_float")]
-    pub contrast: f64,
-    /// Its InfoNCE temperature.
+    /// The translation-contrastive term's InfoNCE temperature.
     #[serde(with = "crate::json_float")]
     pub contrast_temperature: f64,
     /// The codes are compared pooled to this many cells a side (1 = one global vector).
     pub contrast_grid: usize,
-    /// Weight of the domain mean gap (`model::contrast::domain_mean_gap`); 0 turns it off.
-    #[serde(with = "crate::json_float")]
-    pub mean_gap: f64,
-    /// Weight of the encoders' confusion of the latent domain discriminator
-    /// (`model::latent_discriminator`, DANN); 0 turns it off.
-    #[serde(with = "crate::json_float")]
-    pub latent: f64,
     /// Hidden channels of the latent domain discriminator.
     pub latent_width: usize,
 }
@@ -68,16 +61,13 @@ pub struct AlignConfig {
 impl Default for AlignConfig {
     fn default() -> Self {
         Self {
-            gan: 1.0,
+            weights: AlignWeights::default(),
             discriminator: DiscriminatorConfig::default(),
             d_learning_rate: 1e-4,
             d_beta1: 0.5,
             d_beta2: 0.999,
-            contrast: 0.0,
             contrast_temperature: 0.1,
             contrast_grid: 4,
-            mean_gap: 0.0,
-            latent: 0.0,
             latent_width: 64,
         }
     }
@@ -85,21 +75,7 @@ impl Default for AlignConfig {
 
 impl AlignConfig {
     pub fn validate(&self, image_size: usize) -> Result<(), ConfigError> {
-        let finite_nonneg = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(ConfigError::new(
-                    format!("align.{name}"),
-                    v,
-                    "a finite number ≥ 0",
-                ))
-            }
-        };
-        finite_nonneg("gan", self.gan)?;
-        finite_nonneg("contrast", self.contrast)?;
-        finite_nonneg("mean_gap", self.mean_gap)?;
-        finite_nonneg("latent", self.latent)?;
+        self.weights.validate()?;
         if !(1..=1024).contains(&self.latent_width) {
             return Err(ConfigError::new(
                 "align.latent_width",

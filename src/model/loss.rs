@@ -1,57 +1,12 @@
-//! The unsupervised objective of docs/design.md §2: reconstruction, KL, cycle and cycle-KL terms.
-
-use burn::prelude::*;
-use burn::tensor::Distribution;
-use serde::{Deserialize, Serialize};
+//! The unsupervised objective of docs/design.md §2: reconstruction, KL, cycle and cycle-KL terms
+//! (their weights and the values' types come from the registry, `model::terms`).
 
 use super::vae::DoubleVae;
 use crate::data::Domain;
-use crate::error::ConfigError;
+use burn::prelude::*;
+use burn::tensor::Distribution;
 
-/// The weight of each loss term in the total.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LossWeights {
-    #[serde(with = "crate::json_float")]
-    pub reconstruction: f64,
-    #[serde(with = "crate::json_float")]
-    pub kl: f64,
-    #[serde(with = "crate::json_float")]
-    pub cycle: f64,
-    #[serde(with = "crate::json_float")]
-    pub cycle_kl: f64,
-}
-
-impl Default for LossWeights {
-    fn default() -> Self {
-        Self {
-            reconstruction: 10.0,
-            kl: 0.01,
-            cycle: 10.0,
-            cycle_kl: 0.01,
-        }
-    }
-}
-
-impl LossWeights {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, v) in [
-            ("reconstruction", self.reconstruction),
-            ("kl", self.kl),
-            ("cycle", self.cycle),
-            ("cycle_kl", self.cycle_kl),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(ConfigError::new(
-                    format!("loss_weights.{name}"),
-                    v,
-                    "a finite number ≥ 0",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+pub use super::terms::{LossValues, LossWeights};
 
 /// The four unweighted terms and the weighted total, as tensors (for backward).
 pub struct LossTensors {
@@ -69,105 +24,6 @@ pub struct LossTensors {
     pub mu_b: Tensor<4>,
     pub mu_ab: Tensor<4>,
     pub mu_ba: Tensor<4>,
-}
-
-/// The same terms read back as numbers, for curves and logs. `gan` (the generators' LSGAN
-/// term), `discriminator` (the discriminators' own loss), `contrast` (the translation
-/// InfoNCE), `mean_gap` (the domain mean gap), `latent` (the encoders' confusion of the latent
-/// domain discriminator) and `latent_discriminator` (that discriminator's own loss) stay 0
-/// under the research objective; logs written before they existed read back with 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LossValues {
-    #[serde(with = "crate::json_float")]
-    pub reconstruction: f32,
-    #[serde(with = "crate::json_float")]
-    pub kl: f32,
-    #[serde(with = "crate::json_float")]
-    pub cycle: f32,
-    #[serde(with = "crate::json_float")]
-    pub cycle_kl: f32,
-    #[serde(with = "crate::json_float")]
-    pub gan: f32,
-    #[serde(with = "crate::json_float")]
-    pub discriminator: f32,
-    #[serde(with = "crate::json_float")]
-    pub contrast: f32,
-    #[serde(with = "crate::json_float")]
-    pub mean_gap: f32,
-    #[serde(with = "crate::json_float")]
-    pub latent: f32,
-    #[serde(with = "crate::json_float")]
-    pub latent_discriminator: f32,
-    #[serde(with = "crate::json_float")]
-    pub total: f32,
-}
-
-impl LossValues {
-    pub const NAMES: [&'static str; 11] = [
-        "total",
-        "reconstruction",
-        "kl",
-        "cycle",
-        "cycle_kl",
-        "gan",
-        "discriminator",
-        "contrast",
-        "mean_gap",
-        "latent",
-        "latent_discriminator",
-    ];
-
-    pub fn get(&self, name: &str) -> Option<f32> {
-        let mut copy = *self;
-        copy.get_mut(name).map(|v| *v)
-    }
-
-    fn get_mut(&mut self, name: &str) -> Option<&mut f32> {
-        Some(match name {
-            "total" => &mut self.total,
-            "reconstruction" => &mut self.reconstruction,
-            "kl" => &mut self.kl,
-            "cycle" => &mut self.cycle,
-            "cycle_kl" => &mut self.cycle_kl,
-            "gan" => &mut self.gan,
-            "discriminator" => &mut self.discriminator,
-            "contrast" => &mut self.contrast,
-            "mean_gap" => &mut self.mean_gap,
-            "latent" => &mut self.latent,
-            "latent_discriminator" => &mut self.latent_discriminator,
-            _ => return None,
-        })
-    }
-
-    /// Builds values from `(name, value)` pairs; unnamed terms are 0.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (&'static str, f32)>) -> LossValues {
-        let mut v = LossValues::default();
-        for (n, x) in pairs {
-            if let Some(slot) = v.get_mut(n) {
-                *slot = x;
-            }
-        }
-        v
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> + '_ {
-        Self::NAMES
-            .into_iter()
-            .map(|n| (n, self.get(n).unwrap_or(f32::NAN)))
-    }
-
-    /// Mean of several values, term by term.
-    pub fn mean(values: &[LossValues]) -> LossValues {
-        let n = values.len().max(1) as f32;
-        LossValues::from_pairs(
-            Self::NAMES.map(|t| (t, values.iter().map(|v| v.get(t).unwrap_or(0.0) / n).sum())),
-        )
-    }
-
-    pub fn is_finite(&self) -> bool {
-        self.iter().all(|(_, v)| v.is_finite())
-    }
 }
 
 impl LossTensors {

@@ -10,6 +10,7 @@ pub mod init;
 pub mod latent_discriminator;
 pub mod loss;
 pub mod summary;
+pub mod terms;
 pub mod vae;
 pub mod views;
 
@@ -17,6 +18,7 @@ pub use align::{AlignConfig, Objective};
 pub use config::ModelConfig;
 pub use discriminator::{DiscriminatorConfig, Discriminators};
 pub use latent_discriminator::LatentDiscriminator;
-pub use loss::{LossValues, LossWeights, unit_loss};
+pub use loss::unit_loss;
+pub use terms::{AlignWeights, LossSums, LossValues, LossWeights, TERMS};
 pub use vae::DoubleVae;
 pub use views::Views;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainingConfig;
 use super::scheduler::ReduceOnPlateau;
 use crate::model::{
-    DiscriminatorConfig, Discriminators, DoubleVae, LatentDiscriminator, LossValues, ModelConfig,
+    DiscriminatorConfig, Discriminators, DoubleVae, LatentDiscriminator, ModelConfig,
 };
 
 /// What can go wrong writing or reading a model checkpoint; each names the file or the part.
@@ -52,63 +52,8 @@ impl From<CheckpointError> for String {
     }
 }
 
-/// Running sums of the loss terms over an epoch, in f64 so long epochs do not drift.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LossSums {
-    #[serde(with = "crate::json_float")]
-    pub reconstruction: f64,
-    #[serde(with = "crate::json_float")]
-    pub kl: f64,
-    #[serde(with = "crate::json_float")]
-    pub cycle: f64,
-    #[serde(with = "crate::json_float")]
-    pub cycle_kl: f64,
-    #[serde(with = "crate::json_float")]
-    pub gan: f64,
-    #[serde(with = "crate::json_float")]
-    pub discriminator: f64,
-    #[serde(with = "crate::json_float")]
-    pub contrast: f64,
-    #[serde(with = "crate::json_float")]
-    pub mean_gap: f64,
-    #[serde(with = "crate::json_float")]
-    pub latent: f64,
-    #[serde(with = "crate::json_float")]
-    pub latent_discriminator: f64,
-    #[serde(with = "crate::json_float")]
-    pub total: f64,
-}
-
-impl LossSums {
-    fn slots(&mut self) -> [(&'static str, &mut f64); 11] {
-        [
-            ("reconstruction", &mut self.reconstruction),
-            ("kl", &mut self.kl),
-            ("cycle", &mut self.cycle),
-            ("cycle_kl", &mut self.cycle_kl),
-            ("gan", &mut self.gan),
-            ("discriminator", &mut self.discriminator),
-            ("contrast", &mut self.contrast),
-            ("mean_gap", &mut self.mean_gap),
-            ("latent", &mut self.latent),
-            ("latent_discriminator", &mut self.latent_discriminator),
-            ("total", &mut self.total),
-        ]
-    }
-
-    pub fn add(&mut self, v: &LossValues) {
-        for (name, slot) in self.slots() {
-            *slot += v.get(name).unwrap_or(0.0) as f64;
-        }
-    }
-
-    pub fn mean(&self, n: usize) -> LossValues {
-        let n = n.max(1) as f64;
-        let mut copy = *self;
-        LossValues::from_pairs(copy.slots().map(|(name, s)| (name, (*s / n) as f32)))
-    }
-}
+/// The epoch sums a checkpoint keeps are generated with the loss-term registry.
+pub use crate::model::LossSums;
 
 pub const MAGIC: &[u8; 16] = b"DUSKMATCH-CKPT\n\0";
 pub use crate::store::FORMAT_VERSION;
@@ -188,7 +133,7 @@ pub struct Checkpoint {
     /// The image discriminators (objective = aligned); absent in files from before them.
     pub discriminators: Option<ModuleRecord>,
     pub discriminator_optimizer: Option<Bytes>,
-    /// The latent domain discriminator (`align.latent > 0`) and its optimiser; absent in
+    /// The latent domain discriminator (the `latent` term on) and its optimiser; absent in
     /// files from before it.
     pub latent_discriminator: Option<ModuleRecord>,
     pub latent_discriminator_optimizer: Option<Bytes>,

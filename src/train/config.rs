@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataSource;
 use crate::error::ConfigError;
 use crate::model::config::EncoderSharing;
-use crate::model::{AlignConfig, LossWeights, ModelConfig, Objective};
+use crate::model::{AlignConfig, AlignWeights, LossWeights, ModelConfig, Objective};
 
 /// Why a TOML config cannot be used: its syntax, a field of the wrong type or unknown, or a
 /// value out of range; the file is named when there is one.
@@ -138,8 +138,11 @@ impl Preset {
             // (docs/experiments.md has the runs). The serde defaults stay 0 so that older
             // aligned configs keep the objective they were trained with.
             align: AlignConfig {
-                contrast: 1.0,
-                mean_gap: 1.0,
+                weights: AlignWeights {
+                    contrast: 1.0,
+                    mean_gap: 1.0,
+                    ..AlignWeights::default()
+                },
                 ..AlignConfig::default()
             },
             plateau: PlateauConfig::default(),

@@ -8,16 +8,16 @@ use burn::prelude::*;
 
 use super::noise::StepNoise;
 use crate::data::batch::host_f32;
-use crate::model::contrast::{domain_mean_gap, info_nce};
 use crate::model::discriminator::{lsgan_discriminator_loss, lsgan_generator_loss};
 use crate::model::latent_discriminator::{latent_confusion_loss, latent_discriminator_loss};
 use crate::model::loss::unit_loss_with;
 use crate::model::{
     AlignConfig, Discriminators, DoubleVae, LatentDiscriminator, LossValues, LossWeights,
+    Objective, TERMS,
 };
 
 /// The image discriminators and their own optimiser, and the latent domain discriminator
-/// with its own when `align.latent > 0`.
+/// with its own when the `latent` term's weight is above 0.
 pub struct Adversary {
     pub discriminators: Discriminators,
     pub optimizer: ModuleOptimizer,
@@ -67,7 +67,7 @@ impl Adversary {
         Self {
             discriminators: Discriminators::new(&align.discriminator, seed, device),
             optimizer: Self::adam(align, epsilon).init(),
-            latent: (align.latent > 0.0)
+            latent: (align.weights.latent > 0.0)
                 .then(|| LatentCritic::new(align, channels, epsilon, seed, device)),
         }
     }
@@ -75,6 +75,9 @@ impl Adversary {
 
 /// Forward, backward and Adam update on a batch of day images `a` and night images `b`.
 /// Returns the updated model and the step's losses; a non-finite loss skips the update.
+/// The objective decides which terms join: the research terms always, and under `aligned`
+/// every registered aligning term whose weight is above 0 (`model::terms`), the ones that
+/// play against a critic through `adversary`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: DoubleVae,
@@ -82,6 +85,7 @@ pub fn train_step(
     adversary: Option<&mut Adversary>,
     a: Tensor<4>,
     b: Tensor<4>,
+    objective: Objective,
     weights: &LossWeights,
     align: &AlignConfig,
     noise: &mut StepNoise,
@@ -89,23 +93,27 @@ pub fn train_step(
 ) -> (DoubleVae, LossValues) {
     let losses = unit_loss_with(&model, a.clone(), b.clone(), weights, |mu| noise.add_to(mu));
     let mut values = losses.values();
-    let mut total = losses.total;
-    if adversary.is_some() && align.mean_gap > 0.0 {
-        let gap = domain_mean_gap(losses.mu_a.clone(), losses.mu_b.clone());
-        values.mean_gap = scalar(&gap);
-        values.total += (align.mean_gap * values.mean_gap as f64) as f32;
-        total = total + gap.mul_scalar(align.mean_gap);
+    let mut total = losses.total.clone();
+    let mut add = |name: &str, w: f64, term: Tensor<1>, values: &mut LossValues| {
+        let v = scalar(&term);
+        if let Some(slot) = values.get_mut(name) {
+            *slot = v;
+        }
+        values.total += (w * v as f64) as f32;
+        total = total.clone() + term.mul_scalar(w);
+    };
+    let aligned = objective == Objective::Aligned;
+    for term in TERMS.iter().filter(|t| t.in_objective(objective)) {
+        let (Some(compute), Some(w)) = (term.spec.compute, align.weights.get(term.name)) else {
+            continue;
+        };
+        if w > 0.0 {
+            add(term.name, w, compute(&losses, align), &mut values);
+        }
     }
-    if adversary.is_some() && align.contrast > 0.0 {
-        let (tau, grid) = (align.contrast_temperature, align.contrast_grid);
-        let contrast = info_nce(losses.mu_a.clone(), losses.mu_ab, tau, grid)
-            + info_nce(losses.mu_b.clone(), losses.mu_ba, tau, grid);
-        values.contrast = scalar(&contrast);
-        values.total += (align.contrast * values.contrast as f64) as f32;
-        total = total + contrast.mul_scalar(align.contrast);
-    }
-    if let Some(adv) = adversary {
-        if let Some(critic) = adv.latent.as_mut().filter(|_| align.latent > 0.0) {
+    if let Some(adv) = adversary.filter(|_| aligned) {
+        let w = &align.weights;
+        if let Some(critic) = adv.latent.as_mut().filter(|_| w.latent > 0.0) {
             // A discriminator step on the detached codes, then the encoders' confusion of the
             // updated discriminator, as for the images.
             let d = &critic.discriminator;
@@ -128,9 +136,7 @@ pub fn train_step(
                 d.forward(losses.mu_a.clone()),
                 d.forward(losses.mu_b.clone()),
             );
-            values.latent = scalar(&confusion);
-            values.total += (align.latent * values.latent as f64) as f32;
-            total = total + confusion.mul_scalar(align.latent);
+            add("latent", w.latent, confusion, &mut values);
         }
         let (a2b, b2a) = (losses.a2b, losses.b2a);
         let d = &adv.discriminators;
@@ -150,9 +156,7 @@ pub fn train_step(
         let d = &adv.discriminators;
         let gan =
             lsgan_generator_loss(d.night.forward(a2b)) + lsgan_generator_loss(d.day.forward(b2a));
-        values.gan = scalar(&gan);
-        values.total += (align.gan * values.gan as f64) as f32;
-        total = total + gan.mul_scalar(align.gan);
+        add("gan", w.gan, gan, &mut values);
     }
     if !values.is_finite() {
         return (model, values);

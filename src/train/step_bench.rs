@@ -98,6 +98,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
             adversary.as_mut(),
             xa.clone(),
             xb.clone(),
+            b.objective,
             &w,
             &align,
             &mut noise,

@@ -303,7 +303,7 @@ impl Trainer {
                 )
             }
         };
-        let latent = if cfg.align.latent > 0.0 {
+        let latent = if cfg.align.weights.latent > 0.0 {
             Some(
                 match ck.build_latent_discriminator(channels, cfg.align.latent_width, ad) {
                     Some(d) => LatentCritic {
@@ -492,6 +492,7 @@ impl run_loop::Stage for StageOne<'_> {
             self.adversary.as_mut(),
             a,
             bb,
+            cfg.objective,
             &cfg.loss_weights,
             &cfg.align,
             &mut noise,

@@ -379,10 +379,8 @@ fn info_nce_is_ln_b_for_identical_codes_and_small_for_matched_distinct_ones() {
 #[test]
 fn contrast_settings_are_checked() {
     use duskmatch::model::AlignConfig;
-    let bad = AlignConfig {
-        contrast: -1.0,
-        ..AlignConfig::default()
-    };
+    let mut bad = AlignConfig::default();
+    bad.weights.contrast = -1.0;
     assert!(
         bad.validate(64)
             .unwrap_err()
@@ -411,7 +409,7 @@ fn contrast_settings_are_checked() {
     );
     // An aligned config written before the term existed keeps it off.
     let old: AlignConfig = serde_json::from_str(r#"{"gan": 1.0}"#).unwrap();
-    assert_eq!(old.contrast, 0.0);
+    assert_eq!(old.weights.contrast, 0.0);
 }
 
 #[test]
@@ -517,13 +515,11 @@ fn the_encoders_gradient_through_the_latent_discriminator_matches_finite_differe
 
 #[test]
 fn latent_discriminator_settings_are_checked() {
-    let mut a = duskmatch::model::AlignConfig {
-        latent: -1.0,
-        ..Default::default()
-    };
+    let mut a = duskmatch::model::AlignConfig::default();
+    a.weights.latent = -1.0;
     let e = a.validate(64).unwrap_err().to_string();
     assert!(e.contains("align.latent") && e.contains("≥ 0"), "{e}");
-    a.latent = 1.0;
+    a.weights.latent = 1.0;
     a.latent_width = 0;
     let e = a.validate(64).unwrap_err().to_string();
     assert!(

@@ -99,7 +99,7 @@ fn a_checkpoint_from_before_the_discriminators_resumes_with_fresh_ones() {
 
     let mut aligned = cfg;
     aligned.objective = Objective::Aligned;
-    aligned.align.latent = 0.5;
+    aligned.align.weights.latent = 0.5;
     aligned.max_steps = 4;
     let (tx, rx) = mpsc::channel();
     let summary = Trainer::new(aligned, ds, device::cpu(), dir.path())

@@ -7,6 +7,7 @@ use duskmatch::data::Domain;
 use duskmatch::device::{self, BackendChoice};
 use duskmatch::model::{
     AlignConfig, DiscriminatorConfig, Discriminators, DoubleVae, LossWeights, ModelConfig,
+    Objective,
 };
 use duskmatch::train::noise::StepNoise;
 use duskmatch::train::step::train_step;
@@ -97,6 +98,7 @@ fn wgpu_matches_flex_forward_and_training_step() {
             None,
             input(&ad),
             input(&ad).mul_scalar(0.5),
+            Objective::Research,
             &LossWeights::default(),
             &align,
             &mut noise,

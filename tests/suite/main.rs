@@ -22,4 +22,5 @@ mod saliency;
 mod siamese;
 mod store;
 mod synth;
+mod terms;
 mod train;

@@ -55,7 +55,7 @@ fn resumed_run_equals_uninterrupted_run() {
     cfg.epochs = 100;
     cfg.max_steps = 10;
     // The latent domain discriminator too, so its weights and optimiser must round-trip.
-    cfg.align.latent = 0.5;
+    cfg.align.weights.latent = 0.5;
     let dir = tempdir();
     let straight = Trainer::new(
         cfg.clone(),

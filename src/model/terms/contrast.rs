@@ -1,0 +1,32 @@
+//! The translation-contrastive term (docs/design.md §2b): an image's code and its
+//! translation's code must pick each other out of the batch (InfoNCE, both ways).
+
+use burn::prelude::*;
+
+use super::TermSpec;
+use crate::model::AlignConfig;
+use crate::model::contrast::info_nce;
+use crate::model::loss::LossTensors;
+
+pub const CONTRAST: TermSpec = TermSpec {
+    label: "translation contrast",
+    help: "an image's code and its translation's code must pick each other out of the batch (InfoNCE)",
+    default_weight: 0.0,
+    drag_speed: 0.05,
+    compute: Some(loss),
+    settings: describe,
+};
+
+fn loss(t: &LossTensors, a: &AlignConfig) -> Tensor<1> {
+    let (tau, grid) = (a.contrast_temperature, a.contrast_grid);
+    info_nce(t.mu_a.clone(), t.mu_ab.clone(), tau, grid)
+        + info_nce(t.mu_b.clone(), t.mu_ba.clone(), tau, grid)
+}
+
+fn describe(a: &AlignConfig) -> String {
+    format!(
+        "τ {}, {g}×{g} grid",
+        a.contrast_temperature,
+        g = a.contrast_grid
+    )
+}
