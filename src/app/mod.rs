@@ -44,6 +44,7 @@ use crate::data::robotcar::RobotCarSelection;
 use crate::data::{DataSource, Dataset, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::train::checkpoint::{self, Checkpoint};
+use crate::train::plan;
 use crate::train::{Command, TrainEvent, Trainer};
 
 /// Wakes the window from worker threads once the first frame has given us a context.
@@ -736,12 +737,17 @@ impl DuskApp {
         // editor's number of epochs more (as `train --resume --more-epochs N`); the data may
         // change.
         let config = match &resume {
-            Some(ck) => crate::train::TrainingConfig {
-                data: config.data.clone(),
-                epochs: ck.header.state.at.epoch + config.epochs,
-                max_steps: 0,
-                ..ck.header.config.clone()
-            },
+            Some(ck) => {
+                let mut c = crate::train::TrainingConfig {
+                    data: config.data.clone(),
+                    ..ck.header.config.clone()
+                };
+                if let Err(e) = plan::extend_by_epochs(&mut c, ck.header.state.at, config.epochs) {
+                    self.notify(Level::Error, e.to_string());
+                    return;
+                }
+                c
+            }
             None => config,
         };
         let needs_reload = match &self.dataset {

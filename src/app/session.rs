@@ -2,19 +2,14 @@
 //! and what its events have said so far. The GUI never waits on it.
 
 use super::job::Job;
+use crate::run::RunStatus;
 use crate::train::events::{Progress, StepReport};
 use crate::train::{Command, TrainEvent, TrainSummary, Trainer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionPhase {
-    Running,
-    Paused,
-    Finished,
-}
-
 pub struct TrainingSession {
     job: Job<TrainSummary, TrainEvent>,
-    pub state: SessionPhase,
+    /// Running, paused or finished, as the run's events said (`run::lifecycle`).
+    pub status: RunStatus,
     pub device: String,
     pub progress: Progress,
     pub last_step: Option<StepReport>,
@@ -31,7 +26,7 @@ impl TrainingSession {
         });
         Self {
             job,
-            state: SessionPhase::Running,
+            status: RunStatus::default(),
             device: String::new(),
             progress: Progress::default(),
             last_step: None,
@@ -43,10 +38,8 @@ impl TrainingSession {
     }
 
     pub fn toggle_pause(&mut self) {
-        match self.state {
-            SessionPhase::Running => self.send(Command::Pause),
-            SessionPhase::Paused => self.send(Command::Resume),
-            SessionPhase::Finished => {}
+        if let Some(c) = self.status.toggle_command() {
+            self.send(c);
         }
     }
 
@@ -54,6 +47,7 @@ impl TrainingSession {
     pub fn drain(&mut self) -> Vec<TrainEvent> {
         let events = self.job.drain();
         for e in &events {
+            self.status.observe(e);
             match e {
                 TrainEvent::Started {
                     device, progress, ..
@@ -65,12 +59,7 @@ impl TrainingSession {
                     self.progress = r.progress;
                     self.last_step = Some(r.clone());
                 }
-                TrainEvent::Paused { .. } => self.state = SessionPhase::Paused,
-                TrainEvent::Resumed { .. } => self.state = SessionPhase::Running,
-                TrainEvent::Finished { progress, .. } => {
-                    self.progress = *progress;
-                    self.state = SessionPhase::Finished;
-                }
+                TrainEvent::Finished { progress, .. } => self.progress = *progress,
                 _ => {}
             }
         }
@@ -80,7 +69,7 @@ impl TrainingSession {
     /// The run's result once its thread has ended (None while it runs).
     pub fn take_result(&mut self) -> Option<Result<TrainSummary, String>> {
         let r = self.job.poll()?;
-        self.state = SessionPhase::Finished;
+        self.status.end();
         Some(r)
     }
 
@@ -90,7 +79,7 @@ impl TrainingSession {
     }
 
     pub fn is_active(&self) -> bool {
-        self.state != SessionPhase::Finished
+        self.status.is_active()
     }
 }
 

@@ -6,10 +6,9 @@ use super::retrieval_panel::IndexInputs;
 use super::weights_panel::WeightsInputs;
 use super::{DuskApp, Level, training_panel};
 use crate::data::Split;
-use crate::supervised::SupervisedMethod;
-use crate::train::checkpoint::{Header, RunState};
+use crate::supervised;
+use crate::train::plan::snapshot_header;
 use crate::train::run_dir::run_dir_in;
-use crate::train::run_loop::Counters;
 
 impl DuskApp {
     pub(super) fn training_tab(&mut self, ui: &mut egui::Ui) {
@@ -236,20 +235,14 @@ impl DuskApp {
                 l.checkpoint.header.clone(),
             ),
             (_, Some(s), Some(run)) => {
-                let spe = s.progress.steps_per_epoch.max(1) as u64;
-                let state = RunState {
-                    at: Counters {
-                        epoch: (snap.step / spe) as usize,
-                        step_in_epoch: (snap.step % spe) as usize,
-                        step: snap.step,
-                    },
-                    ..RunState::fresh(run)
-                };
                 let path = self
                     .run_checkpoint
                     .clone()
                     .unwrap_or_else(|| std::path::PathBuf::from("(a run not yet saved)"));
-                ((path, snap.step), Header::new(run, &state))
+                (
+                    (path, snap.step),
+                    snapshot_header(run, s.progress.steps_per_epoch, snap.step),
+                )
             }
             _ => {
                 self.notify(
@@ -259,12 +252,9 @@ impl DuskApp {
                 return;
             }
         };
-        let suffix = match self.weights.method {
-            SupervisedMethod::Weights => {
-                format!("-weights-{}", self.weights.depths.name().replace(' ', ""))
-            }
-            SupervisedMethod::FineTune => "-fine-tune".into(),
-        };
+        let w = &self.weights;
+        let planned = supervised::plan::config(w.method, w.depths, w.hinge);
+        let suffix = format!("-{}", supervised::plan::folder_name(&planned));
         let out = run_dir_in(&self.options.runs_dir, &suffix);
         let inputs = WeightsInputs {
             model_id: snap.id,

@@ -1,6 +1,7 @@
 //! Start, pause, resume, stop and save, the device in use, and progress with ETA.
 
-use super::session::{SessionPhase, TrainingSession};
+use super::session::TrainingSession;
+use crate::run::Phase;
 
 /// What the user asked the training controls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +35,8 @@ pub fn controls_ui(
     device: &str,
 ) -> Option<TrainAction> {
     let mut action = None;
-    let state = session.map(|s| s.state);
-    let active = matches!(state, Some(SessionPhase::Running | SessionPhase::Paused));
+    let state = session.map(|s| s.status.phase);
+    let active = session.is_some_and(|s| s.status.is_active());
     ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(!active && can_start, egui::Button::new("Start"))
@@ -54,7 +55,7 @@ pub fn controls_ui(
         {
             action = Some(TrainAction::Continue);
         }
-        let pause_label = if state == Some(SessionPhase::Paused) {
+        let pause_label = if state == Some(Phase::Paused) {
             "Resume"
         } else {
             "Pause"
@@ -94,10 +95,10 @@ pub fn controls_ui(
             .as_ref()
             .map(|r| (r.steps_per_sec, r.eta_secs))
             .unwrap_or((0.0, f64::NAN));
-        let status = match s.state {
-            SessionPhase::Running => "training",
-            SessionPhase::Paused => "paused",
-            SessionPhase::Finished => "finished",
+        let status = match s.status.phase {
+            Phase::Running => "training",
+            Phase::Paused => "paused",
+            Phase::Finished => "finished",
         };
         ui.add(egui::ProgressBar::new(frac).show_percentage());
         ui.label(format!(
@@ -107,7 +108,7 @@ pub fn controls_ui(
             p.step,
             p.total_steps,
             sps,
-            if s.state == SessionPhase::Running {
+            if s.status.phase == Phase::Running {
                 format_duration(eta)
             } else {
                 "–".into()

@@ -5,20 +5,19 @@
 
 use std::sync::Arc;
 
-use burn::prelude::Device;
 use egui::Color32;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
 use super::job::Job;
-use crate::data::{Dataset, Domain, Split};
+use crate::data::{Dataset, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
-use crate::retrieval::embed::embed;
-use crate::retrieval::eval::{Metrics, RECALL_AT, evaluate};
-use crate::retrieval::method_rows::{DepthWeights, evaluation_items, with_and_without_weights};
+use crate::retrieval::eval::{Metrics, RECALL_AT};
+use crate::run::RunStatus;
+use crate::supervised::plan;
 use crate::supervised::weights::{importance, share_for_mass};
 use crate::supervised::{
-    Depths, Hinge, SupervisedConfig, SupervisedEvent, SupervisedMethod, SupervisedTrainer, Trained,
+    Depths, Hinge, SupervisedConfig, SupervisedEvent, SupervisedMethod, SupervisedTrainer,
 };
 use crate::train::Command;
 use crate::train::checkpoint::Header;
@@ -56,8 +55,8 @@ pub struct WeightsPanel {
     pub epochs: usize,
     pub runs: Vec<WeightsRun>,
     active: Option<Job<Comparison, SupervisedEvent>>,
-    /// The run answered a pause (and has not resumed since).
-    pub paused: bool,
+    /// The active run's phase, as its events said (`run::lifecycle`).
+    pub status: RunStatus,
     pub error: Option<String>,
 }
 
@@ -70,7 +69,7 @@ impl Default for WeightsPanel {
             epochs: 20,
             runs: Vec::new(),
             active: None,
-            paused: false,
+            status: RunStatus::default(),
             error: None,
         }
     }
@@ -89,36 +88,6 @@ pub struct WeightsInputs {
     pub stage_one: (std::path::PathBuf, u64),
     /// The stage-one header a fine-tuned model is saved under.
     pub stage_one_header: Header,
-}
-
-/// Held-out retrieval of the stage-one model against the fine-tuned one.
-fn compare_models(
-    before: &DoubleVae,
-    after: &DoubleVae,
-    ds: &Dataset,
-    split: &Split,
-    device: &Device,
-) -> (Metrics, Metrics) {
-    let (items, _) = evaluation_items(ds, Some(split));
-    let metrics = |m: &DoubleVae| {
-        let e = embed(m, ds, items.clone(), device, 32, |_, _| {});
-        evaluate(&e, Domain::Night, None, device, 0).metrics
-    };
-    (metrics(before), metrics(after))
-}
-
-/// Retrieval at the run's depths with w = 1 and with the learned weights.
-fn compare(
-    model: &DoubleVae,
-    ds: &Dataset,
-    split: &Split,
-    weights: &DepthWeights,
-    device: &Device,
-) -> (Metrics, Metrics) {
-    let (items, _) = evaluation_items(ds, Some(split));
-    let (plain, weighted) =
-        with_and_without_weights(model, ds, &items, Domain::Night, weights, device, 0);
-    (plain.metrics, weighted.metrics)
 }
 
 impl WeightsPanel {
@@ -142,22 +111,11 @@ impl WeightsPanel {
 
     pub fn start(&mut self, inputs: WeightsInputs, wake: impl Fn() + Send + Sync + 'static) {
         let method = self.method;
-        let depths = match method {
-            SupervisedMethod::Weights => self.depths,
-            SupervisedMethod::FineTune => Depths::Latent,
+        let cfg = SupervisedConfig {
+            epochs: self.epochs.max(1),
+            ..plan::config(method, self.depths, self.hinge)
         };
-        let cfg = match method {
-            SupervisedMethod::Weights => SupervisedConfig {
-                depths,
-                hinge: self.hinge,
-                epochs: self.epochs.max(1),
-                ..Default::default()
-            },
-            SupervisedMethod::FineTune => SupervisedConfig {
-                epochs: self.epochs.max(1),
-                ..SupervisedConfig::fine_tune()
-            },
-        };
+        let depths = cfg.depths;
         let trainer = match SupervisedTrainer::new(
             cfg,
             &inputs.model,
@@ -192,6 +150,7 @@ impl WeightsPanel {
             SupervisedMethod::Weights => "the weights run",
             SupervisedMethod::FineTune => "fine-tuning",
         };
+        self.status = RunStatus::default();
         self.active = Some(Job::spawn_run("weights", what, wake, move |link| {
             // The weights stage saves no model, so it never reads the header.
             let trained = trainer
@@ -199,32 +158,14 @@ impl WeightsPanel {
                 .with_commands(link.commands)
                 .with_stage_one_header(inputs.stage_one_header)
                 .train()?;
-            let device = &inputs.device.device;
-            Ok(Box::new(match trained {
-                Trained {
-                    model: Some(tuned), ..
-                } => compare_models(
-                    &inputs.model,
-                    &tuned,
-                    &inputs.dataset,
-                    &inputs.split,
-                    device,
-                ),
-                Trained { weights, .. } => {
-                    let learned = DepthWeights {
-                        taps: depths.taps().to_vec(),
-                        vectors: weights.to_vecs(),
-                        label: depths.name().to_string(),
-                    };
-                    compare(
-                        &inputs.model,
-                        &inputs.dataset,
-                        &inputs.split,
-                        &learned,
-                        device,
-                    )
-                }
-            }))
+            Ok(Box::new(plan::before_and_after(
+                &trained,
+                depths,
+                &inputs.model,
+                &inputs.dataset,
+                &inputs.split,
+                &inputs.device.device,
+            )))
         }));
     }
 
@@ -237,12 +178,8 @@ impl WeightsPanel {
     /// Ask the run to pause, or to go on when it said it paused; the label follows the run's
     /// answer, not the click.
     pub fn toggle_pause(&self) {
-        if let Some(job) = &self.active {
-            job.send(if self.paused {
-                Command::Resume
-            } else {
-                Command::Pause
-            });
+        if let (Some(job), Some(c)) = (&self.active, self.status.toggle_command()) {
+            job.send(c);
         }
     }
 
@@ -255,13 +192,12 @@ impl WeightsPanel {
         let mut err = None;
         let run = self.runs.last_mut()?;
         for e in events {
+            self.status.observe(&e);
             match e {
                 SupervisedEvent::Started {
                     initial_val: Some(v),
                     ..
                 } => run.val.push((0.0, v as f64)),
-                SupervisedEvent::Paused { .. } => self.paused = true,
-                SupervisedEvent::Resumed { .. } => self.paused = false,
                 SupervisedEvent::Step { step, loss, .. } => {
                     run.train.push((step as f64, loss as f64))
                 }
@@ -302,7 +238,7 @@ impl WeightsPanel {
             Err(e) => err = Some(e),
         }
         self.active = None;
-        self.paused = false;
+        self.status.end();
         err
     }
 
@@ -364,7 +300,11 @@ impl WeightsPanel {
             {
                 start = true;
             }
-            let pause = if self.paused { "Resume" } else { "Pause" };
+            let pause = if self.status.is_paused() {
+                "Resume"
+            } else {
+                "Pause"
+            };
             if ui
                 .add_enabled(self.is_running(), egui::Button::new(pause))
                 .clicked()

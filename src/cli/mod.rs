@@ -5,6 +5,7 @@ pub mod bench;
 pub mod eval;
 pub mod figure;
 pub mod info;
+pub mod progress;
 pub mod saliency;
 pub mod synth;
 pub mod train;

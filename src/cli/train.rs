@@ -4,15 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{DataArgs, default_preset, default_run_dir};
 use crate::data::DataSource;
 use crate::device::{self, BackendChoice};
 use crate::model::terms::{self, Section, Term};
 use crate::model::{LossValues, Objective, TERMS};
-use crate::train::checkpoint;
 use crate::train::{Preset, TrainEvent, Trainer, TrainingConfig};
+use crate::train::{checkpoint, plan};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -94,28 +93,13 @@ fn resolve_config(
         cfg.epochs = e;
         cfg.max_steps = 0;
     }
-    if let (Some(more), Some(ck)) = (args.more_epochs, resumed) {
-        if more == 0 {
-            return Err("--more-epochs = 0 is not allowed: expected an integer ≥ 1".into());
-        }
-        cfg.epochs = ck.header.state.at.epoch + more;
-        cfg.max_steps = 0;
-    }
-    // Both count the whole run, so a value the checkpoint has already reached trains nothing.
     if let Some(ck) = resumed {
         let at = ck.header.state.at;
-        if let Some(s) = args.steps.filter(|&s| s <= at.step) {
-            return Err(format!(
-                "--steps {s} trains nothing: it counts the steps of the whole run, and the checkpoint is at step {}; give more than that, or --more-epochs N",
-                at.step
-            ));
+        if let Some(more) = args.more_epochs {
+            plan::extend_by_epochs(&mut cfg, at, more)?;
         }
-        if let Some(e) = args.epochs.filter(|&e| e <= at.epoch) {
-            return Err(format!(
-                "--epochs {e} trains nothing: it counts the epochs of the whole run, and the checkpoint has done {}; give more than that, or --more-epochs N",
-                at.epoch
-            ));
-        }
+        // Both count the whole run, so a value the checkpoint has already reached trains nothing.
+        plan::check_limits(at, args.steps, args.epochs)?;
     }
     if let Some(s) = args.steps {
         cfg.max_steps = s;
@@ -188,104 +172,71 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             .train()?)
     });
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    // A hidden bar swallows println, so quiet runs print lines directly.
-    let quiet = args.quiet;
-    let say = |line: String| {
-        if quiet {
-            eprintln!("{line}");
-        } else {
-            bar.println(line);
-        }
-    };
-    while let Some(event) = job.next_event() {
-        match event {
-            TrainEvent::Started {
-                progress, resumed, ..
-            } => {
-                bar.set_length(progress.total_steps);
-                bar.set_position(progress.step);
-                if resumed {
-                    say(format!(
-                        "resumed at epoch {} step {}",
-                        progress.epoch + 1,
-                        progress.step
-                    ));
-                }
-            }
-            TrainEvent::Step(r) => {
-                bar.set_position(r.progress.step);
-                bar.set_message(format!(
-                    "ep {}/{}  {}  {:.2} steps/s  {:.1} img/s",
-                    r.progress.epoch + 1,
-                    r.progress.epochs,
-                    losses_text(&r.losses, &cfg, "  ", false),
-                    r.steps_per_sec,
-                    r.images_per_sec
-                ));
-            }
-            TrainEvent::Epoch(r) => {
-                let val = r
-                    .val
-                    .map(|v| format!("val {}", losses_text(&v, &cfg, " ", true)))
-                    .unwrap_or_else(|| "no validation set".into());
-                let retrieval = r
-                    .retrieval
-                    .map(|s| {
-                        format!(
-                            "  held-out R@1 {:.3} R@10 {:.3} mAP {:.3} probe {} ratio {}",
-                            s.recall_1,
-                            s.recall_10,
-                            s.map,
-                            crate::retrieval::eval::score_text(s.domain_probe, 2),
-                            crate::retrieval::eval::score_text(s.distance_ratio, 3)
-                        )
-                    })
-                    .unwrap_or_default();
-                say(format!(
-                    "epoch {:>3}: train total {:.4}  {val}{retrieval}  lr {:.2e}{}",
-                    r.epoch + 1,
-                    r.train.total,
-                    r.lr,
-                    if r.lr_reduced {
-                        " (reduced on plateau)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            TrainEvent::CheckpointWritten { path, step } => {
-                say(format!("checkpoint at step {step}: {}", path.display()))
-            }
-            TrainEvent::Warning(w) => say(format!("warning: {w}")),
-            TrainEvent::Error(e) => say(format!("error: {e}")),
-            TrainEvent::Finished {
-                reason, progress, ..
-            } => {
-                bar.finish_and_clear();
-                // Epochs counted from 1, as the other lines print them.
-                let spe = progress.steps_per_epoch as u64;
-                let place = if spe > 0 && progress.step.is_multiple_of(spe) {
-                    format!("after epoch {}", progress.epoch)
+    let summary = super::progress::follow(job, args.quiet, |event, out| match event {
+        TrainEvent::Started {
+            progress,
+            resumed: true,
+            ..
+        } => out.line(format!(
+            "resumed at epoch {} step {}",
+            progress.epoch + 1,
+            progress.step
+        )),
+        TrainEvent::Step(r) => out.status(format!(
+            "ep {}/{}  {}  {:.2} steps/s  {:.1} img/s",
+            r.progress.epoch + 1,
+            r.progress.epochs,
+            losses_text(&r.losses, &cfg, "  ", false),
+            r.steps_per_sec,
+            r.images_per_sec
+        )),
+        TrainEvent::Epoch(r) => {
+            let val = r
+                .val
+                .map(|v| format!("val {}", losses_text(&v, &cfg, " ", true)))
+                .unwrap_or_else(|| "no validation set".into());
+            let retrieval = r
+                .retrieval
+                .map(|s| {
+                    format!(
+                        "  held-out R@1 {:.3} R@10 {:.3} mAP {:.3} probe {} ratio {}",
+                        s.recall_1,
+                        s.recall_10,
+                        s.map,
+                        crate::retrieval::eval::score_text(s.domain_probe, 2),
+                        crate::retrieval::eval::score_text(s.distance_ratio, 3)
+                    )
+                })
+                .unwrap_or_default();
+            out.line(format!(
+                "epoch {:>3}: train total {:.4}  {val}{retrieval}  lr {:.2e}{}",
+                r.epoch + 1,
+                r.train.total,
+                r.lr,
+                if r.lr_reduced {
+                    " (reduced on plateau)"
                 } else {
-                    format!("in epoch {}", progress.epoch + 1)
-                };
-                eprintln!("finished ({reason:?}) at step {} ({place})", progress.step);
-            }
-            _ => {}
+                    ""
+                }
+            ));
         }
-    }
-    let summary = job.wait()?;
+        TrainEvent::Finished {
+            reason, progress, ..
+        } => {
+            // Epochs counted from 1, as the other lines print them.
+            let spe = progress.steps_per_epoch as u64;
+            let place = if spe > 0 && progress.step.is_multiple_of(spe) {
+                format!("after epoch {}", progress.epoch)
+            } else {
+                format!("in epoch {}", progress.epoch + 1)
+            };
+            out.line(format!(
+                "finished ({reason:?}) at step {} ({place})",
+                progress.step
+            ));
+        }
+        _ => {}
+    })?;
     println!(
         "final training losses: {}",
         losses_text(&summary.last, &cfg, ", ", false)

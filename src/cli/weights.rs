@@ -13,6 +13,8 @@ use super::DataArgs;
 use super::eval::load_for_eval;
 use crate::data::Split;
 use crate::device::BackendChoice;
+use crate::retrieval::eval::score_text;
+use crate::supervised::plan;
 use crate::supervised::weights::{importance, share_for_mass};
 use crate::supervised::{
     Depths, Hinge, Mining, Resume, SupervisedConfig, SupervisedEvent, SupervisedMethod,
@@ -64,6 +66,9 @@ pub struct WeightsArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// No progress bar; one line per epoch.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 pub fn run(args: WeightsArgs) -> Result<(), String> {
@@ -92,13 +97,8 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
     }
     let mut curves = serde_json::Map::new();
     for depths in runs {
-        let defaults = match args.method {
-            SupervisedMethod::Weights => SupervisedConfig::default(),
-            SupervisedMethod::FineTune => SupervisedConfig::fine_tune(),
-        };
+        let defaults = plan::config(args.method, depths, args.hinge);
         let wc = SupervisedConfig {
-            depths,
-            hinge: args.hinge,
             mining: args.mining.unwrap_or(defaults.mining),
             epochs: args.epochs.unwrap_or(defaults.epochs),
             learning_rate: args.lr.unwrap_or(defaults.learning_rate),
@@ -109,21 +109,12 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         };
         wc.validate().map_err(|e| e.to_string())?;
         let out = match &args.out {
-            Some(o) if args.compare_depths => o.join(format!(
-                "{}-{}",
-                depths.name().replace(' ', ""),
-                hinge_name(args.hinge)
-            )),
+            Some(o) if args.compare_depths => o.join(plan::folder_name(&wc)),
             Some(o) => o.clone(),
-            None if args.method == SupervisedMethod::FineTune => base.join("fine-tune"),
-            None => base.join(format!(
-                "weights-{}-{}",
-                depths.name().replace(' ', ""),
-                hinge_name(args.hinge)
-            )),
+            None => base.join(plan::folder_name(&wc)),
         };
         let mut trainer = SupervisedTrainer::new(
-            wc,
+            wc.clone(),
             &model,
             cfg.model,
             ds.clone(),
@@ -143,53 +134,66 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
                 .with_commands(link.commands)
                 .train()?)
         });
-        let bar = indicatif::ProgressBar::new(0);
-        while let Some(e) = job.next_event() {
+        let trained = super::progress::follow(job, args.quiet, |e, out| {
             match e {
-                SupervisedEvent::Started {
-                    steps_per_epoch,
-                    total_steps,
-                    train_places,
-                    val_places,
-                    ..
-                } => {
-                    bar.set_length(total_steps);
-                    bar.println(format!("{}: {train_places} training places, {val_places} held-out triplets, {steps_per_epoch} steps per epoch", depths.name()));
-                }
-                SupervisedEvent::Step { step, loss, .. } => {
-                    bar.set_position(step);
-                    bar.set_message(format!("triplet {loss:.4}"));
-                }
-                SupervisedEvent::Epoch {
-                    epoch,
-                    train,
-                    val,
-                    share90,
-                    retrieval,
-                    ..
-                } => {
-                    let val = crate::retrieval::eval::score_text(val.map(f64::from), 4);
-                    bar.println(match retrieval {
-                        Some(r) => format!(
-                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  night->day R@1 {:.3} R@10 {:.3} mAP {:.3} probe {}",
-                            epoch + 1, r.recall_1, r.recall_10, r.map, crate::retrieval::eval::score_text(r.domain_probe, 2)
-                        ),
-                        None => format!(
-                            "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  channels for 90% of |w|: {:.1}%",
-                            epoch + 1,
-                            share90 * 100.0
-                        ),
-                    })
-                }
-                SupervisedEvent::Error(e) => bar.println(format!("error: {e}")),
-                _ => {}
+            SupervisedEvent::Started {
+                steps_per_epoch,
+                train_places,
+                val_places,
+                ..
+            } => out.line(format!(
+                "{}: {train_places} training places, {val_places} held-out triplets, {steps_per_epoch} steps per epoch",
+                depths.name()
+            )),
+            SupervisedEvent::Step { loss, .. } => out.status(format!("triplet {loss:.4}")),
+            SupervisedEvent::Epoch {
+                epoch,
+                train,
+                val,
+                share90,
+                retrieval,
+                ..
+            } => {
+                let val = crate::retrieval::eval::score_text(val.map(f64::from), 4);
+                out.line(match retrieval {
+                    Some(r) => format!(
+                        "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  night->day R@1 {:.3} R@10 {:.3} mAP {:.3} probe {}",
+                        epoch + 1,
+                        r.recall_1,
+                        r.recall_10,
+                        r.map,
+                        crate::retrieval::eval::score_text(r.domain_probe, 2)
+                    ),
+                    None => format!(
+                        "epoch {:>3}: train {train:.4}  held-out triplet loss {val}  channels for 90% of |w|: {:.1}%",
+                        epoch + 1,
+                        share90 * 100.0
+                    ),
+                })
             }
+            _ => {}
         }
-        bar.finish_and_clear();
+        })?;
+        let secs = t0.elapsed().as_secs_f64();
+        // The app's closing comparison: held-out retrieval before and after the stage.
+        let (before, after) =
+            plan::before_and_after(&trained, wc.depths, &model, &ds, &split, &dev.device);
+        let pair =
+            |b: Option<f64>, a: Option<f64>| format!("{} → {}", score_text(b, 3), score_text(a, 3));
+        println!(
+            "{}: held-out night->day R@1 {}, R@10 {}, mAP {} ({})",
+            plan::folder_name(&wc),
+            pair(before.recall_1, after.recall_1),
+            pair(before.recall_10, after.recall_10),
+            pair(before.map, after.map),
+            match args.method {
+                SupervisedMethod::Weights => "w = 1 → learned weights",
+                SupervisedMethod::FineTune => "stage one → fine-tuned",
+            }
+        );
         let Trained {
             weights: w, state, ..
-        } = job.wait()?;
-        let secs = t0.elapsed().as_secs_f64();
+        } = trained;
         if args.method == SupervisedMethod::FineTune {
             let first = state
                 .history
@@ -258,11 +262,4 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn hinge_name(h: Hinge) -> &'static str {
-    match h {
-        Hinge::Triplet => "triplet",
-        Hinge::BatchMean => "batch-mean",
-    }
 }

@@ -4,5 +4,7 @@
 //! window passes a wake callback, the command line a no-op and a blocking read.
 
 pub mod job;
+pub mod lifecycle;
 
 pub use job::{Job, JobProgress, NoEvents, RunLink};
+pub use lifecycle::{Lifecycle, Phase, RunStatus, StageEvent};

@@ -13,6 +13,8 @@ pub enum SupervisedEvent {
         depths: Depths,
         steps_per_epoch: usize,
         total_steps: u64,
+        /// Steps already done (a resumed run's).
+        step: u64,
         train_places: usize,
         val_places: usize,
         resumed: bool,

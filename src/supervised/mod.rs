@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod fine_tune;
+pub mod plan;
 pub mod trainer;
 pub mod triplets;
 pub mod weights;

@@ -657,6 +657,7 @@ impl SupervisedTrainer {
             depths: cfg.depths,
             steps_per_epoch: spe,
             total_steps: total,
+            step: state.at.step,
             train_places: self.train_places.len(),
             val_places: self.val_triplets.len(),
             resumed,

@@ -61,6 +61,16 @@ pub enum Hinge {
     BatchMean,
 }
 
+impl Hinge {
+    /// As on the command line and in folder names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hinge::Triplet => "triplet",
+            Hinge::BatchMean => "batch-mean",
+        }
+    }
+}
+
 /// One weight vector per matched depth, initialised to ones.
 #[derive(Module, Debug)]
 pub struct ChannelWeights {

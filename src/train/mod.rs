@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod metrics_log;
 pub mod noise;
+pub mod plan;
 pub mod run_dir;
 pub mod run_loop;
 pub mod scheduler;

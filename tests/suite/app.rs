@@ -4,13 +4,13 @@
 use std::time::{Duration, Instant};
 
 use duskmatch::app::inference::{COLUMNS, DisplayItem, decode_grid};
-use duskmatch::app::session::SessionPhase;
 use duskmatch::app::settings::Settings;
 use duskmatch::app::{AppOptions, DuskApp, Level};
 use duskmatch::data::synth::SynthConfig;
 use duskmatch::data::{DataSource, Domain};
 use duskmatch::device::BackendChoice;
 use duskmatch::model::{DoubleVae, ModelConfig};
+use duskmatch::run::Phase as SessionPhase;
 use duskmatch::train::Preset;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -77,7 +77,7 @@ fn stop_and_wait(h: &mut Harness<'_, DuskApp>) {
     step_until(h, "finished", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == SessionPhase::Finished && s.has_ended())
+            .is_some_and(|s| s.status.phase == SessionPhase::Finished && s.has_ended())
     });
     h.step();
     let new: Vec<String> = errors(h)
@@ -110,7 +110,7 @@ fn start_produces_loss_points_and_pause_stops_steps() {
     step_until(&mut h, "paused", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == SessionPhase::Paused)
+            .is_some_and(|s| s.status.phase == SessionPhase::Paused)
     });
     let n = h.state().history.train.len();
     let t0 = Instant::now();
@@ -574,7 +574,7 @@ fn a_second_runs_retrieval_tab_never_shows_the_first_runs_index() {
     step_until(&mut h, "the second run", |a| {
         a.session
             .as_ref()
-            .is_some_and(|s| s.state == SessionPhase::Running)
+            .is_some_and(|s| s.status.phase == SessionPhase::Running)
     });
     at_step(&mut h, 4);
     stop_and_wait(&mut h);

@@ -15,6 +15,7 @@ mod fine_tune;
 mod gpu;
 mod job;
 mod model;
+mod plan;
 mod read_back;
 mod retrieval;
 mod run_loop;
