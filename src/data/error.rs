@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::Domain;
-use super::folder::LAYOUT_HELP;
-use super::image_io::{MAX_SIDE, MIN_SIDE};
+use super::layout::LAYOUT_HELP;
+use super::limits::{MAX_SIDE, MIN_SIDE};
 use crate::error::ConfigError;
 use crate::store::StoreError;
 

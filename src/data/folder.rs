@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
+pub use super::layout::LAYOUT_HELP;
 use super::{Dataset, Domain, Sample};
-
-/// The layout we expect, quoted in every "wrong folder" error.
-pub const LAYOUT_HELP: &str = "DIR/day/*.png|jpg and DIR/night/*.png|jpg (optionally DIR/places.csv with \
-     columns file,place), or the RobotCar Seasons layout DIR/images/<condition>/<camera>/*.jpg";
 
 /// Whether `dir` looks like the plain layout.
 pub fn is_folder_layout(dir: &Path) -> bool {

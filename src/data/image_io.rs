@@ -7,13 +7,7 @@ use image::imageops::FilterType;
 use image::{ImageReader, Limits, RgbImage};
 
 use super::error::ImageError;
-
-/// Largest width or height we agree to decode; a 60000×60000 header is refused before decoding.
-pub const MAX_SIDE: u32 = 16_384;
-/// Smallest usable side: anything smaller carries no scene.
-pub const MIN_SIDE: u32 = 8;
-/// Decoder allocation cap (bytes).
-pub const MAX_ALLOC: u64 = 1 << 30;
+pub use super::limits::{MAX_ALLOC, MAX_SIDE, MIN_SIDE};
 
 /// A file left out of a dataset, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,8 @@ pub mod error;
 pub mod folder;
 pub mod image_io;
 pub mod image_io_parallel;
+pub mod layout;
+pub mod limits;
 pub mod robotcar;
 pub mod source;
 pub mod split;

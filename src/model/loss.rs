@@ -6,57 +6,7 @@ use crate::data::Domain;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-pub use super::terms::{LossValues, LossWeights};
-
-/// The four unweighted terms and the weighted total, as tensors (for backward).
-pub struct LossTensors {
-    pub reconstruction: Tensor<1>,
-    pub kl: Tensor<1>,
-    pub cycle: Tensor<1>,
-    pub cycle_kl: Tensor<1>,
-    pub total: Tensor<1>,
-    /// The step's translations `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`, which the image
-    /// discriminators of docs/design.md §2b judge.
-    pub a2b: Tensor<4>,
-    pub b2a: Tensor<4>,
-    /// The codes of the inputs and of their translations, which the contrastive term pairs.
-    pub mu_a: Tensor<4>,
-    pub mu_b: Tensor<4>,
-    pub mu_ab: Tensor<4>,
-    pub mu_ba: Tensor<4>,
-}
-
-impl LossTensors {
-    /// Reads all five scalars in one transfer from the device.
-    pub fn values(&self) -> LossValues {
-        let all = Tensor::cat(
-            vec![
-                self.reconstruction.clone(),
-                self.kl.clone(),
-                self.cycle.clone(),
-                self.cycle_kl.clone(),
-                self.total.clone(),
-            ],
-            0,
-        )
-        .inner();
-        let v = crate::data::batch::host_f32(all);
-        if v.len() != 5 {
-            return LossValues {
-                total: f32::NAN,
-                ..Default::default()
-            };
-        }
-        LossValues {
-            reconstruction: v[0],
-            kl: v[1],
-            cycle: v[2],
-            cycle_kl: v[3],
-            total: v[4],
-            ..Default::default()
-        }
-    }
-}
+pub use super::terms::{LossTensors, LossValues, LossWeights};
 
 /// Mean absolute difference.
 pub fn l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {

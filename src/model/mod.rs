@@ -1,6 +1,5 @@
 //! Networks and losses. One code for every burn device: nothing here names a backend.
 
-pub mod align;
 pub mod blocks;
 pub mod config;
 pub mod contrast;
@@ -14,11 +13,10 @@ pub mod terms;
 pub mod vae;
 pub mod views;
 
-pub use align::{AlignConfig, Objective};
 pub use config::ModelConfig;
 pub use discriminator::{DiscriminatorConfig, Discriminators};
 pub use latent_discriminator::LatentDiscriminator;
 pub use loss::unit_loss;
-pub use terms::{AlignWeights, LossSums, LossValues, LossWeights, TERMS};
+pub use terms::{AlignConfig, AlignWeights, LossSums, LossValues, LossWeights, Objective, TERMS};
 pub use vae::DoubleVae;
 pub use views::Views;

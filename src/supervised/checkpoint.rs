@@ -54,7 +54,7 @@ pub const WEIGHTS_FILE: &str = "weights.dmwt";
 pub struct SupervisedState {
     /// Flattened, so the file keeps `epoch`, `step_in_epoch` and `step` as fields.
     #[serde(flatten)]
-    pub at: crate::train::run_loop::Counters,
+    pub at: crate::train::counters::Counters,
     #[serde(with = "crate::json_float")]
     pub epoch_loss_sum: f64,
     /// One point per epoch; the first is the held-out loss where the stage started.

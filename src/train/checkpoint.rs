@@ -69,7 +69,7 @@ pub struct RunState {
     /// Epoch in progress, steps of it done and steps of the run done; flattened, so the
     /// file keeps `epoch`, `step_in_epoch` and `step` as top-level fields.
     #[serde(flatten)]
-    pub at: super::run_loop::Counters,
+    pub at: super::counters::Counters,
     pub scheduler: ReduceOnPlateau,
     /// Sums of each loss term so far this epoch (for the epoch means a resumed run reports;
     /// the total's mean is the plateau metric).
@@ -91,7 +91,7 @@ impl RunState {
     /// The state of a run of `config` before its first step.
     pub fn fresh(config: &TrainingConfig) -> Self {
         RunState {
-            at: super::run_loop::Counters::default(),
+            at: super::counters::Counters::default(),
             scheduler: super::scheduler::ReduceOnPlateau::new(config.plateau, config.learning_rate),
             epoch_sums: Default::default(),
             best: None,

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod counters;
 pub mod error;
 pub mod events;
 pub mod metrics_log;

@@ -4,7 +4,7 @@
 
 use super::checkpoint::{Header, RunState};
 use super::config::TrainingConfig;
-use super::run_loop::Counters;
+use super::counters::Counters;
 
 /// A continued run's schedule would train nothing (the limits count the whole run).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

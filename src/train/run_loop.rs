@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+pub use super::counters::Counters;
 use super::error::RunError;
 use super::events::{Command, StopReason};
 
@@ -23,15 +24,6 @@ pub type EventSink<E> = Box<dyn Fn(E) -> bool + Send>;
 /// A channel's sender as an [`EventSink`].
 pub fn channel_sink<E: Send + 'static>(tx: std::sync::mpsc::Sender<E>) -> EventSink<E> {
     Box::new(move |e| tx.send(e).is_ok())
-}
-
-/// Where a run stands: the epoch in progress (zero-based), the steps of it done, and the
-/// steps of the whole run done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Counters {
-    pub epoch: usize,
-    pub step_in_epoch: usize,
-    pub step: u64,
 }
 
 /// What became non-finite in a step (the loss terms as they stood), for the loop's message.

@@ -3,10 +3,8 @@
 
 use burn::prelude::*;
 
-use super::TermSpec;
-use crate::model::AlignConfig;
+use super::{AlignConfig, LossTensors, TermSpec};
 use crate::model::contrast::info_nce;
-use crate::model::loss::LossTensors;
 
 pub const CONTRAST: TermSpec = TermSpec {
     label: "translation contrast",

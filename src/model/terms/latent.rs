@@ -1,8 +1,7 @@
 //! The encoders' confusion of the latent domain discriminator (docs/design.md §2b, DANN). It
 //! plays against a critic that the step updates first, so `train::step` computes it.
 
-use super::TermSpec;
-use crate::model::AlignConfig;
+use super::{AlignConfig, TermSpec};
 
 pub const LATENT: TermSpec = TermSpec {
     label: "latent domain discriminator",

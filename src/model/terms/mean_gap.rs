@@ -3,10 +3,8 @@
 
 use burn::prelude::*;
 
-use super::{TermSpec, no_settings};
-use crate::model::AlignConfig;
+use super::{AlignConfig, LossTensors, TermSpec, no_settings};
 use crate::model::contrast::domain_mean_gap;
-use crate::model::loss::LossTensors;
 
 pub const MEAN_GAP: TermSpec = TermSpec {
     label: "domain mean gap",

@@ -7,7 +7,9 @@
 //! file formats' keys, so they never change once a term has shipped.
 //!
 //! A term switches on when the configured objective includes its section and its weight is
-//! above 0 ([`Term::active`]).
+//! above 0 ([`Term::active`]). The objective, the aligning terms' settings ([`AlignConfig`])
+//! and the step's tensors every term reads ([`LossTensors`]) live here too, so that the terms
+//! below import only from this file and nothing here imports from them.
 
 #[macro_use]
 mod registry;
@@ -18,11 +20,13 @@ mod gan;
 mod latent;
 mod mean_gap;
 mod research;
+mod values;
 
 use burn::prelude::*;
 
-use super::align::{AlignConfig, Objective};
-use super::loss::LossTensors;
+use serde::{Deserialize, Serialize};
+
+use super::discriminator::DiscriminatorConfig;
 use crate::error::ConfigError;
 
 registry! {
@@ -162,95 +166,168 @@ fn no_settings(_: &AlignConfig) -> String {
     String::new()
 }
 
-impl LossValues {
-    pub fn get(&self, name: &str) -> Option<f32> {
-        let mut copy = *self;
-        copy.get_mut(name).map(|v| *v)
+/// The four unweighted terms and the weighted total, as tensors (for backward).
+pub struct LossTensors {
+    pub reconstruction: Tensor<1>,
+    pub kl: Tensor<1>,
+    pub cycle: Tensor<1>,
+    pub cycle_kl: Tensor<1>,
+    pub total: Tensor<1>,
+    /// The step's translations `D_b(E_a(a) + n)` and `D_a(E_b(b) + n)`, which the image
+    /// discriminators of docs/design.md §2b judge.
+    pub a2b: Tensor<4>,
+    pub b2a: Tensor<4>,
+    /// The codes of the inputs and of their translations, which the contrastive term pairs.
+    pub mu_a: Tensor<4>,
+    pub mu_b: Tensor<4>,
+    pub mu_ab: Tensor<4>,
+    pub mu_ba: Tensor<4>,
+}
+
+impl LossTensors {
+    /// Reads all five scalars in one transfer from the device.
+    pub fn values(&self) -> LossValues {
+        let all = Tensor::cat(
+            vec![
+                self.reconstruction.clone(),
+                self.kl.clone(),
+                self.cycle.clone(),
+                self.cycle_kl.clone(),
+                self.total.clone(),
+            ],
+            0,
+        )
+        .inner();
+        let v = crate::data::batch::host_f32(all);
+        if v.len() != 5 {
+            return LossValues {
+                total: f32::NAN,
+                ..Default::default()
+            };
+        }
+        LossValues {
+            reconstruction: v[0],
+            kl: v[1],
+            cycle: v[2],
+            cycle_kl: v[3],
+            total: v[4],
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Reconstruction, KL, cycle and cycle KL only: the research's objective.
+    Research,
+    /// The research objective plus per-domain image LSGAN discriminators (UNIT's GAN term).
+    Aligned,
+}
+
+impl Objective {
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Research => "research",
+            Objective::Aligned => "aligned",
+        }
     }
 
-    /// Builds values from `(name, value)` pairs; unnamed terms are 0.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, f32)>) -> LossValues {
-        let mut v = LossValues::default();
-        for (n, x) in pairs {
-            if let Some(slot) = v.get_mut(n) {
-                *slot = x;
+    pub fn describe(self) -> &'static str {
+        match self {
+            Objective::Research => "research (reconstruction, KL, cycle, cycle KL)",
+            Objective::Aligned => "aligned (research + image LSGAN discriminators)",
+        }
+    }
+}
+
+/// Settings of the aligning terms; ignored under `objective = "research"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlignConfig {
+    /// The weight of each aligning term (`gan`, `mean_gap`, `contrast`, `latent`, …; the
+    /// registry `model::terms` lists them), flattened so that each is a key of `align`; 0
+    /// turns a term off.
+    #[serde(flatten)]
+    pub weights: AlignWeights,
+    pub discriminator: DiscriminatorConfig,
+    /// The discriminators' own Adam (UNIT: lr 1e-4, β (0.5, 0.999)).
+    #[serde(with = "crate::json_float")]
+    pub d_learning_rate: f64,
+    #[serde(with = "crate::json_float")]
+    pub d_beta1: f64,
+    #[serde(with = "crate::json_float")]
+    pub d_beta2: f64,
+    /// The translation-contrastive term's InfoNCE temperature.
+    #[serde(with = "crate::json_float")]
+    pub contrast_temperature: f64,
+    /// The codes are compared pooled to this many cells a side (1 = one global vector).
+    pub contrast_grid: usize,
+    /// Hidden channels of the latent domain discriminator.
+    pub latent_width: usize,
+}
+
+impl Default for AlignConfig {
+    fn default() -> Self {
+        Self {
+            weights: AlignWeights::default(),
+            discriminator: DiscriminatorConfig::default(),
+            d_learning_rate: 1e-4,
+            d_beta1: 0.5,
+            d_beta2: 0.999,
+            contrast_temperature: 0.1,
+            contrast_grid: 4,
+            latent_width: 64,
+        }
+    }
+}
+
+impl AlignConfig {
+    pub fn validate(&self, image_size: usize) -> Result<(), ConfigError> {
+        self.weights.validate()?;
+        if !(1..=1024).contains(&self.latent_width) {
+            return Err(ConfigError::new(
+                "align.latent_width",
+                self.latent_width,
+                "an integer from 1 to 1024",
+            ));
+        }
+        let latent = image_size / 4;
+        if !(1..=latent.max(1)).contains(&self.contrast_grid) {
+            return Err(ConfigError::new(
+                "align.contrast_grid",
+                self.contrast_grid,
+                format!(
+                    "an integer from 1 to {} (the latent's side at {image_size} px)",
+                    latent.max(1)
+                ),
+            ));
+        }
+        let t = self.contrast_temperature;
+        if !(t.is_finite() && t > 0.0 && t <= 10.0) {
+            return Err(ConfigError::new(
+                "align.contrast_temperature",
+                t,
+                "a number in (0, 10]",
+            ));
+        }
+        let lr = self.d_learning_rate;
+        if !(lr.is_finite() && lr > 0.0 && lr <= 1.0) {
+            return Err(ConfigError::new(
+                "align.d_learning_rate",
+                lr,
+                "a number in (0, 1]",
+            ));
+        }
+        for (name, b) in [("d_beta1", self.d_beta1), ("d_beta2", self.d_beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(ConfigError::new(
+                    format!("align.{name}"),
+                    b,
+                    "a number in [0, 1)",
+                ));
             }
         }
-        v
+        self.discriminator.validate(image_size)
     }
-
-    /// `(name, value)` for "total" and every term.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f32)> + '_ {
-        Self::NAMES
-            .iter()
-            .map(|&n| (n, self.get(n).unwrap_or(f32::NAN)))
-    }
-
-    /// Mean of several values, term by term.
-    pub fn mean(values: &[LossValues]) -> LossValues {
-        let n = values.len().max(1) as f32;
-        LossValues::from_pairs(
-            Self::NAMES
-                .iter()
-                .map(|&t| (t, values.iter().map(|v| v.get(t).unwrap_or(0.0) / n).sum())),
-        )
-    }
-
-    pub fn is_finite(&self) -> bool {
-        self.iter().all(|(_, v)| v.is_finite())
-    }
-}
-
-impl LossSums {
-    pub fn add(&mut self, v: &LossValues) {
-        for (name, x) in v.iter() {
-            if let Some(slot) = self.get_mut(name) {
-                *slot += x as f64;
-            }
-        }
-    }
-
-    pub fn mean(&self, n: usize) -> LossValues {
-        let n = n.max(1) as f64;
-        let mut copy = *self;
-        LossValues::from_pairs(
-            LossValues::NAMES
-                .iter()
-                .map(|&name| (name, copy.get_mut(name).map_or(0.0, |s| (*s / n) as f32))),
-        )
-    }
-}
-
-impl LossWeights {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        validate_weights(
-            TERMS.iter().filter(|t| t.section == Section::Research),
-            |t| {
-                self.get(t.name)
-                    .map(|w| (format!("loss_weights.{}", t.name), w))
-            },
-        )
-    }
-}
-
-impl AlignWeights {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        validate_weights(
-            TERMS.iter().filter(|t| t.section == Section::Aligning),
-            |t| self.get(t.name).map(|w| (format!("align.{}", t.name), w)),
-        )
-    }
-}
-
-/// Every weight finite and ≥ 0.
-fn validate_weights<'a>(
-    terms: impl Iterator<Item = &'a Term>,
-    weight: impl Fn(&'a Term) -> Option<(String, f64)>,
-) -> Result<(), ConfigError> {
-    for (key, w) in terms.filter_map(weight) {
-        if !w.is_finite() || w < 0.0 {
-            return Err(ConfigError::new(key, w, "a finite number ≥ 0"));
-        }
-    }
-    Ok(())
 }

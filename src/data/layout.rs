@@ -1,0 +1,5 @@
+//! The folder layouts the loader accepts, as every "wrong folder" error quotes them.
+
+/// The layouts we expect, quoted in every "wrong folder" error.
+pub const LAYOUT_HELP: &str = "DIR/day/*.png|jpg and DIR/night/*.png|jpg (optionally DIR/places.csv with \
+     columns file,place), or the RobotCar Seasons layout DIR/images/<condition>/<camera>/*.jpg";
