@@ -19,7 +19,7 @@ fn main() {
         Some(Cmd::Saliency(a)) => duskmatch::cli::saliency::run(a),
         Some(Cmd::Figure(a)) => duskmatch::cli::figure::run(a),
         Some(Cmd::Bench(a)) => duskmatch::cli::bench::run(a),
-        None => duskmatch::app::run(duskmatch::app::AppOptions {
+        None => duskmatch::app::window::run(duskmatch::app::AppOptions {
             checkpoint: cli.checkpoint,
             backend: cli.backend,
             launched,

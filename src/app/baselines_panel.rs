@@ -2,16 +2,18 @@
 //! prints (the model plain and domain-centred, raw pixels, the random encoder, patch-normalised
 //! grayscale, gradient magnitude), on the same held-out images as the index, computed by a job.
 
+use super::notices::Notices;
+use super::panel::Panel;
 use std::sync::Arc;
 
 use burn::prelude::Device;
 
-use super::Provenance;
-use super::job::Job;
+use super::ids::Provenance;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::eval::Metrics;
 use crate::retrieval::method_rows::{check_evaluable, compare_methods, evaluation_items};
+use crate::run::job::Job;
 
 /// What the comparison needs from the app.
 pub struct BaselineInputs {
@@ -73,22 +75,6 @@ impl BaselinesPanel {
         );
         self.job = Some((p, job));
         self.error = None;
-    }
-
-    /// Take in a finished comparison. Never blocks.
-    pub fn poll(&mut self) {
-        let Some((p, job)) = &mut self.job else {
-            return;
-        };
-        let p = *p;
-        let Some(r) = job.poll() else {
-            return;
-        };
-        self.job = None;
-        match r {
-            Ok((rows, scope)) => self.shown = Some((p, rows, scope)),
-            Err(e) => self.error = Some(e),
-        }
     }
 
     /// The rows for `current`, if they were computed from it: a table for another model or
@@ -154,5 +140,24 @@ impl BaselinesPanel {
                 }
             });
         start
+    }
+}
+
+impl Panel for BaselinesPanel {
+    /// Take in a finished comparison; a failure is shown in the panel itself, beside the
+    /// table it would have filled.
+    fn poll(&mut self, _notices: &mut Notices) {
+        let Some((p, job)) = &mut self.job else {
+            return;
+        };
+        let p = *p;
+        let Some(r) = job.poll() else {
+            return;
+        };
+        self.job = None;
+        match r {
+            Ok((rows, scope)) => self.shown = Some((p, rows, scope)),
+            Err(e) => self.error = Some(e),
+        }
     }
 }

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::job::Job;
+use super::notices::Notices;
+use super::panel::Panel;
+use crate::run::job::Job;
 
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::synth::SynthConfig;
@@ -59,7 +61,7 @@ impl DatasetState {
                 source,
                 dataset: Arc::new(dataset),
                 report,
-                id: super::fresh_id(),
+                id: super::ids::fresh_id(),
             },
             Err(error) => DatasetState::Failed { source, error },
         };
@@ -103,6 +105,8 @@ pub struct DatasetPanel {
     pub folder_text: String,
     pub robotcar: RobotCarSelection,
     picker: Option<Job<Option<PathBuf>>>,
+    /// A folder chosen with the dialog or by dropping, for the app to load.
+    chosen: Option<DataSource>,
 }
 
 impl DatasetPanel {
@@ -125,6 +129,7 @@ impl DatasetPanel {
             folder_text,
             robotcar,
             picker: None,
+            chosen: None,
         }
     }
 
@@ -142,11 +147,22 @@ impl DatasetPanel {
         ));
     }
 
-    /// A folder chosen in the dialog, once it closes (None while open, or when cancelled).
-    pub fn poll_picker(&mut self) -> Option<PathBuf> {
-        let r = self.picker.as_mut()?.poll()?;
-        self.picker = None;
-        r.ok().flatten()
+    /// A folder chosen in the dialog or dropped on the window: read as a dataset source, to be
+    /// loaded by the app ([`take_chosen`](Self::take_chosen)); a folder that is not one is
+    /// reported.
+    pub fn choose_folder(&mut self, path: PathBuf, notices: &mut Notices) {
+        match DataSource::from_dir(&path, RobotCarSelection::default()) {
+            Ok(source) => {
+                self.folder_text = path.display().to_string();
+                self.chosen = Some(source);
+            }
+            Err(e) => notices.error(e.to_string()),
+        }
+    }
+
+    /// The source chosen since the last call.
+    pub fn take_chosen(&mut self) -> Option<DataSource> {
+        self.chosen.take()
     }
 
     pub fn ui(
@@ -237,5 +253,20 @@ impl DatasetPanel {
             }
         }
         action
+    }
+}
+
+impl Panel for DatasetPanel {
+    /// The folder dialog's answer, once it closes (nothing when cancelled).
+    fn poll(&mut self, notices: &mut Notices) {
+        let Some(r) = self.picker.as_mut().and_then(|j| j.poll()) else {
+            return;
+        };
+        self.picker = None;
+        match r {
+            Ok(Some(path)) => self.choose_folder(path, notices),
+            Ok(None) => {}
+            Err(e) => notices.error(e),
+        }
     }
 }

@@ -3,9 +3,9 @@
 
 use burn::prelude::*;
 
-use super::job::Job;
 use crate::model::DoubleVae;
 pub use crate::model::views::{COLUMNS, DisplayItem, GridRow, GridSnapshot, decode_grid};
+use crate::run::job::Job;
 
 pub struct GridJob {
     pub step: u64,

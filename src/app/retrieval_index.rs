@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use burn::prelude::Device;
 
-use super::job::Job;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate};
 use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
+use crate::run::job::Job;
 
 /// What a retrieval result depends on.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +63,7 @@ pub struct RetrievalResult {
 
 /// Everything the build needs.
 pub struct IndexInputs {
-    pub provenance: super::Provenance,
+    pub provenance: super::ids::Provenance,
     pub model: Arc<DoubleVae>,
     pub dataset: Arc<Dataset>,
     pub split: Option<Split>,

@@ -4,6 +4,8 @@
 //! The index itself (its key, background build and cache) is `retrieval_index`; this holds
 //! what the user is looking at and draws it.
 
+use super::notices::Notices;
+use super::panel::Panel;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -174,17 +176,6 @@ impl RetrievalPanel {
         }
         self.last_items = Some((ev.queries.items.clone(), ev.database.items.clone()));
         self.index.show(key, result);
-    }
-
-    /// Collect a finished index; its error, if it failed. Never blocks.
-    pub fn poll(&mut self) -> Option<String> {
-        match self.index.poll()? {
-            Ok((key, result)) => {
-                self.adopt(key, result);
-                None
-            }
-            Err(e) => Some(e),
-        }
     }
 
     /// Drop cached results: the dataset changed.
@@ -683,5 +674,16 @@ fn mark(ui: &egui::Ui, rect: egui::Rect, ok: Option<bool>) {
             ],
             stroke,
         );
+    }
+}
+
+impl Panel for RetrievalPanel {
+    /// Collect a finished index, or report why it failed.
+    fn poll(&mut self, notices: &mut Notices) {
+        match self.index.poll() {
+            Some(Ok((key, result))) => self.adopt(key, result),
+            Some(Err(e)) => notices.error(e),
+            None => {}
+        }
     }
 }

@@ -5,16 +5,18 @@
 //! Maps are computed on a worker thread; the overlay is drawn by the WGSL shader when egui
 //! renders with wgpu, else composed on the CPU (the same pixels).
 
+use super::notices::Notices;
+use super::panel::Panel;
 use std::sync::Arc;
 
 use burn::prelude::Device;
 use egui::{TextureHandle, TextureOptions};
 
 use super::image_compare::to_color_image;
-use super::job::Job;
 use super::overlay_gpu::{OverlayCallback, OverlayInputs};
 use crate::data::{Dataset, Domain};
 use crate::model::DoubleVae;
+use crate::run::job::Job;
 use crate::saliency::colormap::colorbar;
 use crate::saliency::{
     Colormap, SaliencyMap, SaliencyMethod, Target, explain_match, overlay, saliency,
@@ -46,7 +48,7 @@ pub enum Subject {
 #[derive(Debug, Clone, PartialEq)]
 struct JobKey {
     /// The snapshot, its step and the dataset load: a new run or dataset never reuses a map.
-    provenance: super::Provenance,
+    provenance: super::ids::Provenance,
     subject: Subject,
     target: Target,
     method: (MethodChoice, usize, u32),
@@ -150,7 +152,7 @@ impl SaliencyPanel {
     /// Start a computation if the inputs changed. Never blocks.
     pub fn ensure(
         &mut self,
-        provenance: super::Provenance,
+        provenance: super::ids::Provenance,
         model: Arc<DoubleVae>,
         ds: Arc<Dataset>,
         device: Device,
@@ -229,19 +231,6 @@ impl SaliencyPanel {
             Ok(Shown { key: k, panels })
         });
         self.pending = Some((key, job));
-    }
-
-    pub fn poll(&mut self) -> Option<String> {
-        let (_, job) = self.pending.as_mut()?;
-        let r = job.poll()?;
-        self.pending = None;
-        match r {
-            Ok(shown) => {
-                self.shown = Some(shown);
-                None
-            }
-            Err(e) => Some(e),
-        }
     }
 
     /// The scale each panel's map is divided by.
@@ -455,5 +444,19 @@ impl SaliencyPanel {
                 "each image's max"
             });
         });
+    }
+}
+
+impl Panel for SaliencyPanel {
+    /// Take in finished maps, or report why they failed.
+    fn poll(&mut self, notices: &mut Notices) {
+        let Some(r) = self.pending.as_mut().and_then(|(_, job)| job.poll()) else {
+            return;
+        };
+        self.pending = None;
+        match r {
+            Ok(shown) => self.shown = Some(shown),
+            Err(e) => notices.error(e),
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! A stage-one training run seen from the GUI: a streaming [`Job`] (commands in, events out)
 //! and what its events have said so far. The GUI never waits on it.
 
-use super::job::Job;
 use crate::run::RunStatus;
+use crate::run::job::Job;
 use crate::train::events::{Progress, StepReport};
 use crate::train::{Command, TrainEvent, TrainSummary, Trainer};
 

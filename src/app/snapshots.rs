@@ -57,7 +57,7 @@ impl Snapshots {
     pub fn push(&mut self, step: u64, config: ModelConfig, model: Arc<DoubleVae>) {
         let selected_step = self.selected().map(|s| s.step);
         let snap = Snapshot {
-            id: super::fresh_id(),
+            id: super::ids::fresh_id(),
             step,
             config,
             model,

@@ -2,9 +2,10 @@
 
 use super::baselines_panel::BaselineInputs;
 use super::dataset_panel::DatasetAction;
+use super::notices::Level;
 use super::retrieval_panel::IndexInputs;
 use super::weights_panel::WeightsInputs;
-use super::{DuskApp, Level, training_panel};
+use super::{DuskApp, training_panel};
 use crate::data::Split;
 use crate::supervised;
 use crate::train::plan::snapshot_header;
@@ -89,9 +90,9 @@ impl DuskApp {
 
     /// The config whose split and seed describe the model on screen.
     /// The selected snapshot and the loaded dataset, as the views' caches key them.
-    fn provenance(&self) -> Option<super::Provenance> {
+    fn provenance(&self) -> Option<super::ids::Provenance> {
         let snap = self.snapshots.selected()?;
-        Some(super::Provenance {
+        Some(super::ids::Provenance {
             model: snap.id,
             step: snap.step,
             dataset: self.dataset.id().unwrap_or(0),

@@ -3,17 +3,19 @@
 //! the held-out triplet loss of 1, 3 and 6 depths (the research's figure), see which channels
 //! matter, and what the weights or the fine-tuning do to held-out retrieval.
 
+use super::notices::Notices;
+use super::panel::Panel;
 use std::sync::Arc;
 
 use egui::Color32;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
-use super::job::Job;
 use crate::data::{Dataset, Split};
 use crate::device::ComputeDevice;
 use crate::model::{DoubleVae, ModelConfig};
 use crate::retrieval::eval::{Metrics, RECALL_AT};
 use crate::run::RunStatus;
+use crate::run::job::Job;
 use crate::supervised::plan;
 use crate::supervised::weights::{importance, share_for_mass};
 use crate::supervised::{
@@ -181,65 +183,6 @@ impl WeightsPanel {
         if let (Some(job), Some(c)) = (&self.active, self.status.toggle_command()) {
             job.send(c);
         }
-    }
-
-    /// Take in what the run reported. Returns an error to show, if any.
-    pub fn poll(&mut self) -> Option<String> {
-        let job = self.active.as_mut()?;
-        let events = job.drain();
-        let result = job.poll();
-        let elapsed = job.started.elapsed().as_secs_f64();
-        let mut err = None;
-        let run = self.runs.last_mut()?;
-        for e in events {
-            self.status.observe(&e);
-            match e {
-                SupervisedEvent::Started {
-                    initial_val: Some(v),
-                    ..
-                } => run.val.push((0.0, v as f64)),
-                SupervisedEvent::Step { step, loss, .. } => {
-                    run.train.push((step as f64, loss as f64))
-                }
-                SupervisedEvent::Epoch {
-                    epoch,
-                    val,
-                    retrieval,
-                    ..
-                } => {
-                    let x = (epoch + 1) as f64;
-                    if let Some(v) = val {
-                        run.val.push((x, v as f64));
-                    }
-                    if let Some(r) = retrieval {
-                        run.recall.push((x, r.recall_1));
-                    }
-                }
-                SupervisedEvent::Finished {
-                    weights,
-                    checkpoint,
-                    ..
-                } => {
-                    run.seconds = elapsed;
-                    match run.method {
-                        SupervisedMethod::Weights => run.weights = Some(weights),
-                        SupervisedMethod::FineTune => run.saved = checkpoint,
-                    }
-                }
-                SupervisedEvent::Error(e) => err = Some(e),
-                _ => {}
-            }
-        }
-        let Some(result) = result else {
-            return err;
-        };
-        match result {
-            Ok(pair) => run.comparison = Some(*pair),
-            Err(e) => err = Some(e),
-        }
-        self.active = None;
-        self.status.end();
-        err
     }
 
     /// The starting point of the held-out curve (w = 1) is recorded by the trainer as epoch 0.
@@ -498,4 +441,67 @@ fn comparison_grid(
                 ui.end_row();
             }
         });
+}
+
+impl Panel for WeightsPanel {
+    /// Take in what the run reported, and its comparison once it ends.
+    fn poll(&mut self, notices: &mut Notices) {
+        let Some(job) = self.active.as_mut() else {
+            return;
+        };
+        let events = job.drain();
+        let result = job.poll();
+        let elapsed = job.started.elapsed().as_secs_f64();
+        let Some(run) = self.runs.last_mut() else {
+            return;
+        };
+        for e in events {
+            self.status.observe(&e);
+            match e {
+                SupervisedEvent::Started {
+                    initial_val: Some(v),
+                    ..
+                } => run.val.push((0.0, v as f64)),
+                SupervisedEvent::Step { step, loss, .. } => {
+                    run.train.push((step as f64, loss as f64))
+                }
+                SupervisedEvent::Epoch {
+                    epoch,
+                    val,
+                    retrieval,
+                    ..
+                } => {
+                    let x = (epoch + 1) as f64;
+                    if let Some(v) = val {
+                        run.val.push((x, v as f64));
+                    }
+                    if let Some(r) = retrieval {
+                        run.recall.push((x, r.recall_1));
+                    }
+                }
+                SupervisedEvent::Finished {
+                    weights,
+                    checkpoint,
+                    ..
+                } => {
+                    run.seconds = elapsed;
+                    match run.method {
+                        SupervisedMethod::Weights => run.weights = Some(weights),
+                        SupervisedMethod::FineTune => run.saved = checkpoint,
+                    }
+                }
+                SupervisedEvent::Error(e) => notices.error(e),
+                _ => {}
+            }
+        }
+        let Some(result) = result else {
+            return;
+        };
+        match result {
+            Ok(pair) => run.comparison = Some(*pair),
+            Err(e) => notices.error(e),
+        }
+        self.active = None;
+        self.status.end();
+    }
 }

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
 pub use super::layout::LAYOUT_HELP;
-use super::{Dataset, Domain, Sample};
 
 /// Whether `dir` looks like the plain layout.
 pub fn is_folder_layout(dir: &Path) -> bool {

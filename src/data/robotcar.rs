@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
 use super::folder::list_images;
 use super::image_io::{LoadReport, SkippedFile};
-use super::{Dataset, Domain, Sample};
 
 /// Which RobotCar conditions and cameras to read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Dataset;
+use super::dataset::Dataset;
 use super::error::DataError;
 use super::folder::{is_folder_layout, load_folder};
 use super::image_io::LoadReport;

@@ -7,7 +7,8 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{DataError, Dataset, Domain};
+use super::dataset::{Dataset, Domain};
+use super::error::DataError;
 
 /// Indices into a dataset's day and night lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 mod align;
 mod align_train;
 mod app;
+mod app_panels;
 mod bench;
 mod cli;
 mod cli_matrix;

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, Domain, Sample};
+use super::dataset::{Dataset, Domain, Sample};
 use crate::error::ConfigError;
 pub use render::{Camera, Light};
 pub use scene::Scene;
