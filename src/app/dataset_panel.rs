@@ -113,12 +113,16 @@ impl DatasetPanel {
     pub fn new(source: &DataSource) -> Self {
         let (synth, folder_text, robotcar) = match source {
             DataSource::Synth(s) => (*s, String::new(), RobotCarSelection::default()),
-            DataSource::Folder { path } => (
+            DataSource::Folder { path, .. }
+            | DataSource::Benchmark { path, .. }
+            | DataSource::Sequences { path, .. } => (
                 SynthConfig::default(),
                 path.display().to_string(),
                 RobotCarSelection::default(),
             ),
-            DataSource::RobotCar { path, selection } => (
+            DataSource::RobotCar {
+                path, selection, ..
+            } => (
                 SynthConfig::default(),
                 path.display().to_string(),
                 selection.clone(),

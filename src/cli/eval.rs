@@ -6,12 +6,15 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::DataArgs;
+use crate::data::Positives;
 use crate::data::{DataSource, Dataset, Domain, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::{all_items, embed};
+use crate::retrieval::export::{pairs_txt, per_query, rankings_csv};
+use crate::retrieval::import::{DescriptorSpec, import};
 use crate::retrieval::method_rows::{
-    DepthWeights, check_evaluable, compare_methods, evaluation_items,
+    DepthWeights, check_evaluable, compare_methods_with, evaluation_items,
 };
 use crate::retrieval::npy::write_npy;
 use crate::train::checkpoint::Checkpoint;
@@ -36,7 +39,30 @@ pub struct EvalArgs {
     /// run, a fine-tuned model, ...). Repeatable.
     #[arg(long = "also", value_name = "CHECKPOINT")]
     pub also: Vec<PathBuf>,
-    /// Write the metrics as JSON here.
+    /// Descriptors of the same images from elsewhere (NetVLAD, MixVPR, AnyLoc, or `embed`'s
+    /// own), one row each: NAME=FILE.npy (N×D or N×C×P float32, names in FILE.txt or
+    /// FILE.json beside it), compared by L2, or NAME=FILE.npy,cosine. Repeatable.
+    #[arg(long = "descriptors", value_name = "NAME=FILE.npy[,cosine]")]
+    pub descriptors: Vec<DescriptorSpec>,
+    /// Positives by position: database images within this many metres of the query (the
+    /// bound included).
+    #[arg(long, default_value_t = Positives::default().radius_m)]
+    pub radius: f64,
+    /// Positives of frame-aligned sequences: within this many frames.
+    #[arg(long, default_value_t = Positives::default().frame_tolerance)]
+    pub frame_tolerance: u32,
+    /// Matches kept per query: K of mAP@K under positions, the pairs file's matches; the
+    /// rankings file keeps at least 20 (the largest N reported).
+    #[arg(long, default_value_t = Positives::default().top as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub top: u64,
+    /// Write the model's ranked matches as CSV: query,rank,match,distance,positive.
+    #[arg(long, value_name = "FILE.csv")]
+    pub rankings: Option<PathBuf>,
+    /// Write hloc's pairs file: `query match` per line for the model's top K matches, paths
+    /// relative to the dataset folder.
+    #[arg(long, value_name = "FILE.txt")]
+    pub pairs: Option<PathBuf>,
+    /// Write the metrics, and the model's per-query results, as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -74,7 +100,7 @@ pub fn load_for_eval(
                 DataSource::Synth(s) => *s,
                 _ => Default::default(),
             };
-            DataSource::parse(spec, data.synth(synth), data.robotcar())?
+            DataSource::parse_with(spec, data.synth(synth), data.robotcar(), data.layout())?
         }
         None => cfg.data.clone(),
     };
@@ -110,6 +136,17 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<(), String> {
+    if !(args.radius.is_finite() && args.radius > 0.0) {
+        return Err(format!(
+            "--radius {} is not allowed: expected metres > 0",
+            args.radius
+        ));
+    }
+    let rule = Positives {
+        radius_m: args.radius,
+        frame_tolerance: args.frame_tolerance,
+        top: args.top as usize,
+    };
     let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
     check_evaluable(&ds, &items, scope)?;
@@ -153,7 +190,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let mut methods = compare_methods(
+    let mut methods = compare_methods_with(
         &model,
         &cfg.model,
         &ds,
@@ -163,6 +200,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         weights.as_ref(),
         &dev.device,
         cfg.seed,
+        &rule,
     );
     for (k, path) in args.also.iter().enumerate() {
         let other = super::load_checkpoint(path)?;
@@ -179,8 +217,14 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         let m = other.build_model(&dev.device)?;
         let e = embed(&m, &ds, items.clone(), &dev.device, 32, |_, _| {});
         let e = if args.pooled { e.pooled() } else { e };
-        let evaluation =
-            crate::retrieval::eval::evaluate(&e, args.query, None, &dev.device, cfg.seed);
+        let evaluation = crate::retrieval::eval::evaluate_with(
+            &e,
+            args.query,
+            None,
+            &dev.device,
+            cfg.seed,
+            &rule,
+        );
         // Rows go after the model's, before the baselines.
         methods.insert(
             1 + k,
@@ -190,6 +234,33 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             },
         );
         println!("also {}: {}", k + 1, path.display());
+    }
+    // Imported descriptors: on the same queries, database and positives, compared as given.
+    for (k, spec) in args.descriptors.iter().enumerate() {
+        let e = import(spec, &items)?;
+        let evaluation = crate::retrieval::eval::evaluate_with(
+            &e,
+            args.query,
+            None,
+            &dev.device,
+            cfg.seed,
+            &rule,
+        );
+        let at = 1 + args.also.len() + k;
+        methods.insert(
+            at.min(methods.len()),
+            crate::retrieval::method_rows::MethodRow {
+                name: format!("{} [imported]", spec.name),
+                evaluation,
+            },
+        );
+        println!(
+            "imported {}: {} ({}×{} per image)",
+            spec.name,
+            spec.file.display(),
+            e.channels,
+            e.pixels
+        );
     }
     let first = &methods[0].evaluation;
     let kind = first.kind;
@@ -201,9 +272,18 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         args.query.other(),
         kind.describe()
     );
-    if !first.ground_truth {
+    if first.ground_truth {
+        let m = &first.metrics;
+        println!("ground truth: {}", m.ground_truth);
+        if m.queries_without_positive > 0 {
+            println!(
+                "{} of {} queries have no positive in the database: left out of R@N and mAP below (the second table counts them as misses)",
+                m.queries_without_positive, m.queries
+            );
+        }
+    } else {
         println!(
-            "no place ground truth in this dataset: metrics are unavailable (matches can still be browsed in the app)"
+            "no ground truth in this dataset (neither place ids nor positions on every image): metrics are unavailable (matches can still be browsed in the app)"
         );
     }
     let width = methods
@@ -217,6 +297,10 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         "method", "R@1", "R@5", "R@10", "R@20", "mAP", "triplet", "silhouette", "probe", "ratio"
     );
     let mut json = serde_json::Map::new();
+    json.insert(
+        "ground_truth".into(),
+        first.metrics.ground_truth.clone().into(),
+    );
     json.insert("query".into(), args.query.name().into());
     json.insert("database".into(), args.query.other().name().into());
     json.insert("embedding".into(), kind.describe().into());
@@ -240,6 +324,46 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         json.insert(
             m.name.clone(),
             serde_json::to_value(x).map_err(|e| e.to_string())?,
+        );
+    }
+    if first.metrics.queries_without_positive > 0 {
+        println!("counting queries without a positive as misses:");
+        println!(
+            "{:<width$} {:>6} {:>6} {:>6} {:>6}",
+            "method", "R@1", "R@5", "R@10", "R@20"
+        );
+        for m in &methods {
+            let r = &m.evaluation.metrics.recall_all;
+            println!(
+                "{:<width$} {:>6} {:>6} {:>6} {:>6}",
+                m.name,
+                fmt(r[0]),
+                fmt(r[1]),
+                fmt(r[2]),
+                fmt(r[3])
+            );
+        }
+    }
+    let top = args.top as usize;
+    let model_row = &methods[0].evaluation;
+    json.insert(
+        "per_query".into(),
+        serde_json::to_value(per_query(model_row, top)).map_err(|e| e.to_string())?,
+    );
+    if let Some(path) = &args.rankings {
+        let csv = rankings_csv(model_row, top.max(20)).map_err(|e| e.to_string())?;
+        crate::store::write_file(path, &csv)?;
+        println!(
+            "wrote {} (the model's top {} per query)",
+            path.display(),
+            top.max(20)
+        );
+    }
+    if let Some(path) = &args.pairs {
+        crate::store::write_file(path, pairs_txt(model_row, top).as_bytes())?;
+        println!(
+            "wrote {} (hloc pairs, the model's top {top} per query)",
+            path.display()
         );
     }
     if let Some(path) = &args.json {

@@ -38,7 +38,12 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
                 DataSource::Synth(s) => *s,
                 _ => Default::default(),
             };
-            DataSource::parse(spec, args.data.synth(synth), args.data.robotcar())?
+            DataSource::parse_with(
+                spec,
+                args.data.synth(synth),
+                args.data.robotcar(),
+                args.data.layout(),
+            )?
         }
         None => cfg.data.clone(),
     };

@@ -14,8 +14,11 @@ pub mod weights;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::path::PathBuf;
+
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::synth::SynthConfig;
+use crate::data::{Domain, LayoutOptions};
 use crate::train::Preset;
 pub use crate::train::run_dir::{default_run_dir, format_timestamp};
 
@@ -129,6 +132,22 @@ pub struct DataArgs {
     /// RobotCar cameras to read (comma-separated; default all).
     #[arg(long, value_delimiter = ',')]
     pub cameras: Vec<String>,
+    /// Positions of the images: a CSV of `image,easting,northing` (metres), or with a header
+    /// naming `file` and `easting,northing` or `lat,lon`; every image must have a row.
+    #[arg(long, value_name = "FILE")]
+    pub positions: Option<PathBuf>,
+    /// The encoder that reads the queries (default: each image's own domain; night for a
+    /// benchmark's queries/ unless a sub-folder or places.csv says otherwise).
+    #[arg(long, value_name = "DOMAIN")]
+    pub query_domain: Option<Domain>,
+    /// The encoder that reads the database (default day; Pittsburgh and SF-XL are day
+    /// against day: --query-domain day).
+    #[arg(long, value_name = "DOMAIN")]
+    pub database_domain: Option<Domain>,
+    /// A VPR downloader root's split: images/<SPLIT>/{database,queries} (default: test, else
+    /// val, else train).
+    #[arg(long, value_name = "SPLIT", value_parser = ["train", "val", "test"])]
+    pub split: Option<String>,
 }
 
 impl DataArgs {
@@ -136,6 +155,15 @@ impl DataArgs {
         SynthConfig {
             places: self.places.unwrap_or(base.places),
             seed: self.synth_seed.unwrap_or(base.seed),
+        }
+    }
+
+    pub fn layout(&self) -> LayoutOptions {
+        LayoutOptions {
+            positions: self.positions.clone(),
+            query_domain: self.query_domain,
+            database_domain: self.database_domain,
+            split: self.split.clone(),
         }
     }
 

@@ -85,7 +85,12 @@ fn resolve_config(
             DataSource::Synth(s) => *s,
             _ => Default::default(),
         };
-        cfg.data = DataSource::parse(spec, args.data.synth(synth), args.data.robotcar())?;
+        cfg.data = DataSource::parse_with(
+            spec,
+            args.data.synth(synth),
+            args.data.robotcar(),
+            args.data.layout(),
+        )?;
     } else if let DataSource::Synth(s) = &cfg.data {
         cfg.data = DataSource::Synth(args.data.synth(*s));
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::position::{GroundTruth, Position};
+
 /// The two visual conditions: A = day, B = night.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -48,9 +50,15 @@ impl std::str::FromStr for Domain {
 /// One image of a dataset, already centre-cropped and resized to the dataset's size.
 #[derive(Clone)]
 pub struct Sample {
+    /// The list it is in: day (the database side of a benchmark) or night (the query side).
     pub domain: Domain,
+    /// The encoder that reads it: its list's domain, unless the layout or the user says
+    /// otherwise (Pittsburgh's queries are day images; Tokyo 24/7's are day, sunset, night).
+    pub encoder: Domain,
     /// Ground-truth place, where known: two samples with the same place show the same spot.
     pub place: Option<u32>,
+    /// Where it was taken, where known: positives then lie within a radius.
+    pub position: Option<Position>,
     /// What the user recognises it by: a file path relative to the dataset, or a synthetic id.
     pub name: String,
     /// Groups samples that must land on the same side of the train/validation split (the place
@@ -84,14 +92,20 @@ impl Dataset {
         self.day.is_empty() && self.night.is_empty()
     }
 
-    /// Whether every sample carries a place id, so retrieval can be scored.
+    /// Whether every sample carries a place id or every one a position, so retrieval can be
+    /// scored.
     pub fn has_ground_truth(&self) -> bool {
-        !self.is_empty()
-            && self
-                .day
+        self.ground_truth() != GroundTruth::None
+    }
+
+    /// What decides relevance here: positions where every image has one, else place ids.
+    pub fn ground_truth(&self) -> GroundTruth {
+        GroundTruth::of(
+            self.day
                 .iter()
                 .chain(&self.night)
-                .all(|s| s.place.is_some())
+                .map(|s| (s.place, s.position)),
+        )
     }
 
     /// One-line description for logs and the UI.
@@ -102,10 +116,10 @@ impl Dataset {
             self.day.len(),
             self.night.len(),
             self.image_size,
-            if self.has_ground_truth() {
-                ", with place ground truth"
-            } else {
-                ""
+            match self.ground_truth() {
+                GroundTruth::Positions => ", with positions",
+                GroundTruth::Places => ", with place ground truth",
+                GroundTruth::None => "",
             }
         )
     }
@@ -121,8 +135,8 @@ impl std::fmt::Debug for Sample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Sample({} {}, place {:?})",
-            self.domain, self.name, self.place
+            "Sample({} {}, place {:?}, position {:?})",
+            self.domain, self.name, self.place, self.position
         )
     }
 }

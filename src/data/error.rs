@@ -49,16 +49,38 @@ pub enum DataError {
     NotFolderLayout { path: PathBuf },
     #[error("{} is not a RobotCar Seasons folder: expected {help}", path.display(), help = LAYOUT_HELP)]
     NotRobotCar { path: PathBuf },
+    #[error("{} has no database/ and queries/{}: expected {help}", path.display(), split.as_ref().map(|s| format!(" (nor images/{s}/database and images/{s}/queries)")).unwrap_or_default(), help = LAYOUT_HELP)]
+    NotBenchmark {
+        path: PathBuf,
+        split: Option<String>,
+    },
+    #[error("{} does not hold two frame-aligned sequence folders: expected {help}", path.display(), help = LAYOUT_HELP)]
+    NotSequences { path: PathBuf },
+    #[error("{}: no readable images in {side} ({skipped} files skipped): both the database and the queries need images", path.display())]
+    NoReadableSide {
+        path: PathBuf,
+        side: &'static str,
+        skipped: usize,
+    },
+    #[error("{}: {found} of the {total} images have no row in {} (first: {first}); a positions file names every image, by its path relative to the dataset, its file name or its stem", dataset.display(), file.display())]
+    MissingPositions {
+        dataset: PathBuf,
+        file: PathBuf,
+        found: usize,
+        total: usize,
+        first: String,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} line {line}: expected `file,place`, found {found:?}", path.display())]
+    #[error("{} line {line}: expected {expected}, found {found:?}", path.display())]
     PlacesCsv {
         path: PathBuf,
         line: usize,
         found: String,
+        expected: String,
     },
     #[error("{} has day/ and night/ but no PNG or JPEG images in them: expected {help}", path.display(), help = LAYOUT_HELP)]
     NoImages { path: PathBuf },

@@ -1,12 +1,13 @@
 //! The plain folder layout: `DIR/day/*`, `DIR/night/*` (PNG/JPEG), optional `DIR/places.csv`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
 pub use super::layout::LAYOUT_HELP;
+use super::places::{PlaceRow, PlaceTable};
 
 /// Whether `dir` looks like the plain layout.
 pub fn is_folder_layout(dir: &Path) -> bool {
@@ -23,38 +24,33 @@ pub fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// An image's place id and its row of `places.csv`.
+type Truth = (Option<u32>, Option<PlaceRow>);
+
+/// Place labels numbered in order of first appearance.
+#[derive(Default)]
+pub struct PlaceIds(BTreeMap<String, u32>);
+
+impl PlaceIds {
+    pub fn id(&mut self, label: &str) -> u32 {
+        let next = self.0.len() as u32;
+        *self.0.entry(label.to_string()).or_insert(next)
+    }
+}
+
+/// `path` relative to the dataset folder `dir`, with `/` separators (how images are named in
+/// every file the project reads or writes).
+pub fn relative(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// `file,place` rows; a file may be named by relative path (`day/x.png`), name or stem.
-pub fn read_places_csv(path: &Path) -> Result<HashMap<String, String>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut map = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut cols = line.splitn(2, ',').map(str::trim);
-        let (Some(file), Some(place)) = (cols.next(), cols.next()) else {
-            return Err(DataError::PlacesCsv {
-                path: path.to_path_buf(),
-                line: i + 1,
-                found: line.to_string(),
-            });
-        };
-        if i == 0 && file.eq_ignore_ascii_case("file") {
-            continue; // header
-        }
-        map.insert(file.to_string(), place.to_string());
-    }
-    Ok(map)
 }
 
 /// Load the plain folder layout at `size` px. Bad files are skipped and reported.
@@ -66,7 +62,7 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
     }
     let places_csv = dir.join("places.csv");
     let places = if places_csv.is_file() {
-        Some(read_places_csv(&places_csv)?)
+        Some(PlaceTable::read(&places_csv)?)
     } else {
         None
     };
@@ -97,28 +93,28 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
         .filter(|(d, _)| *d == Domain::Night)
         .map(|(_, p)| stem(p))
         .collect();
-    let mut place_ids: BTreeMap<String, u32> = BTreeMap::new();
-    let mut place_of = |domain: Domain, path: &Path| -> Option<u32> {
-        let label = match &places {
-            Some(map) => {
-                let name = path.file_name()?.to_string_lossy().into_owned();
-                let rel = format!("{}/{}", domain.name(), name);
-                map.get(&rel)
-                    .or_else(|| map.get(&name))
-                    .or_else(|| map.get(&stem(path)))
-                    .cloned()
+    let mut place_ids = PlaceIds::default();
+    let mut truth_of = |path: &Path| -> (Option<u32>, Option<PlaceRow>) {
+        let rel = relative(dir, path);
+        match &places {
+            Some(table) => {
+                let row = table.lookup(&rel).cloned();
+                let place = row
+                    .as_ref()
+                    .and_then(|r| r.place.as_deref())
+                    .map(|p| place_ids.id(p));
+                (place, row)
             }
             None => {
                 let s = stem(path);
-                (day_stems.contains(&s) && night_stems.contains(&s)).then_some(s)
+                let paired = day_stems.contains(&s) && night_stems.contains(&s);
+                (paired.then(|| place_ids.id(&s)), None)
             }
-        }?;
-        let next = place_ids.len() as u32;
-        Some(*place_ids.entry(label).or_insert(next))
+        }
     };
-    let labelled: Vec<(Domain, PathBuf, Option<u32>)> = files
+    let labelled: Vec<(Domain, PathBuf, Truth)> = files
         .into_iter()
-        .map(|(d, p)| (d, p.clone(), place_of(d, &p)))
+        .map(|(d, p)| (d, p.clone(), truth_of(&p)))
         .collect();
 
     let loaded = super::image_io_parallel::load_all(
@@ -134,21 +130,20 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
         image_size: size,
         ..Default::default()
     };
-    for ((domain, path, place), result) in labelled.into_iter().zip(loaded) {
+    for ((domain, path, (place, row)), result) in labelled.into_iter().zip(loaded) {
         match result {
             Ok(image) => {
-                let rel = path
-                    .strip_prefix(dir)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = relative(dir, &path);
                 let group = match place {
                     Some(p) => format!("place:{p}"),
                     None => format!("stem:{}", stem(&path)),
                 };
+                let row = row.unwrap_or_default();
                 let sample = Sample {
                     domain,
+                    encoder: row.domain.unwrap_or(domain),
                     place,
+                    position: row.position,
                     name: rel,
                     group,
                     image,

@@ -124,7 +124,9 @@ pub fn load_robotcar(
                     .into_owned();
                 let sample = Sample {
                     domain,
+                    encoder: domain,
                     place: None,
+                    position: None,
                     group: format!("file:{rel}"),
                     name: rel,
                     image,

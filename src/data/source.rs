@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::dataset::Dataset;
+use super::benchmark::{LayoutOptions, is_benchmark_layout, load_benchmark};
+use super::dataset::{Dataset, Domain};
 use super::error::DataError;
 use super::folder::{is_folder_layout, load_folder};
 use super::image_io::LoadReport;
+use super::places::PlaceTable;
 use super::robotcar::{RobotCarSelection, is_robotcar_layout, load_robotcar};
+use super::sequences::{is_sequence_layout, load_sequences};
 use super::synth::{SynthConfig, generate};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,11 +20,29 @@ pub enum DataSource {
     /// The procedural day/night town: no files needed.
     Synth(SynthConfig),
     /// `DIR/day`, `DIR/night`, optional `DIR/places.csv`.
-    Folder { path: PathBuf },
+    Folder {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "LayoutOptions::is_default")]
+        options: LayoutOptions,
+    },
     /// `DIR/images/<condition>/<camera>/*.jpg`.
     RobotCar {
         path: PathBuf,
         selection: RobotCarSelection,
+        #[serde(default, skip_serializing_if = "LayoutOptions::is_default")]
+        options: LayoutOptions,
+    },
+    /// `DIR/database/` and `DIR/queries/`, positions in the names (the VPR downloaders').
+    Benchmark {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "LayoutOptions::is_default")]
+        options: LayoutOptions,
+    },
+    /// Two frame-aligned sequence folders (Nordland).
+    Sequences {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "LayoutOptions::is_default")]
+        options: LayoutOptions,
     },
 }
 
@@ -38,15 +59,35 @@ impl DataSource {
         synth: SynthConfig,
         robotcar: RobotCarSelection,
     ) -> Result<Self, DataError> {
+        Self::parse_with(spec, synth, robotcar, LayoutOptions::default())
+    }
+
+    /// [`parse`](Self::parse) with the layout options given (`--positions`, `--query-domain`,
+    /// `--database-domain`, `--split`).
+    pub fn parse_with(
+        spec: &str,
+        synth: SynthConfig,
+        robotcar: RobotCarSelection,
+        options: LayoutOptions,
+    ) -> Result<Self, DataError> {
         if spec.eq_ignore_ascii_case("synth") {
             synth.validate()?;
             return Ok(DataSource::Synth(synth));
         }
-        Self::from_dir(Path::new(spec), robotcar)
+        Self::from_dir_with(Path::new(spec), robotcar, options)
     }
 
     /// Detect the layout of a directory (used for `--data DIR` and for folders dropped on the app).
     pub fn from_dir(path: &Path, robotcar: RobotCarSelection) -> Result<Self, DataError> {
+        Self::from_dir_with(path, robotcar, LayoutOptions::default())
+    }
+
+    /// [`from_dir`](Self::from_dir) with the layout options given.
+    pub fn from_dir_with(
+        path: &Path,
+        robotcar: RobotCarSelection,
+        options: LayoutOptions,
+    ) -> Result<Self, DataError> {
         if !path.exists() {
             return Err(DataError::Missing {
                 path: path.to_path_buf(),
@@ -57,17 +98,22 @@ impl DataSource {
                 path: path.to_path_buf(),
             });
         }
-        if is_folder_layout(path) {
-            Ok(DataSource::Folder {
-                path: path.to_path_buf(),
-            })
-        } else if is_robotcar_layout(path) {
+        let path = path.to_path_buf();
+        // The downloaders' root holds images/ too: benchmarks are recognised before RobotCar.
+        if is_folder_layout(&path) {
+            Ok(DataSource::Folder { path, options })
+        } else if is_benchmark_layout(&path) || options.split.is_some() {
+            Ok(DataSource::Benchmark { path, options })
+        } else if is_robotcar_layout(&path) {
             Ok(DataSource::RobotCar {
-                path: path.to_path_buf(),
+                path,
                 selection: robotcar,
+                options,
             })
+        } else if is_sequence_layout(&path) {
+            Ok(DataSource::Sequences { path, options })
         } else {
-            let mut found: Vec<String> = std::fs::read_dir(path)
+            let mut found: Vec<String> = std::fs::read_dir(&path)
                 .map(|rd| {
                     rd.filter_map(|e| e.ok())
                         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -77,7 +123,7 @@ impl DataSource {
                 .unwrap_or_default();
             found.sort();
             Err(DataError::UnknownLayout {
-                path: path.to_path_buf(),
+                path,
                 found: if found.is_empty() {
                     "nothing".to_string()
                 } else {
@@ -87,19 +133,50 @@ impl DataSource {
         }
     }
 
-    /// Load every image at `size` px.
+    /// Load every image at `size` px, then apply the layout options (a positions file, the
+    /// encoders of the queries and the database).
     pub fn load(&self, size: u32) -> Result<(Dataset, LoadReport), DataError> {
-        match self {
+        let (mut ds, report) = match self {
             DataSource::Synth(cfg) => {
                 let ds = generate(cfg, size);
                 let report = LoadReport {
                     loaded: ds.len(),
                     skipped: Vec::new(),
                 };
-                Ok((ds, report))
+                return Ok((ds, report));
             }
-            DataSource::Folder { path } => load_folder(path, size),
-            DataSource::RobotCar { path, selection } => load_robotcar(path, size, selection),
+            DataSource::Folder { path, .. } => load_folder(path, size)?,
+            DataSource::RobotCar {
+                path, selection, ..
+            } => load_robotcar(path, size, selection)?,
+            DataSource::Benchmark { path, options } => load_benchmark(path, size, options)?,
+            DataSource::Sequences { path, .. } => load_sequences(path, size)?,
+        };
+        if let Some(options) = self.options() {
+            apply_options(&mut ds, self.path().unwrap_or(Path::new("")), options)?;
+        }
+        Ok((ds, report))
+    }
+
+    /// The folder, for every source but the town.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DataSource::Synth(_) => None,
+            DataSource::Folder { path, .. }
+            | DataSource::RobotCar { path, .. }
+            | DataSource::Benchmark { path, .. }
+            | DataSource::Sequences { path, .. } => Some(path),
+        }
+    }
+
+    /// The layout options, for every source but the town.
+    pub fn options(&self) -> Option<&LayoutOptions> {
+        match self {
+            DataSource::Synth(_) => None,
+            DataSource::Folder { options, .. }
+            | DataSource::RobotCar { options, .. }
+            | DataSource::Benchmark { options, .. }
+            | DataSource::Sequences { options, .. } => Some(options),
         }
     }
 
@@ -108,13 +185,59 @@ impl DataSource {
             DataSource::Synth(c) => {
                 format!("synthetic town ({} places, seed {})", c.places, c.seed)
             }
-            DataSource::Folder { path } => format!("folder {}", path.display()),
-            DataSource::RobotCar { path, selection } => format!(
+            DataSource::Folder { path, .. } => format!("folder {}", path.display()),
+            DataSource::RobotCar {
+                path, selection, ..
+            } => format!(
                 "RobotCar Seasons {} (day: {}; night: {})",
                 path.display(),
                 selection.day_conditions.join(","),
                 selection.night_conditions.join(",")
             ),
+            DataSource::Benchmark { path, .. } => {
+                format!("benchmark {} (database/ against queries/)", path.display())
+            }
+            DataSource::Sequences { path, .. } => {
+                format!("frame-aligned sequences {}", path.display())
+            }
         }
     }
+}
+
+/// A positions file's positions on every image it names (every image must be named), then the
+/// chosen encoders of the queries (the night list) and the database (the day list).
+fn apply_options(ds: &mut Dataset, dir: &Path, options: &LayoutOptions) -> Result<(), DataError> {
+    if let Some(file) = &options.positions {
+        let table = PlaceTable::read(file)?;
+        let mut missing = Vec::new();
+        let total = ds.len();
+        for s in ds.day.iter_mut().chain(ds.night.iter_mut()) {
+            match table.lookup(&s.name).and_then(|r| r.position) {
+                Some(p) => s.position = Some(p),
+                None => missing.push(s.name.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(DataError::MissingPositions {
+                dataset: dir.to_path_buf(),
+                file: file.clone(),
+                found: missing.len(),
+                total,
+                first: missing[0].clone(),
+            });
+        }
+    }
+    for (list, chosen) in [
+        (Domain::Night, options.query_domain),
+        (Domain::Day, options.database_domain),
+    ] {
+        if let Some(encoder) = chosen {
+            let samples = match list {
+                Domain::Day => &mut ds.day,
+                Domain::Night => &mut ds.night,
+            };
+            samples.iter_mut().for_each(|s| s.encoder = encoder);
+        }
+    }
+    Ok(())
 }

@@ -24,6 +24,8 @@ pub enum EmbeddingKind {
     PatchNormalised,
     /// Z-scored gradient magnitude of the grayscale image (a baseline).
     GradientMagnitude,
+    /// Descriptors read from an `.npy` file (`eval --descriptors`).
+    Imported,
 }
 
 impl EmbeddingKind {
@@ -34,6 +36,7 @@ impl EmbeddingKind {
             EmbeddingKind::Pixels => "raw downscaled pixels",
             EmbeddingKind::PatchNormalised => "patch-normalised grayscale (SAD)",
             EmbeddingKind::GradientMagnitude => "z-scored gradient magnitude",
+            EmbeddingKind::Imported => "imported descriptors",
         }
     }
 }
@@ -41,11 +44,37 @@ impl EmbeddingKind {
 /// Which image an embedding row belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemInfo {
+    /// The dataset's list it is in (day: the database side; night: the query side).
     pub domain: Domain,
     /// Index into the dataset's list for that domain.
     pub index: usize,
     pub place: Option<u32>,
     pub name: String,
+    /// Where it was taken, when known.
+    #[serde(default)]
+    pub position: Option<crate::data::Position>,
+    /// The encoder that reads it (its list's domain unless the dataset says otherwise).
+    #[serde(default = "default_encoder")]
+    pub encoder: Domain,
+}
+
+fn default_encoder() -> Domain {
+    Domain::Day
+}
+
+impl ItemInfo {
+    /// The row of `ds`'s sample `index` of `domain`.
+    pub fn of(ds: &Dataset, domain: Domain, index: usize) -> ItemInfo {
+        let s = &ds.domain(domain)[index];
+        ItemInfo {
+            domain,
+            index,
+            place: s.place,
+            name: s.name.clone(),
+            position: s.position,
+            encoder: s.encoder,
+        }
+    }
 }
 
 /// `n` embeddings of `channels × pixels` floats each, row-major.
@@ -202,14 +231,7 @@ pub(crate) fn day_then_night(items: &[ItemInfo]) -> Vec<ItemInfo> {
 pub fn all_items(ds: &Dataset) -> Vec<ItemInfo> {
     let mut items = Vec::with_capacity(ds.len());
     for d in Domain::BOTH {
-        for (i, s) in ds.domain(d).iter().enumerate() {
-            items.push(ItemInfo {
-                domain: d,
-                index: i,
-                place: s.place,
-                name: s.name.clone(),
-            });
-        }
+        items.extend((0..ds.domain(d).len()).map(|i| ItemInfo::of(ds, d, i)));
     }
     items
 }
@@ -245,13 +267,15 @@ pub fn embed_depths(
     let mut shapes = vec![(0, 0); taps.len()];
     let total = items.len();
     let mut done = 0;
-    // Batches stay within one domain: each domain has its own encoder.
-    for d in Domain::BOTH {
-        let rows: Vec<&ItemInfo> = items.iter().filter(|it| it.domain == d).collect();
-        for chunk in rows.chunks(batch.max(1)) {
+    let ordered = day_then_night(&items);
+    // Rows come out in `ordered`'s order; a batch is a run of rows read by one encoder (each
+    // domain has its own).
+    for run in ordered.chunk_by(|a, b| a.encoder == b.encoder) {
+        let d = run[0].encoder;
+        for chunk in run.chunks(batch.max(1)) {
             let imgs: Vec<&image::RgbImage> = chunk
                 .iter()
-                .map(|it| &ds.domain(d)[it.index].image)
+                .map(|it| &ds.domain(it.domain)[it.index].image)
                 .collect();
             let x = to_tensor(&imgs, device);
             let mut acts = if taps == [LATENT_TAP] {
@@ -270,7 +294,6 @@ pub fn embed_depths(
             progress(done, total);
         }
     }
-    let ordered = day_then_night(&items);
     data.into_iter()
         .zip(shapes)
         .map(|(data, (channels, pixels))| Embeddings {

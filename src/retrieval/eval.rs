@@ -8,12 +8,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::distance::{DeviceIndex, exact, rescore_nearest};
-use super::embed::{EmbeddingKind, Embeddings};
+use super::embed::{EmbeddingKind, Embeddings, ItemInfo};
 use super::invariance::{distance_ratio, domain_probe};
 use super::metrics::{
-    Ranking, mean_average_precision, mean_precision_recall, recall_at, silhouette, triplet_loss,
+    Ranking, mean_average_precision, mean_average_precision_at, mean_precision_recall, recall_at,
+    silhouette, triplet_loss,
 };
-use crate::data::Domain;
+use crate::data::{Domain, GroundTruth, Positives};
 
 pub const RECALL_AT: [usize; 4] = [1, 5, 10, 20];
 
@@ -58,6 +59,14 @@ pub struct Metrics {
     pub distance_ratio: Option<f64>,
     pub queries: usize,
     pub database: usize,
+    /// Queries with no positive in the database (left out of the recalls and mAP above).
+    pub queries_without_positive: usize,
+    /// Recall@1, 5, 10, 20 with those queries counted as misses (what evaluation codes that
+    /// keep every query report); equal to the above when every query has a positive.
+    #[serde(rename = "recall@N counting queries without a positive")]
+    pub recall_all: [Option<f64>; 4],
+    /// What decided relevance: "positions: within 25 m", "place ids", or "none".
+    pub ground_truth: String,
 }
 
 impl Metrics {
@@ -116,6 +125,7 @@ impl Evaluation {
 }
 
 /// Evaluate `all` (both domains) with queries from `query_domain`. `w` weights channels.
+/// Positives follow the field's defaults (25 m, 10 frames, mAP@20 under positions).
 pub fn evaluate(
     all: &Embeddings,
     query_domain: Domain,
@@ -123,7 +133,26 @@ pub fn evaluate(
     device: &Device,
     seed: u64,
 ) -> Evaluation {
-    evaluate_depths(std::slice::from_ref(all), &[w], query_domain, device, seed)
+    evaluate_with(all, query_domain, w, device, seed, &Positives::default())
+}
+
+/// [`evaluate`] with the positives' rule given (`eval --radius`, `--frame-tolerance`, `--top`).
+pub fn evaluate_with(
+    all: &Embeddings,
+    query_domain: Domain,
+    w: Option<&[f32]>,
+    device: &Device,
+    seed: u64,
+    rule: &Positives,
+) -> Evaluation {
+    evaluate_depths_with(
+        std::slice::from_ref(all),
+        &[w],
+        query_domain,
+        device,
+        seed,
+        rule,
+    )
 }
 
 /// Deep feature matching (docs/design.md §3): `depths[k]` holds the same images embedded at one
@@ -135,6 +164,18 @@ pub fn evaluate_depths(
     query_domain: Domain,
     device: &Device,
     seed: u64,
+) -> Evaluation {
+    evaluate_depths_with(depths, w, query_domain, device, seed, &Positives::default())
+}
+
+/// [`evaluate_depths`] with the positives' rule given.
+pub fn evaluate_depths_with(
+    depths: &[Embeddings],
+    w: &[Option<&[f32]>],
+    query_domain: Domain,
+    device: &Device,
+    seed: u64,
+    rule: &Positives,
 ) -> Evaluation {
     assert!(
         !depths.is_empty() && depths.len() == w.len(),
@@ -165,30 +206,46 @@ pub fn evaluate_depths(
     let scale = 1.0 / depths.len() as f32;
     matrix.iter_mut().for_each(|v| *v *= scale);
 
-    let ground_truth = queries
-        .items
-        .iter()
-        .chain(&database.items)
-        .all(|it| it.place.is_some())
-        && !queries.is_empty();
+    let truth = if queries.is_empty() {
+        GroundTruth::None
+    } else {
+        GroundTruth::of(
+            queries
+                .items
+                .iter()
+                .chain(&database.items)
+                .map(|it| (it.place, it.position)),
+        )
+    };
+    let ground_truth = truth != GroundTruth::None;
+    let relevant = |q: &ItemInfo, d: &ItemInfo| match (truth, &q.position, &d.position) {
+        (GroundTruth::Positions, Some(a), Some(b)) => rule.within(a, b),
+        (GroundTruth::Places, _, _) => q.place == d.place,
+        _ => false,
+    };
     let n = database.len();
     let rankings: Vec<Ranking> = (0..queries.len())
         .map(|q| {
             let row = matrix[q * n..(q + 1) * n].to_vec();
-            let relevant = database
+            let rel = database
                 .items
                 .iter()
-                .map(|it| ground_truth && it.place == queries.items[q].place)
+                .map(|it| relevant(&queries.items[q], it))
                 .collect();
-            Ranking::new(row, relevant)
+            Ranking::new(row, rel)
         })
         .collect();
-    // Only queries whose place exists in the database can be found.
+    // Only queries with a positive in the database can be found; the others are counted.
     let scored: Vec<Ranking> = rankings
         .iter()
         .filter(|r| r.num_relevant() > 0)
         .cloned()
         .collect();
+    let without_positive = if ground_truth {
+        rankings.len() - scored.len()
+    } else {
+        0
+    };
     // A score that cannot be defined on these images (too few of them) is absent, never NaN.
     let metric = |f: &dyn Fn(&[Ranking]) -> f64| {
         (ground_truth && !scored.is_empty())
@@ -196,12 +253,24 @@ pub fn evaluate_depths(
             .filter(|v| v.is_finite())
     };
     let defined = |v: Option<f64>| v.filter(|v| v.is_finite());
+    let kept = scored.len() as f64 / rankings.len().max(1) as f64;
+    let recall_all = RECALL_AT.map(|k| metric(&|r| recall_at(r, k) * kept));
+    // Under positions a query has many positives: mAP over the first K ranks, as the field.
+    let map = match truth {
+        GroundTruth::Positions => metric(&|r| mean_average_precision_at(r, rule.top.max(1))),
+        _ => metric(&|r| mean_average_precision(r)),
+    };
+    let frame = queries
+        .items
+        .first()
+        .and_then(|it| it.position)
+        .map(|p| p.frame_name());
     let metrics = Metrics {
         recall_1: metric(&|r| recall_at(r, 1)),
         recall_5: metric(&|r| recall_at(r, 5)),
         recall_10: metric(&|r| recall_at(r, 10)),
         recall_20: metric(&|r| recall_at(r, 20)),
-        map: metric(&|r| mean_average_precision(r)),
+        map,
         triplet_loss: defined(
             ground_truth
                 .then(|| held_out_triplet_loss_depths(depths, w, seed))
@@ -216,6 +285,9 @@ pub fn evaluate_depths(
         distance_ratio: defined(ground_truth.then(|| distance_ratio(&scored)).flatten()),
         queries: queries.len(),
         database: n,
+        queries_without_positive: without_positive,
+        recall_all,
+        ground_truth: truth.describe(rule, frame),
     };
     let pr_curve = if ground_truth {
         mean_precision_recall(&scored, n.min(100))

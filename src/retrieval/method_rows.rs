@@ -5,8 +5,8 @@ use burn::prelude::Device;
 
 use super::baselines::{gradient_embeddings, sad_embeddings};
 use super::embed::{Embeddings, ItemInfo, LATENT_TAP, embed, embed_depths, pixel_embeddings};
-use super::eval::{Evaluation, evaluate, evaluate_depths};
-use crate::data::{Dataset, Domain, Split};
+use super::eval::{Evaluation, evaluate_depths_with, evaluate_with};
+use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::{DoubleVae, ModelConfig};
 
 /// Seed of the random-encoder baseline.
@@ -91,6 +91,7 @@ impl DepthWeights {
 
 /// Retrieval with `w` = 1 and with the learned weights at the depths `weights` matches:
 /// `(plain, weighted)`. For the latent alone, `plain` is the model's usual evaluation.
+#[allow(clippy::too_many_arguments)]
 pub fn with_and_without_weights(
     model: &DoubleVae,
     ds: &Dataset,
@@ -99,6 +100,7 @@ pub fn with_and_without_weights(
     weights: &DepthWeights,
     device: &Device,
     seed: u64,
+    rule: &Positives,
 ) -> (Evaluation, Evaluation) {
     let depths = embed_depths(
         model,
@@ -112,12 +114,13 @@ pub fn with_and_without_weights(
     let ones = vec![None; depths.len()];
     let learned: Vec<Option<&[f32]>> = weights.vectors.iter().map(|v| Some(&v[..])).collect();
     (
-        evaluate_depths(&depths, &ones, query, device, seed),
-        evaluate_depths(&depths, &learned, query, device, seed),
+        evaluate_depths_with(&depths, &ones, query, device, seed, rule),
+        evaluate_depths_with(&depths, &learned, query, device, seed, rule),
     )
 }
 
-/// Evaluate the model and both baselines with queries from `query`.
+/// Evaluate the model and both baselines with queries from `query`, positives by the field's
+/// defaults.
 #[allow(clippy::too_many_arguments)]
 pub fn compare_methods(
     model: &DoubleVae,
@@ -130,6 +133,37 @@ pub fn compare_methods(
     device: &Device,
     seed: u64,
 ) -> Vec<MethodRow> {
+    compare_methods_with(
+        model,
+        config,
+        ds,
+        items,
+        query,
+        pooled,
+        weights,
+        device,
+        seed,
+        &Positives::default(),
+    )
+}
+
+/// [`compare_methods`] with the positives' rule given: every row on the same positives.
+#[allow(clippy::too_many_arguments)]
+pub fn compare_methods_with(
+    model: &DoubleVae,
+    config: &ModelConfig,
+    ds: &Dataset,
+    items: &[ItemInfo],
+    query: Domain,
+    pooled: bool,
+    weights: Option<&DepthWeights>,
+    device: &Device,
+    seed: u64,
+    rule: &Positives,
+) -> Vec<MethodRow> {
+    let evaluate = |e: &Embeddings, q: Domain, w: Option<&[f32]>, d: &Device, s: u64| {
+        evaluate_with(e, q, w, d, s, rule)
+    };
     let finish = |e: Embeddings| if pooled { e.pooled() } else { e };
     let trained = finish(embed(model, ds, items.to_vec(), device, 32, |_, _| {}));
     let random = DoubleVae::new(config, RANDOM_ENCODER_SEED, device);
@@ -159,7 +193,7 @@ pub fn compare_methods(
         }),
         Some(w) => {
             let (plain, weighted) =
-                with_and_without_weights(model, ds, items, query, w, device, seed);
+                with_and_without_weights(model, ds, items, query, w, device, seed, rule);
             out.push(MethodRow {
                 name: format!("model, {}, w = 1", w.label),
                 evaluation: plain,

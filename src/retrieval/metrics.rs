@@ -99,6 +99,38 @@ impl Ranking {
         ap / total as f64
     }
 
+    /// Tie-aware AP over the first `k` ranks, normalised by `min(k, relevant)` (mAP@K as
+    /// the place-recognition benchmarks with many positives per query report it).
+    pub fn average_precision_at(&self, k: usize) -> f64 {
+        let total = self.num_relevant();
+        if total == 0 || k == 0 {
+            return 0.0;
+        }
+        let mut ap = 0.0;
+        let mut before = 0usize;
+        'groups: for (start, n, r) in self.tie_groups() {
+            if r > 0 {
+                for i in 1..=n {
+                    if start + i > k {
+                        break 'groups;
+                    }
+                    let expected_rel_before = if n > 1 {
+                        (i - 1) as f64 * (r - 1) as f64 / (n - 1) as f64
+                    } else {
+                        0.0
+                    };
+                    let precision =
+                        (before as f64 + 1.0 + expected_rel_before) / (start + i) as f64;
+                    ap += (r as f64 / n as f64) * precision;
+                }
+            } else if start >= k {
+                break;
+            }
+            before += r;
+        }
+        ap / total.min(k) as f64
+    }
+
     /// 1-based rank of the best-placed relevant item (ties resolved optimistically), if any.
     pub fn first_relevant_rank(&self) -> Option<usize> {
         self.order.iter().position(|&i| self.relevant[i]).map(|p| {
@@ -144,6 +176,18 @@ pub fn mean_average_precision(rankings: &[Ranking]) -> f64 {
         return f64::NAN;
     }
     rankings.iter().map(Ranking::average_precision).sum::<f64>() / rankings.len() as f64
+}
+
+/// Mean of the per-query AP over the first `k` ranks.
+pub fn mean_average_precision_at(rankings: &[Ranking], k: usize) -> f64 {
+    if rankings.is_empty() {
+        return f64::NAN;
+    }
+    rankings
+        .iter()
+        .map(|r| r.average_precision_at(k))
+        .sum::<f64>()
+        / rankings.len() as f64
 }
 
 /// Precision–recall curve averaged over queries, one point per rank cutoff.

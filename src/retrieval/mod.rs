@@ -4,6 +4,8 @@ pub mod baselines;
 pub mod distance;
 pub mod embed;
 pub mod eval;
+pub mod export;
+pub mod import;
 pub mod invariance;
 pub mod method_rows;
 pub mod metrics;

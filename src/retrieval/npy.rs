@@ -44,3 +44,102 @@ pub fn write_npy(
 ) -> Result<(), crate::store::StoreError> {
     crate::store::write_file(path, &npy_bytes(data, shape))
 }
+
+/// Why an `.npy` file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum NpyError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a NumPy .npy file: {reason}", path.display())]
+    Format {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// Read an `.npy` file of float32 (or float64, converted) in C order: the data and its shape.
+pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), NpyError> {
+    let bytes = std::fs::read(path).map_err(|source| NpyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_npy(&bytes).map_err(|reason| NpyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// [`read_npy`] of bytes in memory.
+pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("no \\x93NUMPY magic".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("format version {v} is not supported")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or("a truncated header")?;
+    let field = |key: &str| -> Option<&str> {
+        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest)
+    };
+    let descr = field("descr").ok_or("no descr in the header")?;
+    let width = if descr.starts_with("'<f4'") || descr.starts_with("'=f4'") {
+        4
+    } else if descr.starts_with("'<f8'") || descr.starts_with("'=f8'") {
+        8
+    } else {
+        return Err(format!(
+            "dtype {} is not little-endian float32 or float64",
+            descr.split(',').next().unwrap_or(descr)
+        ));
+    };
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err("Fortran order is not supported: save with np.ascontiguousarray".into());
+    }
+    let shape_text = field("shape").ok_or("no shape in the header")?;
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.split_once(')'))
+        .map(|(s, _)| s)
+        .ok_or("a malformed shape")?;
+    let shape: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("a malformed shape ({inner})"))
+        })
+        .collect::<Result<_, _>>()?;
+    let n: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    if data.len() != n * width {
+        return Err(format!(
+            "shape {shape:?} needs {} bytes of data, the file holds {}",
+            n * width,
+            data.len()
+        ));
+    }
+    let values = if width == 4 {
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    } else {
+        data.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect()
+    };
+    Ok((values, shape))
+}

@@ -26,6 +26,8 @@ fn random_embeddings(n: usize, dim: usize, seed: u64) -> Embeddings {
             index: i,
             place: None,
             name: String::new(),
+            position: None,
+            encoder: Domain::Day,
         })
         .collect();
     Embeddings {

@@ -7,7 +7,7 @@ use burn::prelude::Device;
 use super::config::{SupervisedConfig, SupervisedMethod};
 use super::trainer::Trained;
 use super::weights::{Depths, Hinge};
-use crate::data::{Dataset, Domain, Split};
+use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Metrics, evaluate};
@@ -66,8 +66,16 @@ pub fn before_and_after(
                 vectors: trained.weights.to_vecs(),
                 label: depths.name().to_string(),
             };
-            let (plain, weighted) =
-                with_and_without_weights(stage_one, ds, &items, Domain::Night, &learned, device, 0);
+            let (plain, weighted) = with_and_without_weights(
+                stage_one,
+                ds,
+                &items,
+                Domain::Night,
+                &learned,
+                device,
+                0,
+                &Positives::default(),
+            );
             (plain.metrics, weighted.metrics)
         }
     }

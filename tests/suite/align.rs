@@ -101,6 +101,8 @@ fn codes(n: usize, dim: usize, domain_offset: f32, seed: u64) -> Embeddings {
                 index: i,
                 place: Some(i as u32),
                 name: format!("{i}"),
+                position: None,
+                encoder: d,
             });
         }
     }
@@ -140,7 +142,9 @@ fn sample(domain: Domain, place: u32, pixel: impl Fn(u32, u32) -> u8) -> duskmat
     });
     duskmatch::data::Sample {
         domain,
+        encoder: domain,
         place: Some(place),
+        position: None,
         name: format!("{domain}-{place}"),
         group: place.to_string(),
         image,
@@ -240,6 +244,8 @@ fn domain_centring_subtracts_each_domains_mean_then_restandardises() {
         index,
         place: Some(index as u32),
         name: String::new(),
+        position: None,
+        encoder: domain,
     };
     // Two channels, one pixel; rows are [channel 0, channel 1].
     let e = Embeddings {

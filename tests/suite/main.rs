@@ -5,6 +5,7 @@ mod align_train;
 mod app;
 mod app_panels;
 mod bench;
+mod benchmarks;
 mod cli;
 mod cli_matrix;
 mod common;

@@ -19,6 +19,8 @@ fn items(domains: &[(Domain, u32)]) -> Vec<ItemInfo> {
             index: i,
             place: Some(p),
             name: format!("{domain}-{p}"),
+            position: None,
+            encoder: domain,
         })
         .collect()
 }
@@ -196,6 +198,8 @@ fn identical_images_rank_first_at_distance_zero() {
             index: place as usize,
             place: Some(place),
             name: format!("d{place}"),
+            position: None,
+            encoder: Domain::Day,
         });
     }
     for place in 0..4u32 {
@@ -205,6 +209,8 @@ fn identical_images_rank_first_at_distance_zero() {
             index: place as usize,
             place: Some(place),
             name: format!("n{place}"),
+            position: None,
+            encoder: Domain::Night,
         });
     }
     let all = Embeddings {

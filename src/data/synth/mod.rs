@@ -94,7 +94,9 @@ pub fn generate(cfg: &SynthConfig, size: u32) -> Dataset {
         for (domain, image) in [(Domain::Day, day), (Domain::Night, night)] {
             let sample = Sample {
                 domain,
+                encoder: domain,
                 place: Some(p as u32),
+                position: None,
                 name: format!("place-{p:05}/{domain}"),
                 group: format!("place:{p}"),
                 image,

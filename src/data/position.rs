@@ -1,0 +1,151 @@
+//! Where an image was taken, for ground truth by position (the field's benchmarks: a database
+//! image is a positive for a query when it lies within a radius, 25 m by convention), and the
+//! rule that turns positions or place ids into positives.
+
+use serde::{Deserialize, Serialize};
+
+/// Mean Earth radius (IUGG), metres: what the haversine distance uses.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// A position in one of three frames; two positions compare only within one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Position {
+    /// Projected metres (UTM easting and northing, or any local metric frame).
+    Metres { easting: f64, northing: f64 },
+    /// WGS84 degrees; distances are great-circle (haversine).
+    Degrees { lat: f64, lon: f64 },
+    /// A frame of a frame-aligned sequence (Nordland): the same index is the same place.
+    Frame { index: i64 },
+}
+
+impl Position {
+    /// Distance to `other` in this frame's unit (metres, or frames); `None` across frames.
+    pub fn distance(&self, other: &Position) -> Option<f64> {
+        match (self, other) {
+            (
+                Position::Metres {
+                    easting: e1,
+                    northing: n1,
+                },
+                Position::Metres {
+                    easting: e2,
+                    northing: n2,
+                },
+            ) => Some((e1 - e2).hypot(n1 - n2)),
+            (Position::Degrees { lat: a1, lon: o1 }, Position::Degrees { lat: a2, lon: o2 }) => {
+                Some(haversine_m(*a1, *o1, *a2, *o2))
+            }
+            (Position::Frame { index: a }, Position::Frame { index: b }) => {
+                Some((a - b).unsigned_abs() as f64)
+            }
+            _ => None,
+        }
+    }
+
+    /// Which frame, for messages ("metres", "degrees", "frames").
+    pub fn frame_name(&self) -> &'static str {
+        match self {
+            Position::Metres { .. } => "metres",
+            Position::Degrees { .. } => "degrees",
+            Position::Frame { .. } => "frames",
+        }
+    }
+
+    /// A point to draw on a map: (easting, northing) in metres, or (lon, lat) in degrees, or
+    /// (frame, 0).
+    pub fn xy(&self) -> (f64, f64) {
+        match *self {
+            Position::Metres { easting, northing } => (easting, northing),
+            Position::Degrees { lat, lon } => (lon, lat),
+            Position::Frame { index } => (index as f64, 0.0),
+        }
+    }
+}
+
+/// Great-circle distance in metres between two WGS84 points given in degrees.
+pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+}
+
+/// When a database image is a positive for a query.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Positives {
+    /// Positions in metres (or degrees): within this many metres, the bound included.
+    pub radius_m: f64,
+    /// Frame-aligned sequences: within this many frames, the bound included.
+    pub frame_tolerance: u32,
+    /// K of mAP@K under positions (and how many ranks `eval` writes out per query).
+    pub top: usize,
+}
+
+impl Default for Positives {
+    /// The field's common settings: 25 m (Pittsburgh, Tokyo 24/7, SF-XL, MSLS), 10 frames
+    /// (Nordland, about 25 m), and K = 20, the largest N the tables report.
+    fn default() -> Self {
+        Self {
+            radius_m: 25.0,
+            frame_tolerance: 10,
+            top: 20,
+        }
+    }
+}
+
+/// What decides relevance on a set of images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroundTruth {
+    /// Every image has a position: positives lie within the radius (or frame tolerance).
+    Positions,
+    /// Every image has a place id: positives share it.
+    Places,
+    /// Neither on every image: ranked, not scored.
+    None,
+}
+
+impl GroundTruth {
+    /// Positions win where every image has one (the field's benchmarks are scored by them);
+    /// place ids otherwise.
+    pub fn of(items: impl Iterator<Item = (Option<u32>, Option<Position>)>) -> Self {
+        let mut any = false;
+        let (mut all_pos, mut all_place) = (true, true);
+        for (place, pos) in items {
+            any = true;
+            all_pos &= pos.is_some();
+            all_place &= place.is_some();
+        }
+        match (any, all_pos, all_place) {
+            (false, _, _) => GroundTruth::None,
+            (true, true, _) => GroundTruth::Positions,
+            (true, false, true) => GroundTruth::Places,
+            _ => GroundTruth::None,
+        }
+    }
+
+    pub fn describe(self, rule: &Positives, frame: Option<&'static str>) -> String {
+        match (self, frame) {
+            (GroundTruth::Positions, Some("frames")) => {
+                format!("positions: within {} frames", rule.frame_tolerance)
+            }
+            (GroundTruth::Positions, _) => format!("positions: within {} m", rule.radius_m),
+            (GroundTruth::Places, _) => "place ids".to_string(),
+            (GroundTruth::None, _) => "none".to_string(),
+        }
+    }
+}
+
+impl Positives {
+    /// Whether a database image at `db` is a positive for a query at `query`.
+    pub fn within(&self, query: &Position, db: &Position) -> bool {
+        let Some(d) = query.distance(db) else {
+            return false;
+        };
+        match query {
+            Position::Frame { .. } => d <= self.frame_tolerance as f64,
+            _ => d <= self.radius_m,
+        }
+    }
+}
