@@ -154,7 +154,7 @@ pub fn load_benchmark(
                     encoder: encoder.unwrap_or(list),
                     place: None,
                     position: Some(position),
-                    group: format!("file:{rel}"),
+                    group: position.split_group(),
                     name: rel,
                     image,
                 };

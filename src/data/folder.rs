@@ -134,11 +134,12 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
         match result {
             Ok(image) => {
                 let rel = relative(dir, &path);
-                let group = match place {
-                    Some(p) => format!("place:{p}"),
-                    None => format!("stem:{}", stem(&path)),
-                };
                 let row = row.unwrap_or_default();
+                let group = match (place, row.position) {
+                    (Some(p), _) => format!("place:{p}"),
+                    (None, Some(pos)) => pos.split_group(),
+                    (None, None) => format!("stem:{}", stem(&path)),
+                };
                 let sample = Sample {
                     domain,
                     encoder: row.domain.unwrap_or(domain),

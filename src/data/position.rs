@@ -149,3 +149,79 @@ impl Positives {
         }
     }
 }
+
+impl Position {
+    /// Planar coordinates in the unit of the rule's bound (metres; frames), for bucketing
+    /// nearby positions: degrees are projected equirectangularly (the exact test stays the
+    /// great-circle distance).
+    fn planar(&self) -> (f64, f64) {
+        let m = EARTH_RADIUS_M.to_radians();
+        match *self {
+            Position::Metres { easting, northing } => (easting, northing),
+            Position::Degrees { lat, lon } => (lon * m * lat.to_radians().cos(), lat * m),
+            Position::Frame { index } => (index as f64, 0.0),
+        }
+    }
+
+    /// The split's group of an image known only by its position: a 50 m cell (50 frames), so
+    /// that images of one spot land on the same side of the train/held-out split.
+    pub fn split_group(&self) -> String {
+        let (x, y) = self.planar();
+        let cell = 50.0;
+        format!(
+            "cell:{}:{}:{}",
+            self.frame_name(),
+            (x / cell).floor(),
+            (y / cell).floor()
+        )
+    }
+}
+
+/// Pairs of a night image with the nearest day image that is a positive for it (each day image
+/// used once, night images in the order given): the places of position-only data, for the
+/// split and the supervised stage. Day and night are `(index, position)` lists.
+pub fn pair_by_position(
+    day: &[(usize, Position)],
+    night: &[(usize, Position)],
+    rule: &Positives,
+) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    let bound = |p: &Position| match p {
+        Position::Frame { .. } => rule.frame_tolerance.max(1) as f64,
+        _ => rule.radius_m.max(1e-9),
+    };
+    let key = |p: &Position| {
+        let (x, y) = p.planar();
+        let b = bound(p);
+        ((x / b).floor() as i64, (y / b).floor() as i64)
+    };
+    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    for (k, (_, p)) in day.iter().enumerate() {
+        grid.entry(key(p)).or_default().push(k);
+    }
+    let mut used = vec![false; day.len()];
+    let mut out = Vec::new();
+    for &(n, ref pn) in night {
+        let (cx, cy) = key(pn);
+        let mut best: Option<(f64, usize)> = None;
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for &k in grid.get(&(cx + dx, cy + dy)).map_or(&[][..], |v| v) {
+                    let (_, pd) = &day[k];
+                    if used[k] || !rule.within(pn, pd) {
+                        continue;
+                    }
+                    let d = pn.distance(pd).unwrap_or(f64::INFINITY);
+                    if best.is_none_or(|(bd, bk)| (d, k) < (bd, bk)) {
+                        best = Some((d, k));
+                    }
+                }
+            }
+        }
+        if let Some((_, k)) = best {
+            used[k] = true;
+            out.push((day[k].0, n));
+        }
+    }
+    out
+}

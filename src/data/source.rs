@@ -213,7 +213,12 @@ fn apply_options(ds: &mut Dataset, dir: &Path, options: &LayoutOptions) -> Resul
         let total = ds.len();
         for s in ds.day.iter_mut().chain(ds.night.iter_mut()) {
             match table.lookup(&s.name).and_then(|r| r.position) {
-                Some(p) => s.position = Some(p),
+                Some(p) => {
+                    s.position = Some(p);
+                    if s.place.is_none() {
+                        s.group = p.split_group();
+                    }
+                }
                 None => missing.push(s.name.clone()),
             }
         }

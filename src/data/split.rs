@@ -7,8 +7,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::dataset::{Dataset, Domain};
+use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
+use super::position::{GroundTruth, Position, Positives, pair_by_position};
 
 /// Indices into a dataset's day and night lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +78,23 @@ pub const MIN_EVAL_PLACES: usize = 2;
 /// Places with both a day and a night image among `day` and `night` indices of `ds`, by place
 /// id: `(place, day index, night index)`, the first image of each, in place order.
 pub fn paired_places(ds: &Dataset, day: &[usize], night: &[usize]) -> Vec<(u32, usize, usize)> {
+    // Data known by position alone: a night image and its nearest day positive are a place.
+    if ds.ground_truth() == GroundTruth::Positions && ds.day.iter().all(|s| s.place.is_none()) {
+        let located = |list: &[Sample], rows: &[usize]| -> Vec<(usize, Position)> {
+            rows.iter()
+                .filter_map(|&i| list[i].position.map(|p| (i, p)))
+                .collect()
+        };
+        return pair_by_position(
+            &located(&ds.day, day),
+            &located(&ds.night, night),
+            &Positives::default(),
+        )
+        .into_iter()
+        .enumerate()
+        .map(|(k, (d, n))| (k as u32, d, n))
+        .collect();
+    }
     let mut by_place = std::collections::BTreeMap::new();
     for &i in day {
         if let Some(p) = ds.day[i].place {

@@ -362,3 +362,50 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
         assert_eq!(v["per_query"].as_array().unwrap().len(), 10);
     }
 }
+
+#[test]
+fn position_only_data_pairs_its_places_for_the_split_and_the_supervised_stage() {
+    let dir = tempdir();
+    let d = dir.path().join("bench");
+    write_fixture(&d, SynthLayout::Benchmark, 12);
+    let (ds, _) = DataSource::from_dir(&d, RobotCarSelection::default())
+        .unwrap()
+        .load(32)
+        .unwrap();
+    let all = |n: usize| (0..n).collect::<Vec<_>>();
+    let pairs =
+        duskmatch::data::split::paired_places(&ds, &all(ds.day.len()), &all(ds.night.len()));
+    assert_eq!(pairs.len(), 12);
+    for (_, day, night) in &pairs {
+        assert_eq!(ds.day[*day].position, ds.night[*night].position);
+    }
+    // The supervised stage trains on those positives.
+    let mut cfg = Preset::Tiny.config();
+    cfg.model.image_size = 32;
+    let ck = dir.path().join("m.dmck");
+    save_untrained(&ck, &cfg, 3, 5);
+    let out = Command::new(env!("CARGO_BIN_EXE_duskmatch"))
+        .args(["weights", "--checkpoint"])
+        .arg(&ck)
+        .args(["--data"])
+        .arg(&d)
+        .args([
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--backend",
+            "cpu",
+            "--quiet",
+        ])
+        .env("BURN_DEVICE", "flex")
+        .output()
+        .unwrap();
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{so}{se}");
+    assert!(se.contains("training places"), "{se}");
+    assert!(so.contains("held-out night->day R@1"), "{so}");
+}
