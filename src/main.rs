@@ -19,15 +19,30 @@ fn main() {
         Some(Cmd::Saliency(a)) => duskmatch::cli::saliency::run(a),
         Some(Cmd::Figure(a)) => duskmatch::cli::figure::run(a),
         Some(Cmd::Bench(a)) => duskmatch::cli::bench::run(a),
-        None => duskmatch::app::window::run(duskmatch::app::AppOptions {
-            checkpoint: cli.checkpoint,
-            backend: cli.backend,
-            launched,
-            ..Default::default()
+        None => app_data(cli.app_data.as_deref()).and_then(|data| {
+            duskmatch::app::window::run(duskmatch::app::AppOptions {
+                checkpoint: cli.checkpoint,
+                backend: cli.backend,
+                data,
+                launched,
+                ..Default::default()
+            })
         }),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// The app's `--data`: checked before the window opens, so a wrong folder is an error here.
+fn app_data(spec: Option<&str>) -> Result<Option<duskmatch::data::DataSource>, String> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    Ok(Some(duskmatch::data::DataSource::parse(
+        spec,
+        Default::default(),
+        Default::default(),
+    )?))
 }

@@ -20,6 +20,7 @@ pub mod notices;
 pub mod options;
 pub mod overlay_gpu;
 pub mod panel;
+pub mod position_map;
 mod pump;
 pub mod retrieval_curves;
 pub mod retrieval_index;
@@ -107,7 +108,10 @@ pub struct DuskApp {
 impl DuskApp {
     pub fn new(options: AppOptions) -> Self {
         let launched = options.launched;
-        let settings = options.settings.clone();
+        let mut settings = options.settings.clone();
+        if let Some(data) = &options.data {
+            settings.config.data = data.clone();
+        }
         let follow = settings.retrieval_follows_training;
         let waker = Waker::default();
         let notices = Notices::default();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::settings::Settings;
+use crate::data::DataSource;
 use crate::device::BackendChoice;
 
 /// How the app starts.
@@ -17,6 +18,8 @@ pub struct AppOptions {
     pub backend: BackendChoice,
     /// Where new runs are written.
     pub runs_dir: PathBuf,
+    /// A dataset to open on instead of the remembered one (`duskmatch --data DIR`).
+    pub data: Option<DataSource>,
     /// When the process started (for the first-frame time).
     pub launched: std::time::Instant,
 }
@@ -29,6 +32,7 @@ impl Default for AppOptions {
             no_checkpoint: false,
             backend: BackendChoice::Auto,
             runs_dir: PathBuf::from("runs"),
+            data: None,
             launched: std::time::Instant::now(),
         }
     }

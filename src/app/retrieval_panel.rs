@@ -284,6 +284,11 @@ impl RetrievalPanel {
                     .show(ui, |ui| {
                         self.metrics_ui(ui, &result);
                         ui.separator();
+                        if let Some(q) = super::position_map::ui(ui, eval, self.selected_query) {
+                            self.selected_query = Some(q);
+                            self.compare_match = None;
+                        }
+                        ui.separator();
                         self.map_ui(ui, &result, &ds);
                     });
             });
@@ -312,8 +317,18 @@ impl RetrievalPanel {
             result.scope
         ));
         if !eval.ground_truth {
-            ui.colored_label(ui.visuals().warn_fg_color, "No place ground truth in this dataset: metrics are unavailable, matches can still be browsed.");
+            ui.colored_label(ui.visuals().warn_fg_color, "No ground truth in this dataset (neither place ids nor positions on every image): metrics are unavailable, matches can still be browsed.");
             return;
+        }
+        ui.label(format!("Ground truth: {}", m.ground_truth));
+        if m.queries_without_positive > 0 {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} queries have no positive in the database: left out of the scores below",
+                    m.queries_without_positive
+                ),
+            );
         }
         let f = |v: Option<f64>| crate::retrieval::eval::score_text(v, 3);
         egui::Grid::new("recall-table")
@@ -366,8 +381,9 @@ impl RetrievalPanel {
         // Lines between true pairs.
         let mut pairs = Vec::new();
         if eval.ground_truth {
-            for (qi, q) in eval.queries.items.iter().enumerate() {
-                if let Some(dj) = eval.database.items.iter().position(|d| d.place == q.place) {
+            for qi in 0..nq {
+                let r = &eval.rankings[qi];
+                if let Some(dj) = r.order.iter().copied().find(|&j| r.relevant[j]) {
                     pairs.push((point(qi), point(nq + dj)));
                 }
             }
@@ -577,7 +593,10 @@ impl RetrievalPanel {
                         ui.vertical(|ui| {
                             ui.label(format!("distance {d:.3}"));
                             ui.weak(&m.name);
-                            ui.label(verdict);
+                            match super::position_map::distance_text(item.position, m.position) {
+                                Some(metres) => ui.label(format!("{verdict}, {metres}")),
+                                None => ui.label(verdict),
+                            };
                         });
                     });
                 }

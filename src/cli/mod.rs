@@ -83,6 +83,9 @@ pub struct Cli {
     /// (app) Show this checkpoint instead of the one shipped in checkpoints/.
     #[arg(long, global = false)]
     pub checkpoint: Option<std::path::PathBuf>,
+    /// (app) Open on this dataset: `synth` or a folder in any layout `--data` reads.
+    #[arg(long = "data", global = false, value_name = "DIR")]
+    pub app_data: Option<String>,
     /// (app) Device for training and inference.
     #[arg(long, value_enum, default_value_t = crate::device::BackendChoice::Auto, help = backend_help())]
     pub backend: crate::device::BackendChoice,

@@ -39,7 +39,8 @@ pub struct SynthArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = SynthLayout::Folder)]
     pub layout: SynthLayout,
-    /// Metres between neighbouring places along the street (positions layouts).
+    /// Metres between neighbouring places along the street (positions layouts); the street winds
+    /// through blocks ten places wide.
     #[arg(long, default_value_t = 50.0)]
     pub spacing: f64,
 }
@@ -80,8 +81,8 @@ pub fn run(args: SynthArgs) -> Result<(), String> {
     };
     for s in ds.day.iter().chain(&ds.night) {
         let p = s.place.unwrap_or(0);
-        let along = p as f64 * args.spacing;
-        let (e, n) = (ORIGIN_EASTING + along, ORIGIN_NORTHING);
+        let (east, north) = street(p as usize, args.spacing);
+        let (e, n) = (ORIGIN_EASTING + east, ORIGIN_NORTHING + north);
         let file = file_name(args.layout, s, p, e, n);
         let path = args.out.join(&file);
         if let Some(dir) = path.parent() {
@@ -93,8 +94,9 @@ pub fn run(args: SynthArgs) -> Result<(), String> {
             SynthLayout::Folder => csv.push_str(&format!("{file},{p}\n")),
             SynthLayout::Positions => csv.push_str(&format!("{file},{e},{n}\n")),
             SynthLayout::Latlon => {
-                let lat = ORIGIN_LAT + along / METRES_PER_DEGREE;
-                csv.push_str(&format!("{file},{lat:.9},{ORIGIN_LON}\n"));
+                let lat = ORIGIN_LAT + north / METRES_PER_DEGREE;
+                let lon = ORIGIN_LON + east / (METRES_PER_DEGREE * ORIGIN_LAT.to_radians().cos());
+                csv.push_str(&format!("{file},{lat:.9},{lon:.9}\n"));
             }
             SynthLayout::Benchmark | SynthLayout::Sequences => {}
         }
@@ -112,6 +114,16 @@ pub fn run(args: SynthArgs) -> Result<(), String> {
         args.out.display()
     );
     Ok(())
+}
+
+/// Place `p`'s offset from the origin along a street that winds through blocks: ten places
+/// east, one step north, ten places west, and so on, every place `spacing` metres from the
+/// next and at least that far from every other.
+pub fn street(p: usize, spacing: f64) -> (f64, f64) {
+    const ROW: usize = 10;
+    let (row, k) = (p / ROW, p % ROW);
+    let col = if row % 2 == 0 { k } else { ROW - 1 - k };
+    (col as f64 * spacing, row as f64 * spacing)
 }
 
 fn file_name(layout: SynthLayout, s: &Sample, p: u32, e: f64, n: f64) -> String {

@@ -1065,3 +1065,65 @@ fn start_on_too_few_places_is_refused_naming_the_minimum_and_the_app_goes_on() {
     // The window goes on: Start is still there for a corrected draft.
     h.get_by_label("Start");
 }
+
+#[test]
+fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
+    let dir = tempdir();
+    let data = dir.path().join("bench");
+    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
+        out: data.clone(),
+        places: 12,
+        size: 32,
+        seed: 9,
+        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
+        spacing: 50.0,
+    })
+    .unwrap();
+    let mut config = Preset::Tiny.config();
+    config.model.image_size = 32;
+    let ck = dir.path().join("m.dmck");
+    save_untrained(&ck, &config, 3, 5);
+    let app = DuskApp::new(AppOptions {
+        settings: Settings {
+            config,
+            ..Default::default()
+        },
+        checkpoint: Some(ck),
+        no_checkpoint: false,
+        backend: BackendChoice::Cpu,
+        runs_dir: dir.path().to_path_buf(),
+        data: Some(DataSource::from_dir(&data, Default::default()).unwrap()),
+        ..Default::default()
+    });
+    let mut h = harness(app);
+    ready(&mut h);
+    step_until(&mut h, "checkpoint model", |a| !a.snapshots.is_empty());
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "retrieval index", |a| {
+        a.retrieval.result().is_some()
+    });
+    let result = h.state().retrieval.result().unwrap().clone();
+    let ev = &result.evaluation;
+    assert_eq!(ev.metrics.queries, 12);
+    assert_eq!(ev.metrics.ground_truth, "positions: within 25 m");
+    h.get_by_label("Ground truth: positions: within 25 m");
+    h.get_by_label("Where the queries are");
+    h.get_by_label(&format!("query {}", ev.queries.items[3].name))
+        .click();
+    h.step();
+    h.step();
+    // Every match says how far from the query it was taken: the positive 0 m, the others at
+    // least one block (50 m) away.
+    // (The first five: the list draws only the rows in view.)
+    let ranked = ev.ranked(3);
+    for (rank, &(j, _, ok)) in ranked.iter().enumerate().take(5) {
+        let q = ev.queries.items[3].position.unwrap();
+        let m = ev.database.items[j].position.unwrap();
+        let metres = q.distance(&m).unwrap();
+        assert_eq!(ok, Some(metres <= 25.0));
+        let verdict = if ok.unwrap() { "correct" } else { "wrong" };
+        h.get_by_label(&format!("match rank {} {verdict}", rank + 1));
+        let text = format!("{verdict}, {metres:.1} m from the query");
+        assert!(h.query_all_by_label(&text).next().is_some(), "{text}");
+    }
+}
