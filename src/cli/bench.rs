@@ -54,6 +54,24 @@ pub struct BenchArgs {
     /// Write the search vectors (and our top-k) as .npy here, for bench/faiss_flat.py.
     #[arg(long)]
     pub export: Option<std::path::PathBuf>,
+    /// Measure retrieval at benchmark scale instead: synthetic database sizes streamed through
+    /// the model in batches and searched in two stages (e.g. 100000); `--queries` night
+    /// queries; the spatial embeddings go to a file in `--scale-dir`.
+    #[arg(long, value_delimiter = ',')]
+    pub scale: Vec<usize>,
+    /// Town sizes for today's in-memory path beside it (every image and embedding in memory,
+    /// the full matrix: what `eval` does).
+    #[arg(long, value_delimiter = ',')]
+    pub in_memory: Vec<usize>,
+    /// Pooled-search candidates re-ranked with the spatial embedding per query.
+    #[arg(long, default_value_t = 100)]
+    pub candidates: usize,
+    /// The model for --scale / --in-memory (default: the shipped compact checkpoint).
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// Folder for the streamed spatial embeddings (default: the system's temp folder).
+    #[arg(long)]
+    pub scale_dir: Option<std::path::PathBuf>,
 }
 
 impl BenchArgs {
@@ -134,6 +152,36 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .num_threads(threads)
         .build_global();
     let dev = device::select(args.backend)?;
+    if !args.scale.is_empty() || !args.in_memory.is_empty() {
+        let path = args
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("checkpoints/compact-town.dmck"));
+        let ck = super::load_checkpoint(&path)?;
+        let model = ck.build_model(&dev.device)?;
+        let size = ck.model_config().image_size as u32;
+        let dir = args.scale_dir.clone().unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for &n in &args.in_memory {
+            let line = crate::retrieval::scale_bench::in_memory(&model, n, size, &dev.device);
+            println!("{line}");
+        }
+        for &n in &args.scale {
+            let line = crate::retrieval::scale_bench::streamed(
+                &model,
+                n,
+                args.queries.min(n),
+                args.candidates,
+                size,
+                &dev.device,
+                &dir,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("{line}");
+            let _ = std::fs::remove_file(dir.join(format!("spatial-{n}.f32")));
+        }
+        return Ok(());
+    }
     if !args.retrieval.is_empty() {
         for line in crate::retrieval::search_bench::run_search_bench(
             &args.retrieval,

@@ -159,6 +159,42 @@ impl Embeddings {
         }
     }
 
+    /// Average over the pixels of each cell of a `grid × grid` layout and L2-normalise the
+    /// whole row: a global descriptor that keeps the coarse layout (`C·grid²` floats; the
+    /// aligning contrast term compares codes this way). Falls back to [`pooled`](Self::pooled)
+    /// when the map is not a square of at least `grid` a side.
+    pub fn grid_pooled(&self, grid: usize) -> Embeddings {
+        let (c, p) = (self.channels, self.pixels);
+        let side = (p as f64).sqrt().round() as usize;
+        if grid <= 1 || side * side != p || side < grid {
+            return self.pooled();
+        }
+        let cells = grid * grid;
+        let mut data = Vec::with_capacity(self.len() * c * cells);
+        for i in 0..self.len() {
+            let row = self.row(i);
+            let mut v = vec![0.0f32; c * cells];
+            for ch in 0..c {
+                for y in 0..side {
+                    for x in 0..side {
+                        let cell = (y * grid / side) * grid + x * grid / side;
+                        v[ch * cells + cell] += row[ch * p + y * side + x];
+                    }
+                }
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+            data.extend(v);
+        }
+        Embeddings {
+            kind: EmbeddingKind::Pooled,
+            channels: c * cells,
+            pixels: 1,
+            data,
+            items: self.items.clone(),
+        }
+    }
+
     /// Average over pixels and L2-normalise: the pooled global descriptor.
     pub fn pooled(&self) -> Embeddings {
         let (c, p) = (self.channels, self.pixels);
@@ -304,6 +340,23 @@ pub fn embed_depths(
             items: ordered.clone(),
         })
         .collect()
+}
+
+/// The standardised latent of `imgs` read by the `encoder` of `model`: `imgs.len()` rows of
+/// `channels × pixels`, and that shape. What [`embed`] computes for one batch, for callers
+/// that hold images rather than a dataset (streaming at benchmark scale).
+pub fn embed_images(
+    model: &DoubleVae,
+    imgs: &[&image::RgbImage],
+    encoder: Domain,
+    device: &Device,
+) -> (Vec<f32>, usize, usize) {
+    if imgs.is_empty() {
+        return (Vec::new(), 0, 0);
+    }
+    let z = standardize(model.encode(to_tensor(imgs, device), encoder));
+    let [_, c, h, w] = z.dims();
+    (host_f32(z), c, h * w)
 }
 
 /// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].

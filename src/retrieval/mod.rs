@@ -11,7 +11,9 @@ pub mod method_rows;
 pub mod metrics;
 pub mod npy;
 pub mod pca;
+pub mod scale_bench;
 pub mod search_bench;
+pub mod streamed;
 
 pub use embed::{EmbeddingKind, Embeddings, ItemInfo};
 pub use eval::{Evaluation, Metrics, evaluate};

@@ -24,6 +24,7 @@ mod run_loop;
 mod saliency;
 mod siamese;
 mod store;
+mod streamed;
 mod synth;
 mod terms;
 mod train;

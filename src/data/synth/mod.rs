@@ -62,6 +62,16 @@ pub fn render_place(seed: u64, place: usize, size: u32) -> (image::RgbImage, ima
     (day, night)
 }
 
+/// The day rendering of one place alone, equal to [`render_place`]'s (for databases streamed
+/// at benchmark scale, which need no night image).
+pub fn render_day(seed: u64, place: usize, size: u32) -> image::RgbImage {
+    let mut rng = place_rng(seed, place);
+    let scene = Scene::random(&mut rng);
+    let day_cam = Camera::jittered(&mut rng);
+    let _night_cam = Camera::jittered(&mut rng);
+    render::render(&scene, day_cam, size, Light::Day, &mut rng)
+}
+
 /// The whole town at `size` px, rendered on all cores.
 pub fn generate(cfg: &SynthConfig, size: u32) -> Dataset {
     let threads = std::thread::available_parallelism()

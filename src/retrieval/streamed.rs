@@ -1,0 +1,219 @@
+//! Retrieval at benchmark scale, in two stages as Patch-NetVLAD and hloc do: the pooled
+//! global descriptor of every database image is kept in memory (one `C` vector each) and
+//! searched first; the spatial embeddings (32 KiB an image for the compact model at 64 px)
+//! are written to a file on disk as they are computed, and only each query's top candidates
+//! are read back to re-rank exactly. Images are embedded batch by batch as they arrive, so
+//! no more decoded images than a batch are ever held.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+
+use super::distance::{DeviceIndex, exact};
+use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_images};
+use crate::data::Domain;
+use crate::model::DoubleVae;
+
+/// Why a streamed index cannot be built or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The first stage's descriptor: the spatial embedding averaged over a `grid × grid` layout,
+/// centred on its side's mean and L2-normalised. 1 (the global mean) measured best of 1, 4 and
+/// 8 on the town (docs/benchmarks.md, "Retrieval at scale"); the model's pooled descriptor is
+/// weak, which is what bounds the two-stage recall today.
+pub const FIRST_STAGE_GRID: usize = 1;
+
+/// A database embedded in batches: pooled descriptors in memory, spatial rows on disk.
+pub struct StreamedIndex {
+    /// One L2-normalised mean per cell of a [`FIRST_STAGE_GRID`]² layout per image
+    /// (`pixels = 1`).
+    pub pooled: Embeddings,
+    spatial: File,
+    path: PathBuf,
+    pub channels: usize,
+    pub pixels: usize,
+}
+
+/// Builds a [`StreamedIndex`] batch by batch.
+pub struct StreamedBuilder {
+    pooled: Vec<f32>,
+    items: Vec<ItemInfo>,
+    writer: BufWriter<File>,
+    path: PathBuf,
+    channels: usize,
+    pixels: usize,
+}
+
+impl StreamedBuilder {
+    /// Spatial rows go to `path` (created, truncated).
+    pub fn create(path: &Path) -> Result<Self, StreamError> {
+        let io = |source| StreamError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Read back too: the re-ranking reads candidates' rows from this handle.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(Self {
+            pooled: Vec::new(),
+            items: Vec::new(),
+            writer: BufWriter::with_capacity(1 << 20, file),
+            path: path.to_path_buf(),
+            channels: 0,
+            pixels: 0,
+        })
+    }
+
+    /// Embed one batch of images (all read by `encoder`) and take them in.
+    pub fn add_batch(
+        &mut self,
+        model: &DoubleVae,
+        batch: Vec<(ItemInfo, image::RgbImage)>,
+        encoder: Domain,
+        device: &Device,
+    ) -> Result<(), StreamError> {
+        let imgs: Vec<&image::RgbImage> = batch.iter().map(|(_, im)| im).collect();
+        let (data, c, p) = embed_images(model, &imgs, encoder, device);
+        drop(imgs);
+        (self.channels, self.pixels) = (c, p);
+        let mut bytes = Vec::with_capacity(data.len() * 4);
+        data.iter()
+            .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+        self.writer
+            .write_all(&bytes)
+            .map_err(|source| StreamError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        let items: Vec<ItemInfo> = batch.into_iter().map(|(it, _)| it).collect();
+        let spatial = Embeddings {
+            kind: EmbeddingKind::Spatial,
+            channels: c,
+            pixels: p,
+            data,
+            items,
+        };
+        let pooled = spatial.grid_pooled(FIRST_STAGE_GRID);
+        self.pooled.extend(pooled.data);
+        self.items.extend(pooled.items);
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<StreamedIndex, StreamError> {
+        centre_rows(
+            &mut self.pooled,
+            self.channels * FIRST_STAGE_GRID * FIRST_STAGE_GRID,
+        );
+        let io = |source| StreamError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        Ok(StreamedIndex {
+            pooled: Embeddings {
+                kind: EmbeddingKind::Pooled,
+                channels: self.channels,
+                pixels: 1,
+                data: self.pooled,
+                items: self.items,
+            },
+            spatial: file,
+            path: self.path,
+            channels: self.channels,
+            pixels: self.pixels,
+        })
+    }
+}
+
+impl StreamedIndex {
+    pub fn len(&self) -> usize {
+        self.pooled.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pooled.is_empty()
+    }
+
+    /// Database row `i`'s spatial embedding, read from disk into `buf`.
+    pub fn spatial_row(&self, i: usize, buf: &mut [f32]) -> Result<(), StreamError> {
+        let dim = self.channels * self.pixels;
+        let mut bytes = vec![0u8; dim * 4];
+        self.spatial
+            .read_exact_at(&mut bytes, (i * dim * 4) as u64)
+            .map_err(|source| StreamError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        for (v, b) in buf.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+
+    /// The `top` nearest database rows of each spatial query: the pooled descriptor's
+    /// `candidates` nearest first, re-ranked by the exact spatial distance.
+    pub fn search(
+        &self,
+        queries: &Embeddings,
+        candidates: usize,
+        top: usize,
+        device: &Device,
+    ) -> Result<Vec<Vec<(usize, f32)>>, StreamError> {
+        let mut q = queries.grid_pooled(FIRST_STAGE_GRID);
+        let dim = q.channels;
+        centre_rows(&mut q.data, dim);
+        let coarse = DeviceIndex::new(&self.pooled, None, device).search(&q, candidates);
+        let dim = self.channels * self.pixels;
+        let mut buf = vec![0.0f32; dim];
+        let mut out = Vec::with_capacity(coarse.len());
+        for (q, cands) in coarse.iter().enumerate() {
+            let mut scored = Vec::with_capacity(cands.len());
+            for &(j, _) in cands {
+                self.spatial_row(j, &mut buf)?;
+                scored.push((
+                    j,
+                    exact(queries.row(q), &buf, self.channels, self.pixels, None),
+                ));
+            }
+            scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            scored.truncate(top);
+            out.push(scored);
+        }
+        Ok(out)
+    }
+}
+
+/// Subtract the rows' mean and L2-normalise each again: what a domain adds to every image of
+/// one side (day database, night queries) would otherwise dominate a pooled descriptor.
+fn centre_rows(data: &mut [f32], dim: usize) {
+    if dim == 0 || data.is_empty() {
+        return;
+    }
+    let n = data.len() / dim;
+    let mut mean = vec![0.0f64; dim];
+    for row in data.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    for row in data.chunks_exact_mut(dim) {
+        row.iter_mut().zip(&mean).for_each(|(v, &m)| *v -= m as f32);
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+}
