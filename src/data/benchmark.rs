@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Dataset, Domain, Sample};
+use super::dataset::{Dataset, Domain};
+use super::decode::{PendingSample, decode};
 use super::error::DataError;
 use super::folder::relative;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
@@ -124,52 +125,36 @@ pub fn load_benchmark(
             files.push((list, p, encoder));
         }
     }
-    let loaded = super::image_io_parallel::load_all(
-        files.iter().map(|(_, p, _)| p.as_path()).collect(),
-        size,
-    );
-    let mut report = LoadReport::default();
-    let mut dataset = Dataset {
-        name: format!("{} ({})", dir.display(), relative(dir, &root)),
-        image_size: size,
-        ..Default::default()
-    };
-    for ((list, path, encoder), result) in files.into_iter().zip(loaded) {
+    let mut skipped = Vec::new();
+    let mut pending = Vec::new();
+    for (list, path, encoder) in files {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let Some(position) = position_in_name(&name) else {
-            report.skipped.push(SkippedFile {
+            skipped.push(SkippedFile {
                 path,
                 reason: "no position in the name: expected @<easting>@<northing>@…".into(),
             });
             continue;
         };
-        match result {
-            Ok(image) => {
-                let rel = relative(dir, &path);
-                let sample = Sample {
-                    domain: list,
-                    encoder: encoder.unwrap_or(list),
-                    place: None,
-                    position: Some(position),
-                    group: position.split_group(),
-                    name: rel,
-                    image,
-                };
-                match list {
-                    Domain::Day => dataset.day.push(sample),
-                    Domain::Night => dataset.night.push(sample),
-                }
-                report.loaded += 1;
-            }
-            Err(reason) => report.skipped.push(SkippedFile {
-                path,
-                reason: reason.to_string(),
-            }),
-        }
+        pending.push(PendingSample {
+            domain: list,
+            encoder: encoder.unwrap_or(list),
+            place: None,
+            position: Some(position),
+            group: position.split_group(),
+            name: relative(dir, &path),
+            path,
+        });
     }
+    let (dataset, mut report) = decode(
+        format!("{} ({})", dir.display(), relative(dir, &root)),
+        size,
+        pending,
+    );
+    report.skipped.extend(skipped);
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadableSide {
             path: root,

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::dataset::{Dataset, Domain, Sample};
+use super::dataset::{Dataset, Domain};
+use super::decode::{PendingSample, decode};
 use super::error::DataError;
-use super::image_io::{LoadReport, SkippedFile, is_image_name};
+use super::image_io::{LoadReport, is_image_name};
 pub use super::layout::LAYOUT_HELP;
 use super::places::{PlaceRow, PlaceTable};
 
@@ -117,50 +118,31 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
         .map(|(d, p)| (d, p.clone(), truth_of(&p)))
         .collect();
 
-    let loaded = super::image_io_parallel::load_all(
-        labelled.iter().map(|(_, p, _)| p.as_path()).collect(),
-        size,
-    );
-    let mut report = LoadReport::default();
-    let mut dataset = Dataset {
-        name: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string()),
-        image_size: size,
-        ..Default::default()
-    };
-    for ((domain, path, (place, row)), result) in labelled.into_iter().zip(loaded) {
-        match result {
-            Ok(image) => {
-                let rel = relative(dir, &path);
-                let row = row.unwrap_or_default();
-                let group = match (place, row.position) {
-                    (Some(p), _) => format!("place:{p}"),
-                    (None, Some(pos)) => pos.split_group(),
-                    (None, None) => format!("stem:{}", stem(&path)),
-                };
-                let sample = Sample {
-                    domain,
-                    encoder: row.domain.unwrap_or(domain),
-                    place,
-                    position: row.position,
-                    name: rel,
-                    group,
-                    image,
-                };
-                match domain {
-                    Domain::Day => dataset.day.push(sample),
-                    Domain::Night => dataset.night.push(sample),
-                }
-                report.loaded += 1;
-            }
-            Err(reason) => report.skipped.push(SkippedFile {
+    let pending = labelled
+        .into_iter()
+        .map(|(domain, path, (place, row))| {
+            let row = row.unwrap_or_default();
+            let group = match (place, row.position) {
+                (Some(p), _) => format!("place:{p}"),
+                (None, Some(pos)) => pos.split_group(),
+                (None, None) => format!("stem:{}", stem(&path)),
+            };
+            PendingSample {
+                domain,
+                encoder: row.domain.unwrap_or(domain),
+                place,
+                position: row.position,
+                name: relative(dir, &path),
+                group,
                 path,
-                reason: reason.to_string(),
-            }),
-        }
-    }
+            }
+        })
+        .collect();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let (dataset, report) = decode(name, size, pending);
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadable {
             path: dir.to_path_buf(),

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Dataset, Domain, Sample};
+use super::dataset::{Dataset, Domain};
+use super::decode::{PendingSample, decode};
 use super::error::DataError;
-use super::folder::list_images;
-use super::image_io::{LoadReport, SkippedFile};
+use super::folder::{list_images, relative};
+use super::image_io::LoadReport;
 
 /// Which RobotCar conditions and cameras to read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,43 +107,26 @@ pub fn load_robotcar(
             }
         }
     }
-    let loaded =
-        super::image_io_parallel::load_all(files.iter().map(|(_, p)| p.as_path()).collect(), size);
-    let mut report = LoadReport::default();
-    let mut dataset = Dataset {
-        name: format!("RobotCar Seasons ({})", dir.display()),
-        image_size: size,
-        ..Default::default()
-    };
-    for ((domain, path), result) in files.into_iter().zip(loaded) {
-        match result {
-            Ok(image) => {
-                let rel = path
-                    .strip_prefix(dir)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
-                let sample = Sample {
-                    domain,
-                    encoder: domain,
-                    place: None,
-                    position: None,
-                    group: format!("file:{rel}"),
-                    name: rel,
-                    image,
-                };
-                match domain {
-                    Domain::Day => dataset.day.push(sample),
-                    Domain::Night => dataset.night.push(sample),
-                }
-                report.loaded += 1;
-            }
-            Err(reason) => report.skipped.push(SkippedFile {
+    let pending = files
+        .into_iter()
+        .map(|(domain, path)| {
+            let rel = relative(dir, &path);
+            PendingSample {
+                domain,
+                encoder: domain,
+                place: None,
+                position: None,
+                group: format!("file:{rel}"),
+                name: rel,
                 path,
-                reason: reason.to_string(),
-            }),
-        }
-    }
+            }
+        })
+        .collect();
+    let (dataset, report) = decode(
+        format!("RobotCar Seasons ({})", dir.display()),
+        size,
+        pending,
+    );
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadableConditions {
             path: dir.to_path_buf(),

@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::dataset::{Dataset, Domain, Sample};
+use super::dataset::{Dataset, Domain};
+use super::decode::{PendingSample, decode};
 use super::error::DataError;
 use super::folder::{list_images, relative};
 use super::image_io::{LoadReport, SkippedFile};
@@ -88,45 +89,30 @@ pub fn load_sequences(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), Da
             }
         }
     }
-    let loaded = super::image_io_parallel::load_all(
-        files.iter().map(|(_, p, _)| p.as_path()).collect(),
-        size,
-    );
-    let mut dataset = Dataset {
-        name: format!(
+    let pending = files
+        .into_iter()
+        .map(|(list, path, index)| PendingSample {
+            domain: list,
+            encoder: list,
+            place: None,
+            position: Some(Position::Frame { index }),
+            group: format!("frame:{index}"),
+            name: relative(dir, &path),
+            path,
+        })
+        .collect();
+    let (dataset, loaded) = decode(
+        format!(
             "{} ({} against {})",
             dir.display(),
             relative(dir, &q),
             relative(dir, &db)
         ),
-        image_size: size,
-        ..Default::default()
-    };
-    for ((list, path, index), result) in files.into_iter().zip(loaded) {
-        match result {
-            Ok(image) => {
-                let rel = relative(dir, &path);
-                let sample = Sample {
-                    domain: list,
-                    encoder: list,
-                    place: None,
-                    position: Some(Position::Frame { index }),
-                    group: format!("frame:{index}"),
-                    name: rel,
-                    image,
-                };
-                match list {
-                    Domain::Day => dataset.day.push(sample),
-                    Domain::Night => dataset.night.push(sample),
-                }
-                report.loaded += 1;
-            }
-            Err(reason) => report.skipped.push(SkippedFile {
-                path,
-                reason: reason.to_string(),
-            }),
-        }
-    }
+        size,
+        pending,
+    );
+    report.loaded = loaded.loaded;
+    report.skipped.extend(loaded.skipped);
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadableSide {
             path: dir.to_path_buf(),

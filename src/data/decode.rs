@@ -1,0 +1,57 @@
+//! The second half of every folder loader: the files it listed, each with what is known of it
+//! (its list, encoder, place, position, name), decoded in parallel at the dataset's size;
+//! each readable file becomes a sample, each other a skipped file of the report.
+
+use std::path::PathBuf;
+
+use super::dataset::{Dataset, Domain, Sample};
+use super::image_io::{LoadReport, SkippedFile};
+use super::position::Position;
+
+/// A file to be read as one sample: everything but its pixels.
+pub struct PendingSample {
+    pub path: PathBuf,
+    pub domain: Domain,
+    pub encoder: Domain,
+    pub place: Option<u32>,
+    pub position: Option<Position>,
+    pub name: String,
+    pub group: String,
+}
+
+/// Decode `files` at `size` px into a dataset named `name`.
+pub fn decode(name: String, size: u32, files: Vec<PendingSample>) -> (Dataset, LoadReport) {
+    let loaded =
+        super::image_io_parallel::load_all(files.iter().map(|f| f.path.as_path()).collect(), size);
+    let mut report = LoadReport::default();
+    let mut dataset = Dataset {
+        name,
+        image_size: size,
+        ..Default::default()
+    };
+    for (f, result) in files.into_iter().zip(loaded) {
+        match result {
+            Ok(image) => {
+                let sample = Sample {
+                    domain: f.domain,
+                    encoder: f.encoder,
+                    place: f.place,
+                    position: f.position,
+                    name: f.name,
+                    group: f.group,
+                    image,
+                };
+                match sample.domain {
+                    Domain::Day => dataset.day.push(sample),
+                    Domain::Night => dataset.night.push(sample),
+                }
+                report.loaded += 1;
+            }
+            Err(reason) => report.skipped.push(SkippedFile {
+                path: f.path,
+                reason: reason.to_string(),
+            }),
+        }
+    }
+    (dataset, report)
+}
