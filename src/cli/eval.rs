@@ -10,11 +10,13 @@ use crate::data::Positives;
 use crate::data::{DataSource, Dataset, Domain, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
+use crate::retrieval::embed::Embeddings;
 use crate::retrieval::embed::{all_items, embed};
+use crate::retrieval::eval::evaluate_with;
 use crate::retrieval::export::{pairs_txt, per_query, rankings_csv};
 use crate::retrieval::import::{DescriptorSpec, import};
 use crate::retrieval::method_rows::{
-    DepthWeights, check_evaluable, compare_methods_with, evaluation_items,
+    DepthWeights, MethodRow, check_evaluable, compare_methods_with, evaluation_items,
 };
 use crate::retrieval::npy::write_npy;
 use crate::train::checkpoint::Checkpoint;
@@ -202,6 +204,14 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         cfg.seed,
         &rule,
     );
+    // Further rows go after the model's, before the baselines, in the order given: each is
+    // evaluated on the same queries, database and positives.
+    let mut next_row = 1;
+    let mut add_row = |methods: &mut Vec<MethodRow>, name: String, e: &Embeddings| {
+        let evaluation = evaluate_with(e, args.query, None, &dev.device, cfg.seed, &rule);
+        methods.insert(next_row.min(methods.len()), MethodRow { name, evaluation });
+        next_row += 1;
+    };
     for (k, path) in args.also.iter().enumerate() {
         let other = super::load_checkpoint(path)?;
         let oc = other.model_config();
@@ -217,43 +227,17 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         let m = other.build_model(&dev.device)?;
         let e = embed(&m, &ds, items.clone(), &dev.device, 32, |_, _| {});
         let e = if args.pooled { e.pooled() } else { e };
-        let evaluation = crate::retrieval::eval::evaluate_with(
+        add_row(
+            &mut methods,
+            format!("{} [also {}]", model_label(&other), k + 1),
             &e,
-            args.query,
-            None,
-            &dev.device,
-            cfg.seed,
-            &rule,
-        );
-        // Rows go after the model's, before the baselines.
-        methods.insert(
-            1 + k,
-            crate::retrieval::method_rows::MethodRow {
-                name: format!("{} [also {}]", model_label(&other), k + 1),
-                evaluation,
-            },
         );
         println!("also {}: {}", k + 1, path.display());
     }
-    // Imported descriptors: on the same queries, database and positives, compared as given.
-    for (k, spec) in args.descriptors.iter().enumerate() {
+    // Imported descriptors, compared as given.
+    for spec in &args.descriptors {
         let e = import(spec, &items)?;
-        let evaluation = crate::retrieval::eval::evaluate_with(
-            &e,
-            args.query,
-            None,
-            &dev.device,
-            cfg.seed,
-            &rule,
-        );
-        let at = 1 + args.also.len() + k;
-        methods.insert(
-            at.min(methods.len()),
-            crate::retrieval::method_rows::MethodRow {
-                name: format!("{} [imported]", spec.name),
-                evaluation,
-            },
-        );
+        add_row(&mut methods, format!("{} [imported]", spec.name), &e);
         println!(
             "imported {}: {} ({}×{} per image)",
             spec.name,
@@ -346,10 +330,12 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
     }
     let top = args.top as usize;
     let model_row = &methods[0].evaluation;
-    json.insert(
-        "per_query".into(),
-        serde_json::to_value(per_query(model_row, top)).map_err(|e| e.to_string())?,
-    );
+    if args.json.is_some() {
+        json.insert(
+            "per_query".into(),
+            serde_json::to_value(per_query(model_row, top)).map_err(|e| e.to_string())?,
+        );
+    }
     if let Some(path) = &args.rankings {
         let csv = rankings_csv(model_row, top.max(20)).map_err(|e| e.to_string())?;
         crate::store::write_file(path, &csv)?;

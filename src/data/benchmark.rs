@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Domain};
-use super::decode::{PendingSample, decode};
+use super::decode::{PendingSample, both_sides, decode};
 use super::error::DataError;
 use super::folder::relative;
 use super::image_io::{LoadReport, SkippedFile, is_image_name};
@@ -155,16 +155,5 @@ pub fn load_benchmark(
         pending,
     );
     report.skipped.extend(skipped);
-    if dataset.day.is_empty() || dataset.night.is_empty() {
-        return Err(DataError::NoReadableSide {
-            path: root,
-            side: if dataset.day.is_empty() {
-                "database"
-            } else {
-                "queries"
-            },
-            skipped: report.skipped.len(),
-        });
-    }
-    Ok((dataset, report))
+    both_sides(dataset, report, &root)
 }

@@ -2,9 +2,10 @@
 //! (its list, encoder, place, position, name), decoded in parallel at the dataset's size;
 //! each readable file becomes a sample, each other a skipped file of the report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::dataset::{Dataset, Domain, Sample};
+use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile};
 use super::position::Position;
 
@@ -54,4 +55,25 @@ pub fn decode(name: String, size: u32, files: Vec<PendingSample>) -> (Dataset, L
         }
     }
     (dataset, report)
+}
+
+/// A benchmark's database (the day list) and queries (the night list) both need a readable
+/// image; `path` names the folder in the error.
+pub fn both_sides(
+    dataset: Dataset,
+    report: LoadReport,
+    path: &Path,
+) -> Result<(Dataset, LoadReport), DataError> {
+    if dataset.day.is_empty() || dataset.night.is_empty() {
+        return Err(DataError::NoReadableSide {
+            path: path.to_path_buf(),
+            side: if dataset.day.is_empty() {
+                "database"
+            } else {
+                "queries"
+            },
+            skipped: report.skipped.len(),
+        });
+    }
+    Ok((dataset, report))
 }

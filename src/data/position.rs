@@ -125,9 +125,11 @@ impl GroundTruth {
         }
     }
 
-    pub fn describe(self, rule: &Positives, frame: Option<&'static str>) -> String {
-        match (self, frame) {
-            (GroundTruth::Positions, Some("frames")) => {
+    /// What decides relevance, in words; `example` is one image's position (its frame decides
+    /// the unit of the bound).
+    pub fn describe(self, rule: &Positives, example: Option<Position>) -> String {
+        match (self, example) {
+            (GroundTruth::Positions, Some(Position::Frame { .. })) => {
                 format!("positions: within {} frames", rule.frame_tolerance)
             }
             (GroundTruth::Positions, _) => format!("positions: within {} m", rule.radius_m),

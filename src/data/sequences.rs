@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::dataset::{Dataset, Domain};
-use super::decode::{PendingSample, decode};
+use super::decode::{PendingSample, both_sides, decode};
 use super::error::DataError;
 use super::folder::{list_images, relative};
 use super::image_io::{LoadReport, SkippedFile};
@@ -113,16 +113,5 @@ pub fn load_sequences(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), Da
     );
     report.loaded = loaded.loaded;
     report.skipped.extend(loaded.skipped);
-    if dataset.day.is_empty() || dataset.night.is_empty() {
-        return Err(DataError::NoReadableSide {
-            path: dir.to_path_buf(),
-            side: if dataset.day.is_empty() {
-                "database"
-            } else {
-                "queries"
-            },
-            skipped: report.skipped.len(),
-        });
-    }
-    Ok((dataset, report))
+    both_sides(dataset, report, dir)
 }

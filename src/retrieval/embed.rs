@@ -51,15 +51,9 @@ pub struct ItemInfo {
     pub place: Option<u32>,
     pub name: String,
     /// Where it was taken, when known.
-    #[serde(default)]
     pub position: Option<crate::data::Position>,
     /// The encoder that reads it (its list's domain unless the dataset says otherwise).
-    #[serde(default = "default_encoder")]
     pub encoder: Domain,
-}
-
-fn default_encoder() -> Domain {
-    Domain::Day
 }
 
 impl ItemInfo {
@@ -156,42 +150,6 @@ impl Embeddings {
         Embeddings {
             data,
             ..self.clone()
-        }
-    }
-
-    /// Average over the pixels of each cell of a `grid × grid` layout and L2-normalise the
-    /// whole row: a global descriptor that keeps the coarse layout (`C·grid²` floats; the
-    /// aligning contrast term compares codes this way). Falls back to [`pooled`](Self::pooled)
-    /// when the map is not a square of at least `grid` a side.
-    pub fn grid_pooled(&self, grid: usize) -> Embeddings {
-        let (c, p) = (self.channels, self.pixels);
-        let side = (p as f64).sqrt().round() as usize;
-        if grid <= 1 || side * side != p || side < grid {
-            return self.pooled();
-        }
-        let cells = grid * grid;
-        let mut data = Vec::with_capacity(self.len() * c * cells);
-        for i in 0..self.len() {
-            let row = self.row(i);
-            let mut v = vec![0.0f32; c * cells];
-            for ch in 0..c {
-                for y in 0..side {
-                    for x in 0..side {
-                        let cell = (y * grid / side) * grid + x * grid / side;
-                        v[ch * cells + cell] += row[ch * p + y * side + x];
-                    }
-                }
-            }
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            v.iter_mut().for_each(|x| *x /= norm);
-            data.extend(v);
-        }
-        Embeddings {
-            kind: EmbeddingKind::Pooled,
-            channels: c * cells,
-            pixels: 1,
-            data,
-            items: self.items.clone(),
         }
     }
 
@@ -313,18 +271,12 @@ pub fn embed_depths(
                 .iter()
                 .map(|it| &ds.domain(it.domain)[it.index].image)
                 .collect();
-            let x = to_tensor(&imgs, device);
-            let mut acts = if taps == [LATENT_TAP] {
-                vec![model.encode(x, d)]
-            } else {
-                let all = model.encode_taps(x, d);
-                taps.iter().map(|&t| all[t].clone()).collect()
-            };
-            for (k, z) in acts.drain(..).enumerate() {
-                let z = standardize(z);
-                let [_, c, h, w] = z.dims();
-                shapes[k] = (c, h * w);
-                data[k].extend(host_f32(z));
+            for (k, (rows, c, p)) in encode_batch(model, &imgs, d, device, taps)
+                .into_iter()
+                .enumerate()
+            {
+                shapes[k] = (c, p);
+                data[k].extend(rows);
             }
             done += chunk.len();
             progress(done, total);
@@ -354,9 +306,34 @@ pub fn embed_images(
     if imgs.is_empty() {
         return (Vec::new(), 0, 0);
     }
-    let z = standardize(model.encode(to_tensor(imgs, device), encoder));
-    let [_, c, h, w] = z.dims();
-    (host_f32(z), c, h * w)
+    encode_batch(model, imgs, encoder, device, &[LATENT_TAP])
+        .pop()
+        .expect("one tap")
+}
+
+/// One batch read by `encoder`, standardised at each of `taps`: per tap, the rows and their
+/// `(channels, pixels)`.
+fn encode_batch(
+    model: &DoubleVae,
+    imgs: &[&image::RgbImage],
+    encoder: Domain,
+    device: &Device,
+    taps: &[usize],
+) -> Vec<(Vec<f32>, usize, usize)> {
+    let x = to_tensor(imgs, device);
+    let acts = if taps == [LATENT_TAP] {
+        vec![model.encode(x, encoder)]
+    } else {
+        let all = model.encode_taps(x, encoder);
+        taps.iter().map(|&t| all[t].clone()).collect()
+    };
+    acts.into_iter()
+        .map(|z| {
+            let z = standardize(z);
+            let [_, c, h, w] = z.dims();
+            (host_f32(z), c, h * w)
+        })
+        .collect()
 }
 
 /// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].

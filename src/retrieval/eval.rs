@@ -260,11 +260,6 @@ pub fn evaluate_depths_with(
         GroundTruth::Positions => metric(&|r| mean_average_precision_at(r, rule.top.max(1))),
         _ => metric(&|r| mean_average_precision(r)),
     };
-    let frame = queries
-        .items
-        .first()
-        .and_then(|it| it.position)
-        .map(|p| p.frame_name());
     let metrics = Metrics {
         recall_1: metric(&|r| recall_at(r, 1)),
         recall_5: metric(&|r| recall_at(r, 5)),
@@ -287,7 +282,7 @@ pub fn evaluate_depths_with(
         database: n,
         queries_without_positive: without_positive,
         recall_all,
-        ground_truth: truth.describe(rule, frame),
+        ground_truth: truth.describe(rule, queries.items.first().and_then(|it| it.position)),
     };
     let pr_curve = if ground_truth {
         mean_precision_recall(&scored, n.min(100))

@@ -73,30 +73,10 @@ impl Ranking {
         0.0
     }
 
-    /// Tie-aware average precision.
+    /// Tie-aware average precision: [`average_precision_at`](Self::average_precision_at)
+    /// over the whole ranking.
     pub fn average_precision(&self) -> f64 {
-        let total = self.num_relevant();
-        if total == 0 {
-            return 0.0;
-        }
-        let mut ap = 0.0;
-        let mut before = 0usize; // relevant items ranked before the current group
-        for (start, n, r) in self.tie_groups() {
-            if r > 0 {
-                for i in 1..=n {
-                    let expected_rel_before = if n > 1 {
-                        (i - 1) as f64 * (r - 1) as f64 / (n - 1) as f64
-                    } else {
-                        0.0
-                    };
-                    let precision =
-                        (before as f64 + 1.0 + expected_rel_before) / (start + i) as f64;
-                    ap += (r as f64 / n as f64) * precision;
-                }
-            }
-            before += r;
-        }
-        ap / total as f64
+        self.average_precision_at(self.order.len())
     }
 
     /// Tie-aware AP over the first `k` ranks, normalised by `min(k, relevant)` (mAP@K as

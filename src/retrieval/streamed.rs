@@ -27,16 +27,12 @@ pub enum StreamError {
     },
 }
 
-/// The first stage's descriptor: the spatial embedding averaged over a `grid × grid` layout,
-/// centred on its side's mean and L2-normalised. 1 (the global mean) measured best of 1, 4 and
-/// 8 on the town (docs/benchmarks.md, "Retrieval at scale"); the model's pooled descriptor is
-/// weak, which is what bounds the two-stage recall today.
-pub const FIRST_STAGE_GRID: usize = 1;
-
 /// A database embedded in batches: pooled descriptors in memory, spatial rows on disk.
 pub struct StreamedIndex {
-    /// One L2-normalised mean per cell of a [`FIRST_STAGE_GRID`]² layout per image
-    /// (`pixels = 1`).
+    /// The first stage's descriptor: the pooled descriptor (the L2-normalised mean over
+    /// pixels; `pixels = 1`), centred on the database's mean. It measured better than pooling
+    /// to a 4 × 4 or 8 × 8 layout (docs/benchmarks.md, "Retrieval at scale"); it is weak, and
+    /// that bounds the two-stage recall today.
     pub pooled: Embeddings,
     spatial: File,
     path: PathBuf,
@@ -108,17 +104,14 @@ impl StreamedBuilder {
             data,
             items,
         };
-        let pooled = spatial.grid_pooled(FIRST_STAGE_GRID);
+        let pooled = spatial.pooled();
         self.pooled.extend(pooled.data);
         self.items.extend(pooled.items);
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<StreamedIndex, StreamError> {
-        centre_rows(
-            &mut self.pooled,
-            self.channels * FIRST_STAGE_GRID * FIRST_STAGE_GRID,
-        );
+        centre_rows(&mut self.pooled, self.channels);
         let io = |source| StreamError::Io {
             path: self.path.clone(),
             source,
@@ -175,7 +168,7 @@ impl StreamedIndex {
         top: usize,
         device: &Device,
     ) -> Result<Vec<Vec<(usize, f32)>>, StreamError> {
-        let mut q = queries.grid_pooled(FIRST_STAGE_GRID);
+        let mut q = queries.pooled();
         let dim = q.channels;
         centre_rows(&mut q.data, dim);
         let coarse = DeviceIndex::new(&self.pooled, None, device).search(&q, candidates);
