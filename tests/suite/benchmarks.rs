@@ -4,7 +4,6 @@
 //! line, and descriptors read back through `--descriptors` giving the model's row exactly.
 
 use std::path::Path;
-use std::process::Command;
 
 use duskmatch::cli::synth::{SynthArgs, SynthLayout};
 use duskmatch::data::places::PlaceTable;
@@ -301,19 +300,10 @@ fn a_positions_file_and_the_chosen_encoders_apply_to_any_layout() {
     assert!(e.contains("images/val/database"), "{e}");
 }
 
-fn eval_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_duskmatch"))
-        .args(args)
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::Value::Null
+/// Run the binary and require success.
+fn run_ok(args: &[&str]) {
+    let (code, stdout, stderr) = run_duskmatch(args);
+    assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
 }
 
 #[test]
@@ -334,7 +324,7 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
         if pooled {
             embed_args.push("--pooled");
         }
-        eval_json(&embed_args);
+        run_ok(&embed_args);
         let json = dir.path().join("e.json");
         let spec = format!("ours={out}.npy");
         let mut args = vec![
@@ -353,7 +343,7 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
         if pooled {
             args.push("--pooled");
         }
-        eval_json(&args);
+        run_ok(&args);
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         assert!(v["model"]["recall@1"].is_number(), "{v}");
@@ -384,28 +374,21 @@ fn position_only_data_pairs_its_places_for_the_split_and_the_supervised_stage() 
     cfg.model.image_size = 32;
     let ck = dir.path().join("m.dmck");
     save_untrained(&ck, &cfg, 3, 5);
-    let out = Command::new(env!("CARGO_BIN_EXE_duskmatch"))
-        .args(["weights", "--checkpoint"])
-        .arg(&ck)
-        .args(["--data"])
-        .arg(&d)
-        .args([
-            "--epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--backend",
-            "cpu",
-            "--quiet",
-        ])
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .unwrap();
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{so}{se}");
+    let (code, so, se) = run_duskmatch(&[
+        "weights",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{so}{se}");
     assert!(se.contains("training places"), "{se}");
     assert!(so.contains("held-out night->day R@1"), "{so}");
 }

@@ -4,7 +4,6 @@
 //! checkpoints, its total against the model's own parameter count.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use duskmatch::data::Split;
@@ -16,19 +15,7 @@ use duskmatch::train::{Preset, Trainer, checkpoint};
 
 use crate::common::*;
 
-/// Run the binary; `(exit code, stdout, stderr)`.
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_duskmatch"))
-        .args(args)
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .expect("run duskmatch");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::run_duskmatch as run;
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

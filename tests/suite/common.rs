@@ -61,3 +61,17 @@ pub fn save_untrained(
     checkpoint::save(path, cfg, &state, &model, None, None).unwrap();
     model
 }
+
+/// Run the binary on the CPU backend; `(exit code, stdout, stderr)`.
+pub fn run_duskmatch(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_duskmatch"))
+        .args(args)
+        .env("BURN_DEVICE", "flex")
+        .output()
+        .expect("run duskmatch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

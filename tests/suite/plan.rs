@@ -1,8 +1,6 @@
 //! The run-planning rules the app and the command line share, the lifecycle every stage's
 //! events report through, and the command line's progress consumer end to end.
 
-use std::process::Command;
-
 use duskmatch::run::{Lifecycle, Phase, RunStatus, StageEvent};
 use duskmatch::supervised::plan::{config, folder_name};
 use duskmatch::supervised::{Depths, Hinge, SupervisedEvent, SupervisedMethod};
@@ -126,18 +124,18 @@ fn the_weights_command_reports_its_epochs_and_the_before_and_after_comparison() 
     });
     let ck = dir.path().join("m.dmck");
     save_untrained(&ck, &cfg, 3, 5);
-    let out = Command::new(env!("CARGO_BIN_EXE_duskmatch"))
-        .args(["weights", "--checkpoint"])
-        .arg(&ck)
-        .args(["--epochs", "2", "--batch-size", "4", "--backend", "cpu"])
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}{stderr}");
+    let (code, stdout, stderr) = run_duskmatch(&[
+        "weights",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     // Not a terminal: the bar is hidden and every line reaches stderr.
     assert!(
         stderr.contains("epoch   1:") && stderr.contains("epoch   2:"),
