@@ -7,18 +7,21 @@ use clap::Args;
 
 use super::DataArgs;
 use crate::data::Positives;
-use crate::data::{DataSource, Dataset, Domain, Split};
+use crate::data::{DataSource, Dataset, Domain, Pixels, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::Embeddings;
+use crate::retrieval::embed::{EmbeddingKind, embed_images, for_each_batch};
 use crate::retrieval::embed::{all_items, embed};
 use crate::retrieval::eval::evaluate_with;
 use crate::retrieval::export::{pairs_txt, per_query, rankings_csv};
 use crate::retrieval::import::{DescriptorSpec, import};
 use crate::retrieval::method_rows::{
-    DepthWeights, MethodRow, check_evaluable, compare_methods_with, evaluation_items,
+    DepthWeights, MethodRow, check_evaluable, compare_methods_at_scale, compare_methods_with,
+    evaluation_items,
 };
-use crate::retrieval::npy::write_npy;
+use crate::retrieval::npy::npy_header;
+use crate::retrieval::scaled::{STREAM_ABOVE_IMAGES, evaluate_nearest};
 use crate::train::checkpoint::Checkpoint;
 
 #[derive(Args, Debug)]
@@ -67,6 +70,15 @@ pub struct EvalArgs {
     /// Write the metrics, and the model's per-query results, as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Evaluate as at benchmark scale whatever the size: images read from disk a batch at a
+    /// time, database embeddings kept in a file, each query ranked to its nearest K (--top,
+    /// at least 20). Above 4,000 images this is what eval does anyway.
+    #[arg(long)]
+    pub stream: bool,
+    /// Where the database embeddings are kept while they are searched at scale (default: the
+    /// system's temporary folder); the files are removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
@@ -87,11 +99,13 @@ pub struct EmbedArgs {
 }
 
 /// The checkpoint, its model on the chosen device, the dataset and whether it is the
-/// checkpoint's own (then its held-out split is used).
+/// checkpoint's own (then its held-out split is used). A folder's images are left on disk
+/// (read a batch at a time) where `pixels` says so for its number of images.
 pub fn load_for_eval(
     ckpt: &std::path::Path,
     data: &DataArgs,
     backend: BackendChoice,
+    pixels: impl Fn(usize) -> Pixels,
 ) -> Result<(Checkpoint, DoubleVae, Dataset, Option<Split>, ComputeDevice), String> {
     let ck = super::load_checkpoint(ckpt)?;
     let cfg = ck.header.config.clone();
@@ -109,13 +123,27 @@ pub fn load_for_eval(
     let dev = device::select(backend)?;
     eprintln!("device: {}", dev.label);
     let model = ck.build_model(&dev.device)?;
-    let (ds, report) = source.load(cfg.model.image_size as u32)?;
+    let size = cfg.model.image_size as u32;
+    // Listing is cheap: list first, then decode everything where the size allows it.
+    let (mut ds, mut report) = source.load_pixels(size, Pixels::OnDisk)?;
+    if ds.is_on_disk() && pixels(ds.len()) == Pixels::Decoded {
+        (ds, report) = source.load(size)?;
+    }
     for s in &report.skipped {
         eprintln!("warning: {s}");
     }
     let split =
         (own || source == cfg.data).then(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
     Ok((ck, model, ds, split, dev))
+}
+
+/// Files left on disk reported unreadable when their batch was read.
+fn warn_skipped(ds: &Dataset) {
+    if let Some(disk) = &ds.on_disk {
+        for s in disk.skipped() {
+            eprintln!("warning: {s}");
+        }
+    }
 }
 
 /// A checkpoint's row name: its objective and encoder, and whether labels fine-tuned it.
@@ -149,7 +177,15 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         frame_tolerance: args.frame_tolerance,
         top: args.top as usize,
     };
-    let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    let stream = args.stream;
+    let (ck, model, ds, split, dev) =
+        load_for_eval(&args.checkpoint, &args.data, args.backend, |n| {
+            if stream || n > STREAM_ABOVE_IMAGES {
+                Pixels::OnDisk
+            } else {
+                Pixels::Decoded
+            }
+        })?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
     check_evaluable(&ds, &items, scope)?;
     let cfg = &ck.header.config;
@@ -192,26 +228,9 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let mut methods = compare_methods_with(
-        &model,
-        &cfg.model,
-        &ds,
-        &items,
-        args.query,
-        args.pooled,
-        weights.as_ref(),
-        &dev.device,
-        cfg.seed,
-        &rule,
-    );
-    // Further rows go after the model's, before the baselines, in the order given: each is
-    // evaluated on the same queries, database and positives.
-    let mut next_row = 1;
-    let mut add_row = |methods: &mut Vec<MethodRow>, name: String, e: &Embeddings| {
-        let evaluation = evaluate_with(e, args.query, None, &dev.device, cfg.seed, &rule);
-        methods.insert(next_row.min(methods.len()), MethodRow { name, evaluation });
-        next_row += 1;
-    };
+    let at_scale = ds.is_on_disk();
+    // Every further checkpoint, checked and built before the images are read.
+    let mut also = Vec::new();
     for (k, path) in args.also.iter().enumerate() {
         let other = super::load_checkpoint(path)?;
         let oc = other.model_config();
@@ -225,15 +244,83 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             ));
         }
         let m = other.build_model(&dev.device)?;
-        let e = embed(&m, &ds, items.clone(), &dev.device, 32, |_, _| {});
-        let e = if args.pooled { e.pooled() } else { e };
-        add_row(
-            &mut methods,
-            format!("{} [also {}]", model_label(&other), k + 1),
-            &e,
-        );
+        also.push((format!("{} [also {}]", model_label(&other), k + 1), m));
         println!("also {}: {}", k + 1, path.display());
     }
+    let mut methods = if at_scale {
+        if weights.as_ref().is_some_and(|w| !w.is_latent()) {
+            return Err(format!(
+                "weights at several depths need every embedding at once: above {STREAM_ABOVE_IMAGES} images (or with --stream) use weights learned on the latent"
+            ));
+        }
+        let scratch = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+        let bar = indicatif::ProgressBar::new(items.len() as u64).with_message("embedding");
+        eprintln!(
+            "{} images: read from disk a batch at a time, database embeddings kept in {}, each query ranked to its nearest {}",
+            items.len(),
+            scratch.display(),
+            rule.top.max(20)
+        );
+        let rows = compare_methods_at_scale(
+            &model,
+            &cfg.model,
+            &ds,
+            &items,
+            args.query,
+            args.pooled,
+            weights
+                .as_ref()
+                .and_then(|w| w.vectors.last().map(|v| &v[..])),
+            &also,
+            &dev.device,
+            &rule,
+            &scratch,
+            |done, _| bar.set_position(done as u64),
+        )
+        .map_err(|e| e.to_string())?;
+        bar.finish_and_clear();
+        warn_skipped(&ds);
+        rows
+    } else {
+        let mut rows = compare_methods_with(
+            &model,
+            &cfg.model,
+            &ds,
+            &items,
+            args.query,
+            args.pooled,
+            weights.as_ref(),
+            &dev.device,
+            cfg.seed,
+            &rule,
+        );
+        // Further checkpoints go after the model's rows, before the baselines.
+        for (k, (name, m)) in also.iter().enumerate() {
+            let e = embed(m, &ds, items.clone(), &dev.device, 32, |_, _| {});
+            let e = if args.pooled { e.pooled() } else { e };
+            let evaluation = evaluate_with(&e, args.query, None, &dev.device, cfg.seed, &rule);
+            rows.insert(
+                (1 + k).min(rows.len()),
+                MethodRow {
+                    name: name.clone(),
+                    evaluation,
+                },
+            );
+        }
+        rows
+    };
+    // Imported descriptors go after the checkpoints, in the order given, on the same
+    // queries, database and positives.
+    let mut next_row = 1 + also.len();
+    let mut add_row = |methods: &mut Vec<MethodRow>, name: String, e: &Embeddings| {
+        let evaluation = if at_scale {
+            evaluate_nearest(e, args.query, &rule, &dev.device)
+        } else {
+            evaluate_with(e, args.query, None, &dev.device, cfg.seed, &rule)
+        };
+        methods.insert(next_row.min(methods.len()), MethodRow { name, evaluation });
+        next_row += 1;
+    };
     // Imported descriptors, compared as given.
     for spec in &args.descriptors {
         let e = import(spec, &items)?;
@@ -365,28 +452,38 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
 }
 
 pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
-    let (_ck, model, ds, _split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    // A folder's images are read a batch at a time and each batch's rows written straight to
+    // the .npy, so no size is too large.
+    let (ck, model, ds, _split, dev) =
+        load_for_eval(&args.checkpoint, &args.data, args.backend, |_| {
+            Pixels::OnDisk
+        })?;
+    let [c, h, w] = ck.header.config.model.latent_shape();
+    let row_shape = if args.pooled { (c, 1) } else { (c, h * w) };
     let items = all_items(&ds);
-    let bar = indicatif::ProgressBar::new(items.len() as u64);
-    let mut e = embed(&model, &ds, items, &dev.device, 32, |done, _| {
-        bar.set_position(done as u64)
-    });
-    bar.finish_and_clear();
-    if args.pooled {
-        e = e.pooled();
-    }
     let npy = args.out.with_extension("npy");
     let meta = args.out.with_extension("json");
-    let shape = if e.pixels == 1 {
-        vec![e.len(), e.channels]
-    } else {
-        vec![e.len(), e.channels, e.pixels]
-    };
-    write_npy(&npy, &e.data, &shape)?;
+    let bar = indicatif::ProgressBar::new(items.len() as u64);
+    let mut written = EmbedWritten::default();
+    crate::store::write_atomic(&npy, |f| {
+        written = write_embeddings(
+            f,
+            &model,
+            &ds,
+            &items,
+            row_shape,
+            args.pooled,
+            &dev.device,
+            |done| bar.set_position(done as u64),
+        )?;
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    warn_skipped(&ds);
     let info = serde_json::json!({
-        "embedding": e.kind.describe(),
-        "shape": shape,
-        "items": e.items,
+        "embedding": written.kind.describe(),
+        "shape": written.shape,
+        "items": written.items,
     });
     crate::store::write_file(
         &meta,
@@ -397,8 +494,91 @@ pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
     println!(
         "wrote {} ({:?}) and {}",
         npy.display(),
-        shape,
+        written.shape,
         meta.display()
     );
     Ok(())
+}
+
+/// What [`write_embeddings`] wrote.
+struct EmbedWritten {
+    kind: EmbeddingKind,
+    shape: Vec<usize>,
+    items: Vec<crate::retrieval::ItemInfo>,
+}
+
+impl Default for EmbedWritten {
+    fn default() -> Self {
+        Self {
+            kind: EmbeddingKind::Spatial,
+            shape: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+/// Embed `items` batch by batch into `f` as a float32 `.npy`: a header for every item, the
+/// rows as they come, then the header rewritten (same length) with the rows written, since
+/// an unreadable image is only found when its batch is read.
+#[allow(clippy::too_many_arguments)]
+fn write_embeddings(
+    f: &mut std::fs::File,
+    model: &DoubleVae,
+    ds: &Dataset,
+    items: &[crate::retrieval::ItemInfo],
+    (c, p): (usize, usize),
+    pooled: bool,
+    device: &burn::prelude::Device,
+    mut progress: impl FnMut(usize),
+) -> std::io::Result<EmbedWritten> {
+    use std::io::{Seek, SeekFrom, Write};
+    let shape_of = |n: usize| if p == 1 { vec![n, c] } else { vec![n, c, p] };
+    let header = npy_header(&shape_of(items.len()), None);
+    f.write_all(&header)?;
+    let mut out = std::io::BufWriter::new(&mut *f);
+    let mut failed = None;
+    let kept = for_each_batch(
+        ds,
+        items,
+        32,
+        |done, _| progress(done),
+        |batch, imgs, encoder| {
+            if failed.is_some() {
+                return;
+            }
+            let (data, channels, pixels) = embed_images(model, imgs, encoder, device);
+            let e = Embeddings {
+                kind: EmbeddingKind::Spatial,
+                channels,
+                pixels,
+                data,
+                items: batch.to_vec(),
+            };
+            let e = if pooled { e.pooled() } else { e };
+            let mut bytes = Vec::with_capacity(e.data.len() * 4);
+            e.data
+                .iter()
+                .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+            if let Err(err) = out.write_all(&bytes) {
+                failed = Some(err);
+            }
+        },
+    );
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    out.flush()?;
+    drop(out);
+    let shape = shape_of(kept.len());
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&npy_header(&shape, Some(header.len())))?;
+    Ok(EmbedWritten {
+        kind: if pooled {
+            EmbeddingKind::Pooled
+        } else {
+            EmbeddingKind::Spatial
+        },
+        shape,
+        items: kept,
+    })
 }

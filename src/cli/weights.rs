@@ -72,7 +72,10 @@ pub struct WeightsArgs {
 }
 
 pub fn run(args: WeightsArgs) -> Result<(), String> {
-    let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, &args.data, args.backend)?;
+    let (ck, model, ds, split, dev) =
+        load_for_eval(&args.checkpoint, &args.data, args.backend, |_| {
+            crate::data::Pixels::Decoded
+        })?;
     let cfg = ck.header.config.clone();
     let split = split.unwrap_or_else(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
     let ds = Arc::new(ds);

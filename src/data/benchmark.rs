@@ -111,6 +111,7 @@ pub fn load_benchmark(
     dir: &Path,
     size: u32,
     options: &LayoutOptions,
+    pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {
     let root =
         benchmark_root(dir, options.split.as_deref()).ok_or_else(|| DataError::NotBenchmark {
@@ -153,6 +154,7 @@ pub fn load_benchmark(
         format!("{} ({})", dir.display(), relative(dir, &root)),
         size,
         pending,
+        pixels,
     );
     report.skipped.extend(skipped);
     both_sides(dataset, report, &root)

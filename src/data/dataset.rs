@@ -74,6 +74,9 @@ pub struct Dataset {
     pub image_size: u32,
     pub day: Vec<Sample>,
     pub night: Vec<Sample>,
+    /// Where the pixels stay on disk until a batch asks for them (`eval` and `embed` at
+    /// scale): then every sample's `image` is empty.
+    pub on_disk: Option<std::sync::Arc<super::pixels::OnDisk>>,
 }
 
 impl Dataset {

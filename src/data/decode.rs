@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
 use super::image_io::{LoadReport, SkippedFile};
+use super::pixels::{OnDisk, Pixels};
 use super::position::Position;
 
 /// A file to be read as one sample: everything but its pixels.
@@ -20,40 +21,61 @@ pub struct PendingSample {
     pub group: String,
 }
 
-/// Decode `files` at `size` px into a dataset named `name`.
-pub fn decode(name: String, size: u32, files: Vec<PendingSample>) -> (Dataset, LoadReport) {
-    let loaded =
-        super::image_io_parallel::load_all(files.iter().map(|f| f.path.as_path()).collect(), size);
+/// Decode `files` at `size` px into a dataset named `name`; with [`Pixels::OnDisk`], list
+/// them only (every one a sample, read a batch at a time later).
+pub fn decode(
+    name: String,
+    size: u32,
+    files: Vec<PendingSample>,
+    pixels: Pixels,
+) -> (Dataset, LoadReport) {
     let mut report = LoadReport::default();
     let mut dataset = Dataset {
         name,
         image_size: size,
         ..Default::default()
     };
+    let mut push = |dataset: &mut Dataset, f: PendingSample, image| {
+        let sample = Sample {
+            domain: f.domain,
+            encoder: f.encoder,
+            place: f.place,
+            position: f.position,
+            name: f.name,
+            group: f.group,
+            image,
+        };
+        match sample.domain {
+            Domain::Day => dataset.day.push(sample),
+            Domain::Night => dataset.night.push(sample),
+        }
+        report.loaded += 1;
+    };
+    if pixels == Pixels::OnDisk {
+        let (mut day, mut night) = (Vec::new(), Vec::new());
+        for f in files {
+            match f.domain {
+                Domain::Day => day.push(f.path.clone()),
+                Domain::Night => night.push(f.path.clone()),
+            }
+            push(&mut dataset, f, image::RgbImage::new(0, 0));
+        }
+        dataset.on_disk = Some(std::sync::Arc::new(OnDisk::new(day, night)));
+        return (dataset, report);
+    }
+    let loaded =
+        super::image_io_parallel::load_all(files.iter().map(|f| f.path.as_path()).collect(), size);
+    let mut skipped = Vec::new();
     for (f, result) in files.into_iter().zip(loaded) {
         match result {
-            Ok(image) => {
-                let sample = Sample {
-                    domain: f.domain,
-                    encoder: f.encoder,
-                    place: f.place,
-                    position: f.position,
-                    name: f.name,
-                    group: f.group,
-                    image,
-                };
-                match sample.domain {
-                    Domain::Day => dataset.day.push(sample),
-                    Domain::Night => dataset.night.push(sample),
-                }
-                report.loaded += 1;
-            }
-            Err(reason) => report.skipped.push(SkippedFile {
+            Ok(image) => push(&mut dataset, f, image),
+            Err(reason) => skipped.push(SkippedFile {
                 path: f.path,
                 reason: reason.to_string(),
             }),
         }
     }
+    report.skipped = skipped;
     (dataset, report)
 }
 

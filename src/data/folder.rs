@@ -55,7 +55,11 @@ fn stem(path: &Path) -> String {
 }
 
 /// Load the plain folder layout at `size` px. Bad files are skipped and reported.
-pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataError> {
+pub fn load_folder(
+    dir: &Path,
+    size: u32,
+    pixels: super::pixels::Pixels,
+) -> Result<(Dataset, LoadReport), DataError> {
     if !is_folder_layout(dir) {
         return Err(DataError::NotFolderLayout {
             path: dir.to_path_buf(),
@@ -142,7 +146,7 @@ pub fn load_folder(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataE
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| dir.display().to_string());
-    let (dataset, report) = decode(name, size, pending);
+    let (dataset, report) = decode(name, size, pending, pixels);
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadable {
             path: dir.to_path_buf(),

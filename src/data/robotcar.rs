@@ -54,6 +54,7 @@ pub fn load_robotcar(
     dir: &Path,
     size: u32,
     sel: &RobotCarSelection,
+    pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {
     if !is_robotcar_layout(dir) {
         return Err(DataError::NotRobotCar {
@@ -126,6 +127,7 @@ pub fn load_robotcar(
         format!("RobotCar Seasons ({})", dir.display()),
         size,
         pending,
+        pixels,
     );
     if dataset.day.is_empty() || dataset.night.is_empty() {
         return Err(DataError::NoReadableConditions {

@@ -49,7 +49,11 @@ pub fn is_sequence_layout(dir: &Path) -> bool {
 }
 
 /// Load both sequences at `size` px; a file's frame is its rank among the names both share.
-pub fn load_sequences(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), DataError> {
+pub fn load_sequences(
+    dir: &Path,
+    size: u32,
+    pixels: super::pixels::Pixels,
+) -> Result<(Dataset, LoadReport), DataError> {
     let (db, q) = sequence_folders(dir).ok_or_else(|| DataError::NotSequences {
         path: dir.to_path_buf(),
     })?;
@@ -110,6 +114,7 @@ pub fn load_sequences(dir: &Path, size: u32) -> Result<(Dataset, LoadReport), Da
         ),
         size,
         pending,
+        pixels,
     );
     report.loaded = loaded.loaded;
     report.skipped.extend(loaded.skipped);

@@ -9,6 +9,7 @@ use super::dataset::{Dataset, Domain};
 use super::error::DataError;
 use super::folder::{is_folder_layout, load_folder};
 use super::image_io::LoadReport;
+use super::pixels::Pixels;
 use super::places::PlaceTable;
 use super::robotcar::{RobotCarSelection, is_robotcar_layout, load_robotcar};
 use super::sequences::{is_sequence_layout, load_sequences};
@@ -136,6 +137,16 @@ impl DataSource {
     /// Load every image at `size` px, then apply the layout options (a positions file, the
     /// encoders of the queries and the database).
     pub fn load(&self, size: u32) -> Result<(Dataset, LoadReport), DataError> {
+        self.load_pixels(size, Pixels::Decoded)
+    }
+
+    /// [`load`](Self::load), decoding the images now or leaving them on disk to be read a
+    /// batch at a time ([`Pixels::OnDisk`]; the town is always generated in memory).
+    pub fn load_pixels(
+        &self,
+        size: u32,
+        pixels: Pixels,
+    ) -> Result<(Dataset, LoadReport), DataError> {
         let (mut ds, report) = match self {
             DataSource::Synth(cfg) => {
                 let ds = generate(cfg, size);
@@ -145,12 +156,12 @@ impl DataSource {
                 };
                 return Ok((ds, report));
             }
-            DataSource::Folder { path, .. } => load_folder(path, size)?,
+            DataSource::Folder { path, .. } => load_folder(path, size, pixels)?,
             DataSource::RobotCar {
                 path, selection, ..
-            } => load_robotcar(path, size, selection)?,
-            DataSource::Benchmark { path, options } => load_benchmark(path, size, options)?,
-            DataSource::Sequences { path, .. } => load_sequences(path, size)?,
+            } => load_robotcar(path, size, selection, pixels)?,
+            DataSource::Benchmark { path, options } => load_benchmark(path, size, options, pixels)?,
+            DataSource::Sequences { path, .. } => load_sequences(path, size, pixels)?,
         };
         if let Some(options) = self.options() {
             apply_options(&mut ds, self.path().unwrap_or(Path::new("")), options)?;

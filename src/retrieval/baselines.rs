@@ -7,7 +7,7 @@
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
 
-use super::embed::{EmbeddingKind, Embeddings, ItemInfo, day_then_night};
+use super::embed::{EmbeddingKind, Embeddings, ItemInfo, for_each_batch};
 use crate::data::Dataset;
 
 /// Side of each normalised patch of the SAD baseline.
@@ -90,33 +90,61 @@ fn gray_embeddings(
     kind: EmbeddingKind,
     describe: impl Fn(&[f32], usize) -> Vec<f32>,
 ) -> Embeddings {
-    let ordered = day_then_night(&items);
-    let mut data = Vec::with_capacity(ordered.len() * (side * side) as usize);
-    for it in &ordered {
-        let img = &ds.domain(it.domain)[it.index].image;
-        let small = if img.width() == side && img.height() == side {
-            img.clone()
-        } else {
-            resize(img, side, side, FilterType::Triangle)
-        };
-        data.extend(describe(&gray(&small), side as usize));
-    }
+    let mut data = Vec::new();
+    let kept = for_each_batch(
+        ds,
+        &items,
+        64,
+        |_, _| {},
+        |_, imgs, _| data.extend(gray_rows(imgs, side, &describe)),
+    );
     Embeddings {
         kind,
         channels: 1,
         pixels: (side * side) as usize,
         data,
-        items: ordered,
+        items: kept,
     }
+}
+
+/// One batch's grayscale rows at `side` px, each passed through `describe`.
+pub fn gray_rows(
+    imgs: &[&RgbImage],
+    side: u32,
+    describe: &dyn Fn(&[f32], usize) -> Vec<f32>,
+) -> Vec<f32> {
+    let mut data = Vec::with_capacity(imgs.len() * (side * side) as usize);
+    for img in imgs {
+        let small = if img.width() == side && img.height() == side {
+            (*img).clone()
+        } else {
+            resize(*img, side, side, FilterType::Triangle)
+        };
+        data.extend(describe(&gray(&small), side as usize));
+    }
+    data
+}
+
+/// [`sad_embeddings`]' side: `side` rounded down to a multiple of [`SAD_PATCH`].
+pub fn sad_side(side: u32) -> u32 {
+    let p = SAD_PATCH as u32;
+    (side / p).max(1) * p
+}
+
+/// [`sad_embeddings`]' describer: patch normalisation.
+pub fn sad_describe(g: &[f32], side: usize) -> Vec<f32> {
+    patch_normalise(g, side, SAD_PATCH)
 }
 
 /// Patch-normalised grayscale at `side` px, rounded down to a multiple of [`SAD_PATCH`].
 pub fn sad_embeddings(ds: &Dataset, items: Vec<ItemInfo>, side: u32) -> Embeddings {
-    let p = SAD_PATCH as u32;
-    let side = (side / p).max(1) * p;
-    gray_embeddings(ds, items, side, EmbeddingKind::PatchNormalised, |g, s| {
-        patch_normalise(g, s, SAD_PATCH)
-    })
+    gray_embeddings(
+        ds,
+        items,
+        sad_side(side),
+        EmbeddingKind::PatchNormalised,
+        sad_describe,
+    )
 }
 
 /// Z-scored gradient magnitude of the grayscale image at `side` px.

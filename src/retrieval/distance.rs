@@ -286,7 +286,7 @@ pub fn smallest_k(row: &[f32], k: usize) -> Vec<(usize, f32)> {
 
 /// Fold `values` (indices from `offset`) into `best`, a sorted list of at most `k` smallest.
 /// Indices arrive in increasing order, so ties keep the lower index first.
-fn merge_smallest_k(
+pub(crate) fn merge_smallest_k(
     best: &mut Vec<(usize, f32)>,
     values: impl Iterator<Item = f32>,
     offset: usize,

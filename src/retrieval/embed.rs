@@ -255,33 +255,19 @@ pub fn embed_depths(
     device: &Device,
     batch: usize,
     taps: &[usize],
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Vec<Embeddings> {
     let mut data = vec![Vec::new(); taps.len()];
     let mut shapes = vec![(0, 0); taps.len()];
-    let total = items.len();
-    let mut done = 0;
-    let ordered = day_then_night(&items);
-    // Rows come out in `ordered`'s order; a batch is a run of rows read by one encoder (each
-    // domain has its own).
-    for run in ordered.chunk_by(|a, b| a.encoder == b.encoder) {
-        let d = run[0].encoder;
-        for chunk in run.chunks(batch.max(1)) {
-            let imgs: Vec<&image::RgbImage> = chunk
-                .iter()
-                .map(|it| &ds.domain(it.domain)[it.index].image)
-                .collect();
-            for (k, (rows, c, p)) in encode_batch(model, &imgs, d, device, taps)
-                .into_iter()
-                .enumerate()
-            {
-                shapes[k] = (c, p);
-                data[k].extend(rows);
-            }
-            done += chunk.len();
-            progress(done, total);
+    let kept = for_each_batch(ds, &items, batch, progress, |_, imgs, encoder| {
+        for (k, (rows, c, p)) in encode_batch(model, imgs, encoder, device, taps)
+            .into_iter()
+            .enumerate()
+        {
+            shapes[k] = (c, p);
+            data[k].extend(rows);
         }
-    }
+    });
     data.into_iter()
         .zip(shapes)
         .map(|(data, (channels, pixels))| Embeddings {
@@ -289,9 +275,43 @@ pub fn embed_depths(
             channels,
             pixels,
             data,
-            items: ordered.clone(),
+            items: kept.clone(),
         })
         .collect()
+}
+
+/// The one walk over a dataset's images that every embedding makes: `items` day then night,
+/// in batches of at most `batch` images read by one encoder (each domain has its own), each
+/// batch's images decoded once (from disk when the dataset's pixels stay there; an unreadable
+/// file is left out) and handed to `visit` with their items and encoder. Returns the items
+/// visited, in order; `progress(done, total)` follows each batch.
+pub fn for_each_batch(
+    ds: &Dataset,
+    items: &[ItemInfo],
+    batch: usize,
+    mut progress: impl FnMut(usize, usize),
+    mut visit: impl FnMut(&[ItemInfo], &[&image::RgbImage], Domain),
+) -> Vec<ItemInfo> {
+    let ordered = day_then_night(items);
+    let total = ordered.len();
+    let mut done = 0;
+    let mut kept = Vec::with_capacity(total);
+    for run in ordered.chunk_by(|a, b| a.encoder == b.encoder) {
+        let encoder = run[0].encoder;
+        for chunk in run.chunks(batch.max(1)) {
+            let refs: Vec<(Domain, usize)> = chunk.iter().map(|it| (it.domain, it.index)).collect();
+            let images = ds.images(&refs);
+            let these: Vec<ItemInfo> = images.kept.iter().map(|&k| chunk[k].clone()).collect();
+            if !these.is_empty() {
+                visit(&these, &images.refs(), encoder);
+            }
+            drop(images);
+            kept.extend(these);
+            done += chunk.len();
+            progress(done, total);
+        }
+    }
+    kept
 }
 
 /// The standardised latent of `imgs` read by the `encoder` of `model`: `imgs.len()` rows of
@@ -338,21 +358,32 @@ fn encode_batch(
 
 /// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].
 pub fn pixel_embeddings(ds: &Dataset, items: Vec<ItemInfo>, side: u32) -> Embeddings {
-    let p = (side * side) as usize;
-    let mut data = Vec::with_capacity(items.len() * 3 * p);
-    let ordered = day_then_night(&items);
-    for it in &ordered {
-        let img = &ds.domain(it.domain)[it.index].image;
-        let small = image::imageops::resize(img, side, side, image::imageops::FilterType::Triangle);
+    let mut data = Vec::new();
+    let kept = for_each_batch(
+        ds,
+        &items,
+        64,
+        |_, _| {},
+        |_, imgs, _| data.extend(pixel_rows(imgs, side)),
+    );
+    Embeddings {
+        kind: EmbeddingKind::Pixels,
+        channels: 3,
+        pixels: (side * side) as usize,
+        data,
+        items: kept,
+    }
+}
+
+/// [`pixel_embeddings`]' rows of one batch.
+pub fn pixel_rows(imgs: &[&image::RgbImage], side: u32) -> Vec<f32> {
+    let mut data = Vec::with_capacity(imgs.len() * 3 * (side * side) as usize);
+    for img in imgs {
+        let small =
+            image::imageops::resize(*img, side, side, image::imageops::FilterType::Triangle);
         for c in 0..3 {
             data.extend(small.pixels().map(|px| px.0[c] as f32 / 255.0));
         }
     }
-    Embeddings {
-        kind: EmbeddingKind::Pixels,
-        channels: 3,
-        pixels: p,
-        data,
-        items: ordered,
-    }
+    data
 }

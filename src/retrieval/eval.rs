@@ -27,7 +27,7 @@ pub fn score_text(v: Option<f64>, decimals: usize) -> String {
     }
 }
 /// Nearest candidates rescored exactly per query.
-const RESCORE: usize = 64;
+pub(crate) const RESCORE: usize = 64;
 
 /// Scores of one embedding on one direction.
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +91,10 @@ pub struct Evaluation {
     pub matrix: Vec<f32>,
     /// One ranking per query; relevance is empty when there is no ground truth.
     pub rankings: Vec<Ranking>,
+    /// At scale ([`evaluate_top`]): the database row of each entry of each query's ranking
+    /// (its nearest, then its positives beyond them), and `matrix` and `database`'s data are
+    /// empty. Empty when every ranking covers the whole database.
+    pub candidates: Vec<Vec<usize>>,
     pub ground_truth: bool,
     pub metrics: Metrics,
     /// Mean precision–recall over queries, one point per rank cutoff.
@@ -101,9 +105,17 @@ impl Evaluation {
     /// Database rows ranked for query `q`: `(row, distance, is_true_match)`.
     pub fn ranked(&self, q: usize) -> Vec<(usize, f32, Option<bool>)> {
         let r = &self.rankings[q];
+        let row = |j: usize| self.candidates.get(q).map_or(j, |rows| rows[j]);
         r.order
             .iter()
-            .map(|&j| (j, r.distances[j], self.ground_truth.then(|| r.relevant[j])))
+            .filter(|&&j| r.distances[j].is_finite() || self.candidates.is_empty())
+            .map(|&j| {
+                (
+                    row(j),
+                    r.distances[j],
+                    self.ground_truth.then(|| r.relevant[j]),
+                )
+            })
             .collect()
     }
 
@@ -120,7 +132,10 @@ impl Evaluation {
         if !self.ground_truth {
             return None;
         }
-        self.rankings[q].first_relevant_rank()
+        let r = &self.rankings[q];
+        // At scale a positive beyond the ranked nearest has no rank.
+        r.first_relevant_rank()
+            .filter(|&k| self.candidates.is_empty() || r.distances[r.order[k - 1]].is_finite())
     }
 }
 
@@ -206,23 +221,8 @@ pub fn evaluate_depths_with(
     let scale = 1.0 / depths.len() as f32;
     matrix.iter_mut().for_each(|v| *v *= scale);
 
-    let truth = if queries.is_empty() {
-        GroundTruth::None
-    } else {
-        GroundTruth::of(
-            queries
-                .items
-                .iter()
-                .chain(&database.items)
-                .map(|it| (it.place, it.position)),
-        )
-    };
-    let ground_truth = truth != GroundTruth::None;
-    let relevant = |q: &ItemInfo, d: &ItemInfo| match (truth, &q.position, &d.position) {
-        (GroundTruth::Positions, Some(a), Some(b)) => rule.within(a, b),
-        (GroundTruth::Places, _, _) => q.place == d.place,
-        _ => false,
-    };
+    let truth = ground_truth_of(&queries, &database.items);
+    let relevant = |q: &ItemInfo, d: &ItemInfo| is_positive(truth, rule, q, d);
     let n = database.len();
     let rankings: Vec<Ranking> = (0..queries.len())
         .map(|q| {
@@ -235,6 +235,83 @@ pub fn evaluate_depths_with(
             Ranking::new(row, rel)
         })
         .collect();
+    let ground_truth = truth != GroundTruth::None;
+    let (metrics, pr_curve) = score(
+        &rankings,
+        &queries,
+        n,
+        truth,
+        rule,
+        Scope::Full {
+            triplet: ground_truth
+                .then(|| held_out_triplet_loss_depths(depths, w, seed))
+                .flatten(),
+            silhouette: ground_truth
+                .then(|| place_silhouette_depths(depths, w, device))
+                .flatten(),
+            probe: domain_probe(all),
+        },
+    );
+    Evaluation {
+        kind: all.kind,
+        query_domain,
+        queries,
+        database,
+        matrix,
+        rankings,
+        candidates: Vec::new(),
+        ground_truth,
+        metrics,
+        pr_curve,
+    }
+}
+
+/// What decides relevance between `queries` and `database`.
+fn ground_truth_of(queries: &Embeddings, database: &[ItemInfo]) -> GroundTruth {
+    if queries.is_empty() {
+        return GroundTruth::None;
+    }
+    GroundTruth::of(
+        queries
+            .items
+            .iter()
+            .chain(database)
+            .map(|it| (it.place, it.position)),
+    )
+}
+
+fn is_positive(truth: GroundTruth, rule: &Positives, q: &ItemInfo, d: &ItemInfo) -> bool {
+    match (truth, &q.position, &d.position) {
+        (GroundTruth::Positions, Some(a), Some(b)) => rule.within(a, b),
+        (GroundTruth::Places, _, _) => q.place == d.place,
+        _ => false,
+    }
+}
+
+/// How much of the database each ranking covers, and the scores only a full one defines.
+enum Scope {
+    /// Every database row ranked: mAP over the whole ranking (place ids), and the scores
+    /// computed from all embeddings.
+    Full {
+        triplet: Option<f64>,
+        silhouette: Option<f64>,
+        probe: Option<f64>,
+    },
+    /// The nearest `k` rows ranked, then the positives beyond them: Recall@N for N ≤ k and
+    /// mAP@k are exact; the scores that need every distance are absent.
+    Top(usize),
+}
+
+/// The metrics and the precision–recall curve of `rankings` (one per query).
+fn score(
+    rankings: &[Ranking],
+    queries: &Embeddings,
+    database: usize,
+    truth: GroundTruth,
+    rule: &Positives,
+    scope: Scope,
+) -> (Metrics, Vec<(f64, f64)>) {
+    let ground_truth = truth != GroundTruth::None;
     // Only queries with a positive in the database can be found; the others are counted.
     let scored: Vec<Ranking> = rankings
         .iter()
@@ -256,46 +333,114 @@ pub fn evaluate_depths_with(
     let kept = scored.len() as f64 / rankings.len().max(1) as f64;
     let recall_all = RECALL_AT.map(|k| metric(&|r| recall_at(r, k) * kept));
     // Under positions a query has many positives: mAP over the first K ranks, as the field.
-    let map = match truth {
-        GroundTruth::Positions => metric(&|r| mean_average_precision_at(r, rule.top.max(1))),
+    let map = match (&scope, truth) {
+        (Scope::Top(k), _) => metric(&|r| mean_average_precision_at(r, *k)),
+        (_, GroundTruth::Positions) => metric(&|r| mean_average_precision_at(r, rule.top.max(1))),
         _ => metric(&|r| mean_average_precision(r)),
     };
+    let (triplet, silhouette, probe, ratio) = match scope {
+        Scope::Full {
+            triplet,
+            silhouette,
+            probe,
+        } => (
+            triplet,
+            silhouette,
+            probe,
+            ground_truth.then(|| distance_ratio(&scored)).flatten(),
+        ),
+        Scope::Top(_) => (None, None, None, None),
+    };
+    let mut described = truth.describe(rule, queries.items.first().and_then(|it| it.position));
+    if let Scope::Top(k) = scope {
+        described.push_str(&format!(
+            "; ranked to the nearest {k} of each query (mAP@{k}; the scores that need every distance are absent)"
+        ));
+    }
     let metrics = Metrics {
         recall_1: metric(&|r| recall_at(r, 1)),
         recall_5: metric(&|r| recall_at(r, 5)),
         recall_10: metric(&|r| recall_at(r, 10)),
         recall_20: metric(&|r| recall_at(r, 20)),
         map,
-        triplet_loss: defined(
-            ground_truth
-                .then(|| held_out_triplet_loss_depths(depths, w, seed))
-                .flatten(),
-        ),
-        silhouette: defined(
-            ground_truth
-                .then(|| place_silhouette_depths(depths, w, device))
-                .flatten(),
-        ),
-        domain_probe: defined(domain_probe(all)),
-        distance_ratio: defined(ground_truth.then(|| distance_ratio(&scored)).flatten()),
+        triplet_loss: defined(triplet),
+        silhouette: defined(silhouette),
+        domain_probe: defined(probe),
+        distance_ratio: defined(ratio),
         queries: queries.len(),
-        database: n,
+        database,
         queries_without_positive: without_positive,
         recall_all,
-        ground_truth: truth.describe(rule, queries.items.first().and_then(|it| it.position)),
+        ground_truth: described,
     };
     let pr_curve = if ground_truth {
-        mean_precision_recall(&scored, n.min(100))
+        let k_max = match scope {
+            Scope::Top(k) => k,
+            Scope::Full { .. } => database.min(100),
+        };
+        mean_precision_recall(&scored, k_max)
     } else {
         Vec::new()
     };
+    (metrics, pr_curve)
+}
+
+/// An evaluation at scale: each query's `nearest` database rows (row, distance; nearest
+/// first, at least `k` of them unless the database is smaller), the database described by its
+/// items alone. Each ranking covers those rows and then the query's positives beyond them, at
+/// an infinite distance: Recall@N for N ≤ `k` and mAP@`k` are exact.
+pub fn evaluate_top(
+    kind: EmbeddingKind,
+    query_domain: Domain,
+    queries: Embeddings,
+    database: Vec<ItemInfo>,
+    nearest: Vec<Vec<(usize, f32)>>,
+    k: usize,
+    rule: &Positives,
+) -> Evaluation {
+    assert_eq!(queries.len(), nearest.len(), "one ranking per query");
+    let truth = ground_truth_of(&queries, &database);
+    let ground_truth = truth != GroundTruth::None;
+    let mut candidates = Vec::with_capacity(nearest.len());
+    let mut rankings = Vec::with_capacity(nearest.len());
+    for (q, near) in nearest.into_iter().enumerate() {
+        let qi = &queries.items[q];
+        let mut rows: Vec<usize> = near.iter().map(|&(j, _)| j).collect();
+        let mut distances: Vec<f32> = near.iter().map(|&(_, d)| d).collect();
+        let mut relevant: Vec<bool> = rows
+            .iter()
+            .map(|&j| is_positive(truth, rule, qi, &database[j]))
+            .collect();
+        if ground_truth {
+            let seen: std::collections::HashSet<usize> = rows.iter().copied().collect();
+            for (j, d) in database.iter().enumerate() {
+                if !seen.contains(&j) && is_positive(truth, rule, qi, d) {
+                    rows.push(j);
+                    distances.push(f32::INFINITY);
+                    relevant.push(true);
+                }
+            }
+        }
+        rankings.push(Ranking::new(distances, relevant));
+        candidates.push(rows);
+    }
+    let n = database.len();
+    let (metrics, pr_curve) = score(&rankings, &queries, n, truth, rule, Scope::Top(k));
+    let database = Embeddings {
+        kind,
+        channels: queries.channels,
+        pixels: queries.pixels,
+        data: Vec::new(),
+        items: database,
+    };
     Evaluation {
-        kind: all.kind,
+        kind,
         query_domain,
         queries,
         database,
-        matrix,
+        matrix: Vec::new(),
         rankings,
+        candidates,
         ground_truth,
         metrics,
         pr_curve,

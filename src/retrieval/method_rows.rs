@@ -240,3 +240,120 @@ pub fn compare_methods_with(
     }
     out
 }
+
+/// [`compare_methods_with`] at benchmark scale ([`evaluate_at_scale`]): the same rows (and
+/// a row for each of `also`, after the model's) from one walk over the images, each query ranked to its nearest `top`, but the domain-centred row
+/// (it needs every embedding at once) and depth weights beyond the latent (refused by the
+/// caller). `scratch` holds the database rows while they are searched.
+#[allow(clippy::too_many_arguments)]
+pub fn compare_methods_at_scale(
+    model: &DoubleVae,
+    config: &ModelConfig,
+    ds: &Dataset,
+    items: &[ItemInfo],
+    query: Domain,
+    pooled: bool,
+    latent_weights: Option<&[f32]>,
+    also: &[(String, DoubleVae)],
+    device: &Device,
+    rule: &Positives,
+    scratch: &std::path::Path,
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<MethodRow>, super::streamed::StreamError> {
+    use super::baselines::{gradient_magnitude_z, gray_rows, sad_describe, sad_side};
+    use super::embed::{EmbeddingKind, embed_images, pixel_rows};
+    use super::scaled::{ScaledRow, evaluate_at_scale};
+    let random = DoubleVae::new(config, RANDOM_ENCODER_SEED, device);
+    fn encoder<'a>(m: &'a DoubleVae, device: &'a Device) -> super::scaled::Describe<'a> {
+        Box::new(move |imgs, d| embed_images(m, imgs, d, device))
+    }
+    let row = |kind, describe, pooled, weights| ScaledRow {
+        kind,
+        describe,
+        pooled,
+        weights,
+    };
+    let mut rows = vec![(
+        "model".to_string(),
+        row(EmbeddingKind::Spatial, encoder(model, device), pooled, None),
+    )];
+    for (name, m) in also {
+        rows.push((
+            name.clone(),
+            row(EmbeddingKind::Spatial, encoder(m, device), pooled, None),
+        ));
+    }
+    if let Some(w) = latent_weights {
+        rows.push((
+            "model + learned weights".into(),
+            row(
+                EmbeddingKind::Spatial,
+                encoder(model, device),
+                false,
+                Some(w.to_vec()),
+            ),
+        ));
+    }
+    let side = (config.image_size / 4) as u32;
+    rows.push((
+        "pixels".into(),
+        row(
+            EmbeddingKind::Pixels,
+            Box::new(move |imgs, _| (pixel_rows(imgs, side), 3, (side * side) as usize)),
+            pooled,
+            None,
+        ),
+    ));
+    rows.push((
+        "random-encoder".into(),
+        row(
+            EmbeddingKind::Spatial,
+            encoder(&random, device),
+            pooled,
+            None,
+        ),
+    ));
+    if !pooled {
+        let half = sad_side((config.image_size / 2) as u32);
+        let full = config.image_size as u32;
+        rows.push((
+            "patch-normalised (SAD)".into(),
+            row(
+                EmbeddingKind::PatchNormalised,
+                Box::new(move |imgs, _| {
+                    (
+                        gray_rows(imgs, half, &sad_describe),
+                        1,
+                        (half * half) as usize,
+                    )
+                }),
+                false,
+                None,
+            ),
+        ));
+        rows.push((
+            "gradient magnitude".into(),
+            row(
+                EmbeddingKind::GradientMagnitude,
+                Box::new(move |imgs, _| {
+                    (
+                        gray_rows(imgs, full, &gradient_magnitude_z),
+                        1,
+                        (full * full) as usize,
+                    )
+                }),
+                false,
+                None,
+            ),
+        ));
+    }
+    let (names, specs): (Vec<String>, Vec<ScaledRow>) = rows.into_iter().unzip();
+    let evaluations = evaluate_at_scale(
+        ds, items, query, &specs, rule, rule.top, scratch, device, progress,
+    )?;
+    Ok(names
+        .into_iter()
+        .zip(evaluations)
+        .map(|(name, evaluation)| MethodRow { name, evaluation })
+        .collect())
+}

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod npy;
 pub mod pca;
 pub mod scale_bench;
+pub mod scaled;
 pub mod search_bench;
 pub mod streamed;
 

@@ -10,6 +10,18 @@ pub fn npy_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
         data.len(),
         "shape does not match the data"
     );
+    let mut out = npy_header(shape, None);
+    out.reserve(data.len() * 4);
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// The header of a float32 `.npy` of `shape`: magic, version, length, the dictionary, padded
+/// with spaces to a multiple of 64 bytes, or to exactly `len` bytes (a header rewritten in
+/// place once the rows are counted: `len` is then the first header's length).
+pub fn npy_header(shape: &[usize], len: Option<usize>) -> Vec<u8> {
     let dims = match shape.len() {
         1 => format!("({},)", shape[0]),
         _ => format!(
@@ -22,21 +34,19 @@ pub fn npy_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
         ),
     };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
-    // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64 bytes.
+    // Magic (6) + version (2) + header length (2) + header + '\n'.
     let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    let total = len.unwrap_or(unpadded + (64 - unpadded % 64) % 64);
+    assert!(total >= unpadded, "a rewritten .npy header cannot grow");
+    header.push_str(&" ".repeat(total - unpadded));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
+    let mut out = Vec::with_capacity(total);
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
     out
 }
 
-/// Write an `.npy` file atomically.
 pub fn write_npy(
     path: &Path,
     data: &[f32],

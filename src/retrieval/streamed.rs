@@ -14,8 +14,12 @@ use burn::prelude::Device;
 
 use super::distance::{DeviceIndex, exact};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_images};
+use super::eval::RESCORE;
 use crate::data::Domain;
 use crate::model::DoubleVae;
+
+/// The most bytes of database rows [`StreamedIndex::exact_search`] reads at once.
+pub const EXACT_BLOCK_BYTES: usize = 256 << 20;
 
 /// Why a streamed index cannot be built or read.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +90,19 @@ impl StreamedBuilder {
         let imgs: Vec<&image::RgbImage> = batch.iter().map(|(_, im)| im).collect();
         let (data, c, p) = embed_images(model, &imgs, encoder, device);
         drop(imgs);
-        (self.channels, self.pixels) = (c, p);
+        let items: Vec<ItemInfo> = batch.into_iter().map(|(it, _)| it).collect();
+        self.add_rows(items, data, c, p)
+    }
+
+    /// Take in rows already computed: `items.len()` rows of `channels × pixels` floats.
+    pub fn add_rows(
+        &mut self,
+        items: Vec<ItemInfo>,
+        data: Vec<f32>,
+        channels: usize,
+        pixels: usize,
+    ) -> Result<(), StreamError> {
+        (self.channels, self.pixels) = (channels, pixels);
         let mut bytes = Vec::with_capacity(data.len() * 4);
         data.iter()
             .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
@@ -96,11 +112,10 @@ impl StreamedBuilder {
                 path: self.path.clone(),
                 source,
             })?;
-        let items: Vec<ItemInfo> = batch.into_iter().map(|(it, _)| it).collect();
         let spatial = Embeddings {
             kind: EmbeddingKind::Spatial,
-            channels: c,
-            pixels: p,
+            channels,
+            pixels,
             data,
             items,
         };
@@ -108,6 +123,15 @@ impl StreamedBuilder {
         self.pooled.extend(pooled.data);
         self.items.extend(pooled.items);
         Ok(())
+    }
+
+    /// Rows taken in so far.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
     pub fn finish(mut self) -> Result<StreamedIndex, StreamError> {
@@ -143,12 +167,22 @@ impl StreamedIndex {
         self.pooled.is_empty()
     }
 
+    /// The database's rows, in order.
+    pub fn items(&self) -> &[ItemInfo] {
+        &self.pooled.items
+    }
+
     /// Database row `i`'s spatial embedding, read from disk into `buf`.
     pub fn spatial_row(&self, i: usize, buf: &mut [f32]) -> Result<(), StreamError> {
+        self.read_rows(i..i + 1, buf)
+    }
+
+    /// Database rows `rows`, read from disk into `buf` (`rows.len() × C × P` floats).
+    fn read_rows(&self, rows: std::ops::Range<usize>, buf: &mut [f32]) -> Result<(), StreamError> {
         let dim = self.channels * self.pixels;
-        let mut bytes = vec![0u8; dim * 4];
+        let mut bytes = vec![0u8; rows.len() * dim * 4];
         self.spatial
-            .read_exact_at(&mut bytes, (i * dim * 4) as u64)
+            .read_exact_at(&mut bytes, (rows.start * dim * 4) as u64)
             .map_err(|source| StreamError::Io {
                 path: self.path.clone(),
                 source,
@@ -157,6 +191,53 @@ impl StreamedIndex {
             *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
         Ok(())
+    }
+
+    /// The `top` nearest database rows of each query by the exact spatial distance (channel
+    /// weights `w`), nearest first: the rows are read from disk a block at a time (at most
+    /// [`EXACT_BLOCK_BYTES`]), each block searched on the device, its nearest rescored
+    /// exactly and merged. What [`DeviceIndex`] gives on the whole database, in bounded memory.
+    pub fn exact_search(
+        &self,
+        queries: &Embeddings,
+        top: usize,
+        w: Option<&[f32]>,
+        device: &Device,
+    ) -> Result<Vec<Vec<(usize, f32)>>, StreamError> {
+        let (c, p) = (self.channels, self.pixels);
+        let dim = c * p;
+        let n = self.len();
+        let block = (EXACT_BLOCK_BYTES / (dim * 4).max(1)).clamp(1, n.max(1));
+        // As the in-memory path: the nearest RESCORE of each block get exact distances.
+        let keep = top.max(RESCORE);
+        let mut best: Vec<Vec<(usize, f32)>> = vec![Vec::new(); queries.len()];
+        let mut start = 0;
+        while start < n {
+            let end = (start + block).min(n);
+            let mut data = vec![0.0f32; (end - start) * dim];
+            self.read_rows(start..end, &mut data)?;
+            let chunk = Embeddings {
+                kind: EmbeddingKind::Spatial,
+                channels: c,
+                pixels: p,
+                data,
+                items: self.pooled.items[start..end].to_vec(),
+            };
+            let near = DeviceIndex::new(&chunk, w, device).search(queries, keep);
+            for (q, near) in near.into_iter().enumerate() {
+                let mut exact_near: Vec<(usize, f32)> = near
+                    .into_iter()
+                    .map(|(j, _)| (j, exact(queries.row(q), chunk.row(j), c, p, w)))
+                    .collect();
+                exact_near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                let merged = &mut best[q];
+                merged.extend(exact_near.into_iter().map(|(j, d)| (start + j, d)));
+                merged.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                merged.truncate(top);
+            }
+            start = end;
+        }
+        Ok(best)
     }
 
     /// The `top` nearest database rows of each spatial query: the pooled descriptor's

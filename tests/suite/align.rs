@@ -164,6 +164,7 @@ fn classical_baselines_match_hand_computation_on_two_images() {
         image_size: 4,
         day: vec![sample(Domain::Day, 0, ramp)],
         night: vec![sample(Domain::Night, 0, dim)],
+        on_disk: None,
     };
     let sad = sad_embeddings(&ds, all_items(&ds), 4);
     // Each row is x-mean over std: columns at −1.5, −0.5, 0.5, 1.5 steps, std √1.25 steps.

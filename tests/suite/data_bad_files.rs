@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use duskmatch::data::Pixels;
 use duskmatch::data::folder::load_folder;
 use duskmatch::data::image_io::read_rgb;
 
@@ -126,7 +127,7 @@ fn a_folder_with_bad_files_loads_the_good_ones_and_names_the_rest() {
     write(d, "night/huge.png", &png_header_claiming(60_000, 60_000));
     write(d, "night/tiny.png", &png_bytes(1, 1));
     write(d, "day/notes.txt", b"ignored: not an image name");
-    let (ds, report) = load_folder(d, 24).unwrap();
+    let (ds, report) = load_folder(d, 24, Pixels::Decoded).unwrap();
     assert_eq!(ds.day.len(), 3);
     assert_eq!(ds.night.len(), 3);
     assert_eq!(report.loaded, 6);

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use duskmatch::data::DataSource;
+use duskmatch::data::Pixels;
 use duskmatch::data::folder::load_folder;
 use duskmatch::data::image_io::center_square;
 use duskmatch::data::robotcar::{RobotCarSelection, load_robotcar};
@@ -44,7 +45,7 @@ fn places_csv_gives_ground_truth() {
         "file,place\nday/a.png,market\nday/b.png,bridge\nnight/x.png,bridge\ny.png,market\n",
     )
     .unwrap();
-    let (ds, _) = load_folder(d, 16).unwrap();
+    let (ds, _) = load_folder(d, 16, Pixels::Decoded).unwrap();
     let place = |name: &str| {
         ds.day
             .iter()
@@ -73,11 +74,11 @@ fn wrong_and_empty_folders_say_what_layout_was_expected() {
     assert!(e.contains("does not exist"), "{e}");
     std::fs::create_dir_all(d.join("day")).unwrap();
     std::fs::create_dir_all(d.join("night")).unwrap();
-    let e = load_folder(d, 16).unwrap_err().to_string();
+    let e = load_folder(d, 16, Pixels::Decoded).unwrap_err().to_string();
     assert!(e.contains("no PNG or JPEG images"), "{e}");
     // Only day images: the night side is named.
     save(d, "day/a.png", &solid(20, 20, [1, 2, 3]));
-    let e = load_folder(d, 16).unwrap_err().to_string();
+    let e = load_folder(d, 16, Pixels::Decoded).unwrap_err().to_string();
     assert!(e.contains("night/"), "{e}");
     // `synth` parses without a folder.
     assert!(matches!(
@@ -123,7 +124,7 @@ fn robotcar_layout_reads_chosen_conditions() {
         night_conditions: vec!["night".into()],
         cameras: vec!["rear".into()],
     };
-    let (set, _) = load_robotcar(d, 16, &sel).unwrap();
+    let (set, _) = load_robotcar(d, 16, &sel, Pixels::Decoded).unwrap();
     assert_eq!((set.day.len(), set.night.len()), (2, 2));
     assert!(set.day.iter().all(|s| s.name.contains("sun/rear")));
     assert!(set.day[0].image.get_pixel(0, 0).0[0] > 200);
@@ -132,7 +133,9 @@ fn robotcar_layout_reads_chosen_conditions() {
         day_conditions: vec!["dawn".into()],
         ..Default::default()
     };
-    let e = load_robotcar(d, 16, &sel).unwrap_err().to_string();
+    let e = load_robotcar(d, 16, &sel, Pixels::Decoded)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("dawn") && e.contains("night-rain") && e.contains("overcast-reference"),
         "{e}"

@@ -1,12 +1,18 @@
 //! Retrieval at scale: the streamed index holds pooled descriptors in memory and spatial rows
 //! on disk, and with every database image as a candidate its two-stage search ranks exactly as
-//! the in-memory evaluation does.
+//! the in-memory evaluation does. Pixels left on disk are decoded a batch at a time, and the
+//! table at scale (one walk over the images, database rows in files, each query ranked to its
+//! nearest K) equals the in-memory table where K covers the database.
 
-use duskmatch::data::Domain;
+use duskmatch::cli::synth::{SynthArgs, SynthLayout};
+use duskmatch::data::robotcar::RobotCarSelection;
 use duskmatch::data::synth::{SynthConfig, generate};
+use duskmatch::data::{DataSource, Domain, Pixels, Positives};
 use duskmatch::model::DoubleVae;
+use duskmatch::retrieval::baselines::sad_embeddings;
 use duskmatch::retrieval::embed::{ItemInfo, all_items, embed};
 use duskmatch::retrieval::eval::evaluate;
+use duskmatch::retrieval::method_rows::{compare_methods_at_scale, compare_methods_with};
 use duskmatch::retrieval::streamed::StreamedBuilder;
 use duskmatch::train::Preset;
 
@@ -62,4 +68,198 @@ fn two_stage_search_with_every_candidate_ranks_as_the_full_matrix() {
             assert!((d - r.1).abs() < 1e-4, "{d} vs {}", r.1);
         }
     }
+}
+
+fn write_fixture(dir: &std::path::Path, layout: SynthLayout, places: usize) {
+    duskmatch::cli::synth::run(SynthArgs {
+        out: dir.to_path_buf(),
+        places,
+        size: 32,
+        seed: 9,
+        layout,
+        spacing: 50.0,
+    })
+    .unwrap();
+}
+
+fn tiny_model() -> (DoubleVae, duskmatch::model::ModelConfig) {
+    let mut cfg = Preset::Tiny.config().model;
+    cfg.image_size = 32;
+    (DoubleVae::new(&cfg, 7, &cpu()), cfg)
+}
+
+#[test]
+fn pixels_left_on_disk_are_decoded_a_batch_at_a_time_and_embed_as_in_memory() {
+    let dir = tempdir();
+    let d = dir.path().join("folder");
+    write_fixture(&d, SynthLayout::Folder, 20);
+    let source = DataSource::from_dir(&d, RobotCarSelection::default()).unwrap();
+    let (held, _) = source.load(32).unwrap();
+    let (listed, report) = source.load_pixels(32, Pixels::OnDisk).unwrap();
+    assert!(listed.is_on_disk() && !held.is_on_disk());
+    assert_eq!(report.loaded, 40, "every file listed");
+    assert!(
+        listed.day.iter().all(|s| s.image.width() == 0),
+        "nothing decoded by the listing"
+    );
+    let (model, _) = tiny_model();
+    let a = embed(&model, &held, all_items(&held), &cpu(), 4, |_, _| {});
+    let b = embed(&model, &listed, all_items(&listed), &cpu(), 4, |_, _| {});
+    assert_eq!(a.items, b.items);
+    assert_eq!(a.data, b.data, "the same rows, bit for bit");
+    let disk = listed.on_disk.as_ref().unwrap();
+    assert_eq!(
+        disk.peak_decoded(),
+        4,
+        "never more decoded images than a batch"
+    );
+    let sad = |ds| sad_embeddings(ds, all_items(ds), 16).data;
+    assert_eq!(sad(&held), sad(&listed));
+    assert!(disk.skipped().is_empty());
+
+    // A file that turns out unreadable when its batch is read is left out and named.
+    let bad = d
+        .join("night")
+        .join(listed.night[3].name.rsplit('/').next().unwrap());
+    std::fs::write(&bad, b"not an image").unwrap();
+    let c = embed(&model, &listed, all_items(&listed), &cpu(), 4, |_, _| {});
+    assert_eq!(c.len(), 39);
+    assert!(
+        !c.items
+            .iter()
+            .any(|it| it.domain == Domain::Night && it.index == 3)
+    );
+    let skipped = disk.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].path, bad);
+}
+
+#[test]
+fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
+    let dir = tempdir();
+    let (model, cfg) = tiny_model();
+    // Place ids (a folder) and positions (the downloaders' layout).
+    for layout in [SynthLayout::Folder, SynthLayout::Benchmark] {
+        let d = dir.path().join(format!("{layout:?}"));
+        write_fixture(&d, layout, 12);
+        let source = DataSource::from_dir(&d, RobotCarSelection::default()).unwrap();
+        let (held, _) = source.load(32).unwrap();
+        let (listed, _) = source.load_pixels(32, Pixels::OnDisk).unwrap();
+        let rule = Positives {
+            top: 40,
+            ..Positives::default()
+        };
+        let full = compare_methods_with(
+            &model,
+            &cfg,
+            &held,
+            &all_items(&held),
+            Domain::Night,
+            false,
+            None,
+            &cpu(),
+            0,
+            &rule,
+        );
+        let scaled = compare_methods_at_scale(
+            &model,
+            &cfg,
+            &listed,
+            &all_items(&listed),
+            Domain::Night,
+            false,
+            None,
+            &[],
+            &cpu(),
+            &rule,
+            dir.path(),
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(
+            scaled.len(),
+            full.len() - 1,
+            "all but the domain-centred row"
+        );
+        for row in &scaled {
+            let want = full.iter().find(|r| r.name == row.name).unwrap();
+            let (a, b) = (&row.evaluation.metrics, &want.evaluation.metrics);
+            for (x, y) in [
+                (a.recall_1, b.recall_1),
+                (a.recall_5, b.recall_5),
+                (a.recall_10, b.recall_10),
+                (a.recall_20, b.recall_20),
+                (a.map, b.map),
+            ] {
+                let (x, y) = (x.unwrap(), y.unwrap());
+                assert!((x - y).abs() < 1e-9, "{layout:?} {}: {x} vs {y}", row.name);
+            }
+            assert_eq!(a.triplet_loss, None, "needs every distance");
+            for q in 0..12 {
+                let got: Vec<usize> = row.evaluation.ranked(q).iter().map(|r| r.0).collect();
+                let want: Vec<usize> = want.evaluation.ranked(q).iter().map(|r| r.0).collect();
+                assert_eq!(got, want, "{layout:?} {} query {q}", row.name);
+            }
+        }
+        // The database rows were kept in files of `dir` while searched, then removed.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("duskmatch-eval")
+            })
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+#[test]
+fn eval_streamed_writes_the_rankings_and_pairs_it_writes_in_memory() {
+    let dir = tempdir();
+    let d = dir.path().join("bench");
+    write_fixture(&d, SynthLayout::Benchmark, 10);
+    let mut cfg = Preset::Tiny.config();
+    cfg.model.image_size = 32;
+    let ck = dir.path().join("m.dmck");
+    save_untrained(&ck, &cfg, 3, 5);
+    let mut outputs = Vec::new();
+    for stream in [false, true] {
+        let r = dir.path().join(format!("r{stream}.csv"));
+        let p = dir.path().join(format!("p{stream}.txt"));
+        let mut args = vec![
+            "eval",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--data",
+            d.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--rankings",
+            r.to_str().unwrap(),
+            "--pairs",
+            p.to_str().unwrap(),
+            "--top",
+            "5",
+        ];
+        if stream {
+            args.extend(["--stream", "--scratch", dir.path().to_str().unwrap()]);
+        }
+        let (code, stdout, stderr) = run_duskmatch(&args);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        if stream {
+            assert!(
+                stderr.contains("read from disk a batch at a time"),
+                "{stderr}"
+            );
+            assert!(stdout.contains("ranked to the nearest 20"), "{stdout}");
+        }
+        outputs.push((
+            std::fs::read_to_string(r).unwrap(),
+            std::fs::read_to_string(p).unwrap(),
+        ));
+    }
+    assert_eq!(outputs[0].1.lines().count(), 50);
+    assert_eq!(outputs[0], outputs[1]);
 }

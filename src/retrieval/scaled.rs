@@ -1,0 +1,193 @@
+//! Evaluation at benchmark scale: one walk over the images, a batch decoded at a time, every
+//! row of the table (the model, the baselines) computed from that batch; each row's queries
+//! kept in memory and its database rows written to a file as they come
+//! ([`StreamedBuilder`]); then each query's nearest K found by the exact distance, reading the
+//! database back a block at a time. Nothing holds every image or every database embedding.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use image::RgbImage;
+
+use super::distance::{DeviceIndex, exact};
+use super::embed::{EmbeddingKind, Embeddings, ItemInfo, for_each_batch};
+use super::eval::{Evaluation, RESCORE, evaluate_top};
+use super::streamed::{StreamError, StreamedBuilder};
+use crate::data::{Dataset, Domain, Positives};
+
+/// Above this many images `eval` reads them from disk a batch at a time and ranks each
+/// query to its nearest K ([`evaluate_at_scale`]); below, every image and every embedding is
+/// held and each query ranked against the whole database, with the scores that need it
+/// (the in-memory path held about 1 GiB at 2,000 images: docs/benchmarks.md).
+pub const STREAM_ABOVE_IMAGES: usize = 4000;
+
+/// Turns one batch of images, all read by one encoder, into rows: the data, channels, pixels.
+pub type Describe<'a> = Box<dyn Fn(&[&RgbImage], Domain) -> (Vec<f32>, usize, usize) + 'a>;
+
+/// One row of the table at scale.
+pub struct ScaledRow<'a> {
+    pub kind: EmbeddingKind,
+    pub describe: Describe<'a>,
+    /// Pool each image's rows into the global descriptor before searching.
+    pub pooled: bool,
+    /// Channel weights of the distance, if any.
+    pub weights: Option<Vec<f32>>,
+}
+
+/// Files removed when dropped, whatever happened.
+struct Scratch(Vec<PathBuf>);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Evaluate every row of `rows` on `items` of `ds`, queries from `query`, each query ranked
+/// to its nearest `k` (at least 20, the largest N reported). Database rows go to files in
+/// `scratch`, removed before returning. `progress(done, total)` follows the images.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_at_scale(
+    ds: &Dataset,
+    items: &[ItemInfo],
+    query: Domain,
+    rows: &[ScaledRow<'_>],
+    rule: &Positives,
+    k: usize,
+    scratch: &Path,
+    device: &Device,
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<Evaluation>, StreamError> {
+    let k = k.max(20);
+    let stem = format!("duskmatch-eval-{}", std::process::id());
+    let files = Scratch(
+        (0..rows.len())
+            .map(|r| scratch.join(format!("{stem}-{r}.f32")))
+            .collect(),
+    );
+    let mut builders = files
+        .0
+        .iter()
+        .map(|p| StreamedBuilder::create(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut queries: Vec<(Vec<f32>, Vec<ItemInfo>, usize, usize)> =
+        vec![(Vec::new(), Vec::new(), 0, 0); rows.len()];
+    let mut failed: Option<StreamError> = None;
+    for_each_batch(ds, items, 32, progress, |batch, imgs, encoder| {
+        if failed.is_some() {
+            return;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let (data, c, p) = (row.describe)(imgs, encoder);
+            let e = Embeddings {
+                kind: row.kind,
+                channels: c,
+                pixels: p,
+                data,
+                items: batch.to_vec(),
+            };
+            let e = if row.pooled { e.pooled() } else { e };
+            let dim = e.dim();
+            let q = &mut queries[r];
+            (q.2, q.3) = (e.channels, e.pixels);
+            let (mut db_data, mut db_items) = (Vec::new(), Vec::new());
+            for (i, it) in e.items.iter().enumerate() {
+                let row_data = &e.data[i * dim..(i + 1) * dim];
+                if it.domain == query {
+                    q.0.extend_from_slice(row_data);
+                    q.1.push(it.clone());
+                } else {
+                    db_data.extend_from_slice(row_data);
+                    db_items.push(it.clone());
+                }
+            }
+            if !db_items.is_empty()
+                && let Err(e) = builders[r].add_rows(db_items, db_data, e.channels, e.pixels)
+            {
+                failed = Some(e);
+                return;
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for ((row, builder), (data, q_items, channels, pixels)) in
+        rows.iter().zip(builders).zip(queries)
+    {
+        let index = builder.finish()?;
+        let queries = Embeddings {
+            kind: if row.pooled {
+                EmbeddingKind::Pooled
+            } else {
+                row.kind
+            },
+            channels,
+            pixels,
+            data,
+            items: q_items,
+        };
+        let nearest = if index.is_empty() {
+            vec![Vec::new(); queries.len()]
+        } else {
+            index.exact_search(&queries, k, row.weights.as_deref(), device)?
+        };
+        let database = index.items().to_vec();
+        drop(index);
+        out.push(evaluate_top(
+            queries.kind,
+            query,
+            queries,
+            database,
+            nearest,
+            k,
+            rule,
+        ));
+    }
+    drop(files);
+    Ok(out)
+}
+
+/// Embeddings already in memory (imported descriptors) evaluated as at scale: each query
+/// ranked to its nearest `rule.top` (at least 20), the nearest rescored exactly.
+pub fn evaluate_nearest(
+    all: &Embeddings,
+    query: Domain,
+    rule: &Positives,
+    device: &Device,
+) -> Evaluation {
+    let k = rule.top.max(20);
+    let queries = all.subset(&all.of_domain(query));
+    let database = all.subset(&all.of_domain(query.other()));
+    let nearest = if database.is_empty() {
+        vec![Vec::new(); queries.len()]
+    } else {
+        DeviceIndex::new(&database, None, device)
+            .search(&queries, k.max(RESCORE))
+            .into_iter()
+            .enumerate()
+            .map(|(q, near)| {
+                let mut near: Vec<(usize, f32)> = near
+                    .into_iter()
+                    .map(|(j, _)| {
+                        let d = exact(
+                            queries.row(q),
+                            database.row(j),
+                            database.channels,
+                            database.pixels,
+                            None,
+                        );
+                        (j, d)
+                    })
+                    .collect();
+                near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                near.truncate(k);
+                near
+            })
+            .collect()
+    };
+    evaluate_top(all.kind, query, queries, database.items, nearest, k, rule)
+}
