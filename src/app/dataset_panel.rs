@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::layout_form::LayoutForm;
 use super::notices::Notices;
 use super::panel::Panel;
 use crate::run::job::Job;
@@ -96,6 +97,8 @@ impl DatasetState {
 pub enum DatasetAction {
     Load(DataSource),
     PickFolder,
+    /// Browse for the positions file.
+    PickPositions,
     /// The typed folder is not a dataset: the message says why.
     Invalid(String),
 }
@@ -104,7 +107,10 @@ pub struct DatasetPanel {
     pub synth: SynthConfig,
     pub folder_text: String,
     pub robotcar: RobotCarSelection,
-    picker: Option<Job<Option<PathBuf>>>,
+    /// The layout options a folder is loaded with.
+    pub layout: LayoutForm,
+    /// The open file dialog and what it chooses.
+    picker: Option<(Pick, Job<Option<PathBuf>>)>,
     /// A folder chosen with the dialog or by dropping, for the app to load.
     chosen: Option<DataSource>,
 }
@@ -132,6 +138,10 @@ impl DatasetPanel {
             synth,
             folder_text,
             robotcar,
+            layout: source
+                .options()
+                .map(LayoutForm::from_options)
+                .unwrap_or_default(),
             picker: None,
             chosen: None,
         }
@@ -139,28 +149,45 @@ impl DatasetPanel {
 
     /// Open the system folder dialog as a job (it blocks until the user answers).
     pub fn pick_folder(&mut self, wake: impl Fn() + Send + 'static) {
-        self.picker = Some(Job::spawn(
-            "folder-picker",
-            "the folder dialog",
-            wake,
-            |_| {
+        self.picker = Some((
+            Pick::Folder,
+            Job::spawn("folder-picker", "the folder dialog", wake, |_| {
                 Ok(rfd::FileDialog::new()
                     .set_title("Choose a dataset folder")
                     .pick_folder())
-            },
+            }),
         ));
+    }
+
+    /// Open the system file dialog for the positions file, as a job.
+    pub fn pick_positions(&mut self, wake: impl Fn() + Send + 'static) {
+        self.picker = Some((
+            Pick::Positions,
+            Job::spawn("positions-picker", "the file dialog", wake, |_| {
+                Ok(rfd::FileDialog::new()
+                    .set_title("Choose the positions file")
+                    .add_filter("CSV", &["csv", "txt"])
+                    .pick_file())
+            }),
+        ));
+    }
+
+    /// The folder typed or chosen, read as a dataset source with the layout options.
+    pub fn source_of(&self, path: &std::path::Path) -> Result<DataSource, String> {
+        DataSource::from_dir_with(path, self.robotcar.clone(), self.layout.options())
+            .map_err(|e| e.to_string())
     }
 
     /// A folder chosen in the dialog or dropped on the window: read as a dataset source, to be
     /// loaded by the app ([`take_chosen`](Self::take_chosen)); a folder that is not one is
     /// reported.
     pub fn choose_folder(&mut self, path: PathBuf, notices: &mut Notices) {
-        match DataSource::from_dir(&path, RobotCarSelection::default()) {
+        match self.source_of(&path) {
             Ok(source) => {
                 self.folder_text = path.display().to_string();
                 self.chosen = Some(source);
             }
-            Err(e) => notices.error(e.to_string()),
+            Err(e) => notices.error(e),
         }
     }
 
@@ -202,12 +229,9 @@ impl DatasetPanel {
                 .labelled_by(label.id);
                 if ui.button("Load").clicked() {
                     action = Some(
-                        match DataSource::from_dir(
-                            std::path::Path::new(self.folder_text.trim()),
-                            self.robotcar.clone(),
-                        ) {
+                        match self.source_of(std::path::Path::new(self.folder_text.trim())) {
                             Ok(s) => DatasetAction::Load(s),
-                            Err(e) => DatasetAction::Invalid(e.to_string()),
+                            Err(e) => DatasetAction::Invalid(e),
                         },
                     );
                 }
@@ -219,6 +243,14 @@ impl DatasetPanel {
                 }
             });
             ui.weak("…or drop a folder onto the window.");
+            let browsing = self.picker.is_some();
+            egui::CollapsingHeader::new("Layout options")
+                .default_open(!self.layout.options().is_default())
+                .show(ui, |ui| {
+                    if self.layout.ui(ui, browsing) {
+                        action = Some(DatasetAction::PickPositions);
+                    }
+                });
         });
         match state {
             DatasetState::Loading {
@@ -260,17 +292,29 @@ impl DatasetPanel {
     }
 }
 
+/// What the open file dialog chooses.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    Folder,
+    Positions,
+}
+
 impl Panel for DatasetPanel {
     /// The folder dialog's answer, once it closes (nothing when cancelled).
     fn poll(&mut self, notices: &mut Notices) {
-        let Some(r) = self.picker.as_mut().and_then(|j| j.poll()) else {
+        let Some((pick, r)) = self
+            .picker
+            .as_mut()
+            .and_then(|(pick, j)| j.poll().map(|r| (*pick, r)))
+        else {
             return;
         };
         self.picker = None;
-        match r {
-            Ok(Some(path)) => self.choose_folder(path, notices),
-            Ok(None) => {}
-            Err(e) => notices.error(e),
+        match (pick, r) {
+            (Pick::Folder, Ok(Some(path))) => self.choose_folder(path, notices),
+            (Pick::Positions, Ok(Some(path))) => self.layout.positions = path.display().to_string(),
+            (_, Ok(None)) => {}
+            (_, Err(e)) => notices.error(e),
         }
     }
 }

@@ -101,8 +101,17 @@ impl GridPanel {
                         ui.end_row();
                         for (r, row) in grid.rows.iter().enumerate() {
                             ui.vertical(|ui| {
+                                // Benchmark names are long (@easting@northing@…): one
+                                // truncated line, the whole name on hover.
+                                ui.set_max_width(90.0);
                                 ui.strong(row.domain.name());
-                                ui.weak(short_name(&row.name));
+                                ui.add(
+                                    egui::Label::new(
+                                        egui::RichText::new(short_name(&row.name)).weak(),
+                                    )
+                                    .truncate(),
+                                )
+                                .on_hover_text(&row.name);
                             });
                             for (c, tex) in textures[r].iter().enumerate() {
                                 let resp = ui

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod image_compare;
 pub mod inference;
 mod input;
+pub mod layout_form;
 pub use crate::run::job;
 pub mod loss_plot;
 pub mod notices;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use burn::prelude::Device;
 
-use crate::data::{Dataset, Domain, Split};
+use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::embed;
-use crate::retrieval::eval::{Evaluation, evaluate};
+use crate::retrieval::eval::{Evaluation, evaluate_with};
 use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
 use crate::run::job::Job;
@@ -25,18 +25,20 @@ pub struct IndexKey {
     pub dataset: u64,
     pub query: Domain,
     pub pooled: bool,
+    pub rule: Positives,
     pub weights: Option<Vec<u32>>,
 }
 
 impl IndexKey {
     /// The key of `inputs` with these settings.
-    pub fn new(inputs: &IndexInputs, query: Domain, pooled: bool) -> Self {
+    pub fn new(inputs: &IndexInputs, query: Domain, pooled: bool, rule: Positives) -> Self {
         IndexKey {
             step: inputs.provenance.step,
             model: inputs.provenance.model,
             dataset: inputs.provenance.dataset,
             query,
             pooled,
+            rule,
             weights: inputs
                 .weights
                 .as_ref()
@@ -163,7 +165,7 @@ impl RetrievalIndex {
 
     /// Build the index of `key` from `inputs` in the background; `wake` when it ends.
     pub fn build(&mut self, key: IndexKey, inputs: IndexInputs, wake: impl Fn() + Send + 'static) {
-        let (query, pooled) = (key.query, key.pooled);
+        let (query, pooled, rule) = (key.query, key.pooled, key.rule);
         let job = Job::spawn(
             "retrieval-index",
             "building the retrieval index",
@@ -183,7 +185,8 @@ impl RetrievalIndex {
                 if pooled {
                     e = pooled_e.clone();
                 }
-                let evaluation = evaluate(&e, query, inputs.weights.as_deref(), &inputs.device, 0);
+                let w = inputs.weights.as_deref();
+                let evaluation = evaluate_with(&e, query, w, &inputs.device, 0, &rule);
                 // The map projects pooled descriptors, queries first, as the evaluation
                 // orders them.
                 let q_rows = pooled_e.of_domain(query);

@@ -15,13 +15,16 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use super::image_compare::to_color_image;
 pub use super::retrieval_index::{IndexInputs, IndexKey, RetrievalResult};
 use super::retrieval_index::{IndexView, RetrievalIndex};
-use crate::data::{Dataset, Domain};
+use crate::data::{Dataset, Domain, Positives};
 use crate::retrieval::embed::EmbeddingKind;
 use crate::retrieval::eval::{Evaluation, RECALL_AT};
 
 pub struct RetrievalPanel {
     pub query_domain: Domain,
     pub pooled: bool,
+    /// When a database image is a positive, where positions decide (`eval --radius`,
+    /// `--frame-tolerance`).
+    pub rule: Positives,
     pub failures_only: bool,
     pub selected_query: Option<usize>,
     pub compare_match: Option<usize>,
@@ -56,6 +59,7 @@ impl Default for RetrievalPanel {
         Self {
             query_domain: Domain::Night,
             pooled: false,
+            rule: Positives::default(),
             failures_only: false,
             selected_query: None,
             compare_match: None,
@@ -130,7 +134,7 @@ impl RetrievalPanel {
     /// model (nothing else changed) waits for the user, unless [`Self::follow_live`] is on,
     /// and a build in progress is never abandoned for a newer snapshot.
     pub fn ensure(&mut self, inputs: IndexInputs, live: bool, wake: impl Fn() + Send + 'static) {
-        let key = IndexKey::new(&inputs, self.query_domain, self.pooled);
+        let key = IndexKey::new(&inputs, self.query_domain, self.pooled, self.rule);
         if let Some(current) = self.current_key()
             && current.step != key.step
             && current.same_but_step(&key)
@@ -207,7 +211,7 @@ impl RetrievalPanel {
 
     /// Settings row; returns true when a setting that changes the index changed.
     pub fn settings_ui(&mut self, ui: &mut egui::Ui) -> bool {
-        let before = (self.query_domain, self.pooled);
+        let before = (self.query_domain, self.pooled, self.rule);
         ui.horizontal_wrapped(|ui| {
             ui.label("Queries:");
             ui.selectable_value(&mut self.query_domain, Domain::Night, "night to day");
@@ -228,6 +232,27 @@ impl RetrievalPanel {
                     "Weigh latent channels with the weights learned in the Saliency tab",
                 );
             ui.add(egui::Slider::new(&mut self.thumb, 40.0..=128.0).text("thumbnails"));
+            ui.separator();
+            let l = ui.label("Positives within");
+            ui.add(
+                egui::DragValue::new(&mut self.rule.radius_m)
+                    .range(0.1..=10_000.0)
+                    .speed(0.5)
+                    .suffix(" m"),
+            )
+            .labelled_by(l.id)
+            .on_hover_text(
+                "Where images have positions: a database image this close to the query is a \
+                 positive (the bound included; the field's default is 25 m)",
+            );
+            let f = ui.label("or");
+            ui.add(
+                egui::DragValue::new(&mut self.rule.frame_tolerance)
+                    .range(0..=1000)
+                    .suffix(" frames"),
+            )
+            .labelled_by(f.id)
+            .on_hover_text("Frame-aligned sequences (Nordland): positives within this many frames");
         });
         let kind = if self.pooled {
             EmbeddingKind::Pooled
@@ -235,7 +260,7 @@ impl RetrievalPanel {
             EmbeddingKind::Spatial
         };
         ui.weak(format!("In use: {}", kind.describe()));
-        before != (self.query_domain, self.pooled)
+        before != (self.query_domain, self.pooled, self.rule)
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, ds: Option<&Arc<Dataset>>) {

@@ -23,6 +23,9 @@ impl DuskApp {
                     let action = self.dataset_panel.ui(ui, &self.dataset, !active);
                     match action {
                         Some(DatasetAction::Load(s)) => self.load_dataset(s),
+                        Some(DatasetAction::PickPositions) => {
+                            self.dataset_panel.pick_positions(self.waker.waker())
+                        }
                         Some(DatasetAction::PickFolder) => {
                             self.dataset_panel.pick_folder(self.waker.waker())
                         }

@@ -1127,3 +1127,57 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
         assert!(h.query_all_by_label(&text).next().is_some(), "{text}");
     }
 }
+
+#[test]
+fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
+    let dir = tempdir();
+    let data = dir.path().join("bench");
+    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
+        out: data.clone(),
+        places: 12,
+        size: 32,
+        seed: 9,
+        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
+        spacing: 50.0,
+    })
+    .unwrap();
+    let mut config = Preset::Tiny.config();
+    config.model.image_size = 32;
+    let ck = dir.path().join("m.dmck");
+    save_untrained(&ck, &config, 3, 5);
+    let app = DuskApp::new(AppOptions {
+        settings: Settings {
+            config,
+            ..Default::default()
+        },
+        checkpoint: Some(ck),
+        no_checkpoint: false,
+        backend: BackendChoice::Cpu,
+        runs_dir: dir.path().to_path_buf(),
+        data: Some(DataSource::from_dir(&data, Default::default()).unwrap()),
+        ..Default::default()
+    });
+    let mut h = harness(app);
+    ready(&mut h);
+    step_until(&mut h, "checkpoint model", |a| !a.snapshots.is_empty());
+    h.get_by_label("Retrieval").click();
+    step_until(&mut h, "retrieval index", |a| {
+        a.retrieval.result().is_some()
+    });
+    h.get_by_label("Positives within");
+    let positives = |a: &DuskApp| -> usize {
+        let ev = &a.retrieval.result().unwrap().evaluation;
+        ev.rankings.iter().map(|r| r.num_relevant()).sum()
+    };
+    assert_eq!(positives(h.state()), 12, "one image 0 m away per query");
+    // Places are 50 m apart along the street: at 60 m a query's neighbours count too.
+    h.state_mut().retrieval.rule.radius_m = 60.0;
+    step_until(&mut h, "re-evaluated at 60 m", |a| {
+        a.retrieval
+            .result()
+            .is_some_and(|r| r.evaluation.metrics.ground_truth == "positions: within 60 m")
+    });
+    let wider = positives(h.state());
+    assert!(wider > 12 && wider <= 36, "{wider}");
+    h.get_by_label("Ground truth: positions: within 60 m");
+}

@@ -70,3 +70,50 @@ fn notices_keep_the_newest_six_and_skip_a_repeat() {
     let texts: Vec<&str> = n.iter().map(|x| x.text.as_str()).collect();
     assert_eq!(texts, ["w4", "w5", "w6", "w7", "w8", "w9"]);
 }
+
+#[test]
+fn layout_options_chosen_in_the_dataset_panel_go_with_the_folder() {
+    use duskmatch::data::Domain;
+    let dir = tempdir();
+    let data = dir.path().join("bench");
+    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
+        out: data.clone(),
+        places: 4,
+        size: 16,
+        seed: 9,
+        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
+        spacing: 50.0,
+    })
+    .unwrap();
+    let mut notices = Notices::default();
+    let mut panel = DatasetPanel::new(&DataSource::Synth(SynthConfig::default()));
+    panel.layout.query_domain = Some(Domain::Day);
+    panel.layout.positions = "  ".into();
+    panel.choose_folder(data.clone(), &mut notices);
+    assert!(notices.is_empty());
+    let source = panel.take_chosen().unwrap();
+    let options = source.options().unwrap();
+    assert_eq!(options.query_domain, Some(Domain::Day));
+    assert_eq!(options.positions, None, "a blank field is no file");
+    let (ds, _) = source.load(16).unwrap();
+    assert!(ds.night.iter().all(|s| s.encoder == Domain::Day));
+    // The options come back when the app reopens on that source.
+    let again = DatasetPanel::new(&source);
+    let expected = duskmatch::app::layout_form::LayoutForm {
+        positions: String::new(),
+        ..panel.layout.clone()
+    };
+    assert_eq!(again.layout, expected);
+    // A positions file that lacks the images is refused by name when loaded.
+    let csv = dir.path().join("poses.csv");
+    std::fs::write(&csv, "image,easting,northing\nnone.png,1,2\n").unwrap();
+    panel.layout.positions = csv.display().to_string();
+    panel.choose_folder(data, &mut notices);
+    let e = panel
+        .take_chosen()
+        .unwrap()
+        .load(16)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("poses.csv"), "{e}");
+}
