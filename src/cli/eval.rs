@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::DataArgs;
 use crate::data::Positives;
+use crate::data::synth::Condition;
 use crate::data::{DataSource, Dataset, Domain, Pixels, Split};
 use crate::device::{self, BackendChoice, ComputeDevice};
 use crate::model::DoubleVae;
@@ -70,13 +71,18 @@ pub struct EvalArgs {
     /// Write the metrics, and the model's per-query results, as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Conditions of the synthetic town's queries, one table each (comma-separated, or `all`:
+    /// the usual night then every unseen condition): night, dusk, fog, rain, warm, cool,
+    /// dark, bright, noise, jitter. The day database is the same in every table.
+    #[arg(long, value_delimiter = ',', value_name = "CONDITIONS")]
+    pub conditions: Vec<String>,
     /// Evaluate as at benchmark scale whatever the size: images read from disk a batch at a
     /// time, database embeddings kept in a file, each query ranked to its nearest K (--top,
     /// at least 20). Above 4,000 images this is what eval does anyway.
     #[arg(long)]
     pub stream: bool,
     /// Where the database embeddings are kept while they are searched at scale (default: the
-    /// system's temporary folder); the files are removed afterwards.
+    /// system's temporary folder); the files are unlinked as soon as they are opened, so nothing is left behind.
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -118,7 +124,11 @@ pub fn load_for_eval(
             };
             DataSource::parse_with(spec, data.synth(synth), data.robotcar(), data.layout())?
         }
-        None => cfg.data.clone(),
+        // The checkpoint's own town, with any of --places, --synth-seed, --condition.
+        None => match &cfg.data {
+            DataSource::Synth(s) => DataSource::Synth(data.synth(*s)),
+            other => other.clone(),
+        },
     };
     let dev = device::select(backend)?;
     eprintln!("device: {}", dev.label);
@@ -166,6 +176,68 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<(), String> {
+    let json = if args.conditions.is_empty() {
+        eval_table(&args, &args.data)?
+    } else {
+        let conditions = parse_conditions(&args.conditions)?;
+        if args.data.data.as_deref().is_some_and(|d| d != "synth") {
+            return Err(
+                "--conditions renders the synthetic town's queries: use --data synth, or leave --data out for a checkpoint trained on the town".into(),
+            );
+        }
+        if args.rankings.is_some() || args.pairs.is_some() || !args.descriptors.is_empty() {
+            return Err(
+                "--conditions gives one table per condition: --rankings, --pairs and --descriptors go with a single evaluation".into(),
+            );
+        }
+        let mut all = serde_json::Map::new();
+        for c in conditions {
+            println!("\n== queries: {} ==", c.describe());
+            let mut data = args.data.clone();
+            data.condition = Some(c);
+            all.insert(c.name().into(), eval_table(&args, &data)?.into());
+        }
+        all
+    };
+    if let Some(path) = &args.json {
+        crate::store::write_file(
+            path,
+            serde_json::to_string_pretty(&json)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `--conditions`' list: names, or `all` for the usual night and every unseen condition.
+fn parse_conditions(list: &[String]) -> Result<Vec<Condition>, String> {
+    let mut out = Vec::new();
+    for name in list {
+        if name.trim().eq_ignore_ascii_case("all") {
+            out.push(Condition::Night);
+            out.extend(Condition::UNSEEN);
+            continue;
+        }
+        let c = <Condition as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| {
+            format!(
+                "unknown condition {name:?} in --conditions: expected all, night, {}",
+                Condition::UNSEEN.map(|c| c.name()).join(", ")
+            )
+        })?;
+        out.push(c);
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// One evaluation on `data`: the table printed, the rankings and pairs written; the JSON
+/// returned.
+fn eval_table(
+    args: &EvalArgs,
+    data: &DataArgs,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     if !(args.radius.is_finite() && args.radius > 0.0) {
         return Err(format!(
             "--radius {} is not allowed: expected metres > 0",
@@ -178,14 +250,13 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
         top: args.top as usize,
     };
     let stream = args.stream;
-    let (ck, model, ds, split, dev) =
-        load_for_eval(&args.checkpoint, &args.data, args.backend, |n| {
-            if stream || n > STREAM_ABOVE_IMAGES {
-                Pixels::OnDisk
-            } else {
-                Pixels::Decoded
-            }
-        })?;
+    let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, data, args.backend, |n| {
+        if stream || n > STREAM_ABOVE_IMAGES {
+            Pixels::OnDisk
+        } else {
+            Pixels::Decoded
+        }
+    })?;
     let (items, scope) = evaluation_items(&ds, split.as_ref());
     check_evaluable(&ds, &items, scope)?;
     let cfg = &ck.header.config;
@@ -276,6 +347,10 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             &rule,
             &scratch,
             |done, _| bar.set_position(done as u64),
+            |name| {
+                bar.finish_and_clear();
+                eprintln!("searching: {name}");
+            },
         )
         .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
@@ -439,16 +514,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), String> {
             path.display()
         );
     }
-    if let Some(path) = &args.json {
-        crate::store::write_file(
-            path,
-            serde_json::to_string_pretty(&json)
-                .map_err(|e| e.to_string())?
-                .as_bytes(),
-        )?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    Ok(json)
 }
 
 pub fn run_embed(args: EmbedArgs) -> Result<(), String> {

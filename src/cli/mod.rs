@@ -126,6 +126,11 @@ pub struct DataArgs {
     /// Seed of the synthetic town.
     #[arg(long)]
     pub synth_seed: Option<u64>,
+    /// How the synthetic town's night (query) images are rendered: the usual night, or a
+    /// condition no model trains on (dusk, fog, rain, warm, cool, dark, bright, noise,
+    /// jitter). The day database is the same whatever it is.
+    #[arg(long, value_enum)]
+    pub condition: Option<crate::data::synth::Condition>,
     /// RobotCar conditions read as day (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub day_conditions: Vec<String>,
@@ -158,6 +163,7 @@ impl DataArgs {
         SynthConfig {
             places: self.places.unwrap_or(base.places),
             seed: self.synth_seed.unwrap_or(base.seed),
+            condition: self.condition.unwrap_or(base.condition),
         }
     }
 

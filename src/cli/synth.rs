@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::data::synth::{SynthConfig, generate};
+use crate::data::synth::{Condition, SynthConfig, generate};
 use crate::data::{Domain, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +43,11 @@ pub struct SynthArgs {
     /// through blocks ten places wide.
     #[arg(long, default_value_t = 50.0)]
     pub spacing: f64,
+    /// How the night images are rendered: the usual night, or a condition kept for
+    /// evaluation (dusk, fog, rain, warm/cool white balance, dark/bright exposure, noise,
+    /// jitter); the day images are the same whatever it is.
+    #[arg(long, value_enum, default_value_t = Condition::Night)]
+    pub condition: Condition,
 }
 
 /// Where the town's street starts: a UTM position in Pittsburgh's zone, and its latitude and
@@ -58,6 +63,7 @@ pub fn run(args: SynthArgs) -> Result<(), String> {
     let cfg = SynthConfig {
         places: args.places,
         seed: args.seed,
+        condition: args.condition,
     };
     cfg.validate().map_err(|e| e.to_string())?;
     if !(16..=2048).contains(&args.size) {

@@ -1,6 +1,7 @@
 //! Datasets: the synthetic day/night town, image folders, RobotCar Seasons; batching into
 //! tensors. Nothing here knows the model.
 
+pub mod augment;
 pub mod batch;
 pub mod benchmark;
 pub mod dataset;

@@ -70,5 +70,7 @@ pub fn unit_loss_with(
         mu_b,
         mu_ab,
         mu_ba,
+        mu_a_aug: None,
+        mu_b_aug: None,
     }
 }

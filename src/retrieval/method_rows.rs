@@ -259,6 +259,7 @@ pub fn compare_methods_at_scale(
     rule: &Positives,
     scratch: &std::path::Path,
     progress: impl FnMut(usize, usize),
+    mut searching: impl FnMut(&str),
 ) -> Result<Vec<MethodRow>, super::streamed::StreamError> {
     use super::baselines::{gradient_magnitude_z, gray_rows, sad_describe, sad_side};
     use super::embed::{EmbeddingKind, embed_images, pixel_rows};
@@ -349,7 +350,16 @@ pub fn compare_methods_at_scale(
     }
     let (names, specs): (Vec<String>, Vec<ScaledRow>) = rows.into_iter().unzip();
     let evaluations = evaluate_at_scale(
-        ds, items, query, &specs, rule, rule.top, scratch, device, progress,
+        ds,
+        items,
+        query,
+        &specs,
+        rule,
+        rule.top,
+        scratch,
+        device,
+        progress,
+        |r| searching(&names[r]),
     )?;
     Ok(names
         .into_iter()

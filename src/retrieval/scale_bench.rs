@@ -114,6 +114,7 @@ pub fn in_memory(model: &DoubleVae, n: usize, size: u32, device: &Device) -> ser
         &SynthConfig {
             places: n,
             seed: SEED,
+            ..Default::default()
         },
         size,
     );

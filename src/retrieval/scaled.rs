@@ -34,20 +34,10 @@ pub struct ScaledRow<'a> {
     pub weights: Option<Vec<f32>>,
 }
 
-/// Files removed when dropped, whatever happened.
-struct Scratch(Vec<PathBuf>);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Evaluate every row of `rows` on `items` of `ds`, queries from `query`, each query ranked
-/// to its nearest `k` (at least 20, the largest N reported). Database rows go to files in
-/// `scratch`, removed before returning. `progress(done, total)` follows the images.
+/// to its nearest `k` (at least 20, the largest N reported). Database rows go to unlinked
+/// files in `scratch`. `progress(done, total)` follows the images, `searching(row)` the
+/// searches that follow.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_at_scale(
     ds: &Dataset,
@@ -59,19 +49,20 @@ pub fn evaluate_at_scale(
     scratch: &Path,
     device: &Device,
     progress: impl FnMut(usize, usize),
+    mut searching: impl FnMut(usize),
 ) -> Result<Vec<Evaluation>, StreamError> {
     let k = k.max(20);
     let stem = format!("duskmatch-eval-{}", std::process::id());
-    let files = Scratch(
-        (0..rows.len())
-            .map(|r| scratch.join(format!("{stem}-{r}.f32")))
-            .collect(),
-    );
-    let mut builders = files
-        .0
-        .iter()
-        .map(|p| StreamedBuilder::create(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let files: Vec<PathBuf> = (0..rows.len())
+        .map(|r| scratch.join(format!("{stem}-{r}.f32")))
+        .collect();
+    let mut builders = Vec::with_capacity(rows.len());
+    for path in &files {
+        builders.push(StreamedBuilder::create(path)?);
+        // Unlinked at once: the open handle keeps the rows, and the space comes back however
+        // the process ends (an interrupted run leaves nothing behind).
+        let _ = std::fs::remove_file(path);
+    }
     let mut queries: Vec<(Vec<f32>, Vec<ItemInfo>, usize, usize)> =
         vec![(Vec::new(), Vec::new(), 0, 0); rows.len()];
     let mut failed: Option<StreamError> = None;
@@ -115,9 +106,10 @@ pub fn evaluate_at_scale(
         return Err(e);
     }
     let mut out = Vec::with_capacity(rows.len());
-    for ((row, builder), (data, q_items, channels, pixels)) in
-        rows.iter().zip(builders).zip(queries)
+    for (r, ((row, builder), (data, q_items, channels, pixels))) in
+        rows.iter().zip(builders).zip(queries).enumerate()
     {
+        searching(r);
         let index = builder.finish()?;
         let queries = Embeddings {
             kind: if row.pooled {
@@ -147,7 +139,6 @@ pub fn evaluate_at_scale(
             rule,
         ));
     }
-    drop(files);
     Ok(out)
 }
 

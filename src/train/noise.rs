@@ -7,8 +7,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, StandardNormal};
 
+/// A step's randomness: the latent's N(0, 1) noise, and the generator of the photometric
+/// augmentation (`align.augment`), both from (seed, step).
+pub struct StepNoise {
+    source: NoiseSource,
+    pub augment: ChaCha8Rng,
+}
+
 /// Where a step's N(0, 1) noise comes from.
-pub enum StepNoise {
+enum NoiseSource {
     /// Drawn on the host from a private stream: exact and immune to other threads, at the
     /// cost of an upload (cheap on the CPU backend, where host memory *is* device memory).
     Host(Box<ChaCha8Rng>),
@@ -20,11 +27,15 @@ pub enum StepNoise {
 impl StepNoise {
     pub fn for_step(seed: u64, step: u64, device: &Device, on_host: bool) -> Self {
         let mixed = splitmix(seed ^ splitmix(step.wrapping_add(0x9e37)));
-        if on_host {
-            StepNoise::Host(Box::new(ChaCha8Rng::seed_from_u64(mixed)))
+        let source = if on_host {
+            NoiseSource::Host(Box::new(ChaCha8Rng::seed_from_u64(mixed)))
         } else {
             device.seed(mixed);
-            StepNoise::Device
+            NoiseSource::Device
+        };
+        StepNoise {
+            source,
+            augment: ChaCha8Rng::seed_from_u64(splitmix(mixed ^ 0xa06e_11a7)),
         }
     }
 
@@ -32,15 +43,15 @@ impl StepNoise {
     pub fn add_to(&mut self, mu: Tensor<4>) -> Tensor<4> {
         let shape = mu.shape();
         let device = mu.device();
-        let noise = match self {
-            StepNoise::Host(rng) => {
+        let noise = match &mut self.source {
+            NoiseSource::Host(rng) => {
                 let n = shape.num_elements();
                 let v: Vec<f32> = (0..n)
                     .map(|_| StandardNormal.sample(rng.as_mut()))
                     .collect();
                 Tensor::from_data(TensorData::new(v, shape), &device)
             }
-            StepNoise::Device => Tensor::random(shape, Distribution::Normal(0.0, 1.0), &device),
+            NoiseSource::Device => Tensor::random(shape, Distribution::Normal(0.0, 1.0), &device),
         };
         mu + noise
     }

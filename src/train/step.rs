@@ -7,6 +7,8 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::noise::StepNoise;
+use crate::data::Domain;
+use crate::data::augment::photometric;
 use crate::data::batch::host_f32;
 use crate::model::discriminator::{lsgan_discriminator_loss, lsgan_generator_loss};
 use crate::model::latent_discriminator::{latent_confusion_loss, latent_discriminator_loss};
@@ -91,7 +93,13 @@ pub fn train_step(
     noise: &mut StepNoise,
     lr: f64,
 ) -> (DoubleVae, LossValues) {
-    let losses = unit_loss_with(&model, a.clone(), b.clone(), weights, |mu| noise.add_to(mu));
+    let mut losses = unit_loss_with(&model, a.clone(), b.clone(), weights, |mu| noise.add_to(mu));
+    if objective == Objective::Aligned && align.weights.augment > 0.0 {
+        let a_aug = photometric(a.clone(), &mut noise.augment);
+        let b_aug = photometric(b.clone(), &mut noise.augment);
+        losses.mu_a_aug = Some(model.encode(a_aug, Domain::Day));
+        losses.mu_b_aug = Some(model.encode(b_aug, Domain::Night));
+    }
     let mut values = losses.values();
     let mut total = losses.total.clone();
     let mut add = |name: &str, w: f64, term: Tensor<1>, values: &mut LossValues| {

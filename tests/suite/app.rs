@@ -22,6 +22,7 @@ fn tiny_app(runs: &std::path::Path) -> DuskApp {
     config.data = DataSource::Synth(SynthConfig {
         places: 24,
         seed: 3,
+        ..Default::default()
     });
     config.epochs = 1000;
     let settings = Settings {
@@ -255,7 +256,14 @@ fn the_grid_panel_renders_as_expected() {
         ..Default::default()
     };
     let model = DoubleVae::new(&cfg, 11, &dev);
-    let town = duskmatch::data::synth::generate(&SynthConfig { places: 2, seed: 5 }, 32);
+    let town = duskmatch::data::synth::generate(
+        &SynthConfig {
+            places: 2,
+            seed: 5,
+            ..Default::default()
+        },
+        32,
+    );
     let items: Vec<DisplayItem> = town
         .day
         .iter()
@@ -332,6 +340,7 @@ fn clicking_a_query_shows_ranked_matches_with_marks() {
     config.data = DataSource::Synth(SynthConfig {
         places: 24,
         seed: 3,
+        ..Default::default()
     });
     config.max_steps = 5;
     let (ds, _) = config.data.load(32).unwrap();
@@ -640,6 +649,7 @@ fn a_corrupt_checkpoint_is_read_off_the_gui_thread_and_refused_with_the_section_
     config.data = DataSource::Synth(SynthConfig {
         places: 24,
         seed: 3,
+        ..Default::default()
     });
     config.max_steps = 2;
     let (ds, _) = config.data.load(32).unwrap();
@@ -1041,7 +1051,11 @@ fn fine_tuning_a_runs_snapshot_saves_under_that_run_and_names_its_model() {
 fn start_on_too_few_places_is_refused_naming_the_minimum_and_the_app_goes_on() {
     let dir = tempdir();
     let mut app = tiny_app(dir.path());
-    app.editor.draft.data = DataSource::Synth(SynthConfig { places: 3, seed: 3 });
+    app.editor.draft.data = DataSource::Synth(SynthConfig {
+        places: 3,
+        seed: 3,
+        ..Default::default()
+    });
     app.editor.revalidate();
     let mut h = harness(app);
     ready(&mut h);
@@ -1077,6 +1091,7 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
         seed: 9,
         layout: duskmatch::cli::synth::SynthLayout::Benchmark,
         spacing: 50.0,
+        condition: Default::default(),
     })
     .unwrap();
     let mut config = Preset::Tiny.config();
@@ -1139,6 +1154,7 @@ fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
         seed: 9,
         layout: duskmatch::cli::synth::SynthLayout::Benchmark,
         spacing: 50.0,
+        condition: Default::default(),
     })
     .unwrap();
     let mut config = Preset::Tiny.config();

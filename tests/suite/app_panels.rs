@@ -45,7 +45,14 @@ fn a_chosen_folder_is_read_as_a_source_or_reported() {
     for sub in ["day", "night"] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
     }
-    let town = duskmatch::data::synth::generate(&SynthConfig { places: 2, seed: 1 }, 16);
+    let town = duskmatch::data::synth::generate(
+        &SynthConfig {
+            places: 2,
+            seed: 1,
+            ..Default::default()
+        },
+        16,
+    );
     duskmatch::data::image_io::save_png(&town.day[0].image, &dir.path().join("day/a.png")).unwrap();
     duskmatch::data::image_io::save_png(&town.night[0].image, &dir.path().join("night/a.png"))
         .unwrap();
@@ -83,6 +90,7 @@ fn layout_options_chosen_in_the_dataset_panel_go_with_the_folder() {
         seed: 9,
         layout: duskmatch::cli::synth::SynthLayout::Benchmark,
         spacing: 50.0,
+        condition: Default::default(),
     })
     .unwrap();
     let mut notices = Notices::default();

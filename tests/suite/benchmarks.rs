@@ -26,6 +26,7 @@ fn write_fixture(dir: &Path, layout: SynthLayout, places: usize) {
         seed: 9,
         layout,
         spacing: 50.0,
+        condition: Default::default(),
     })
     .unwrap();
 }

@@ -25,6 +25,7 @@ fn tiny_checkpoint(path: &std::path::Path) -> DoubleVae {
     cfg.data = DataSource::Synth(SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     });
     save_untrained(path, &cfg, 3, 5)
 }
@@ -62,6 +63,7 @@ fn embed_writes_the_embeddings_retrieval_uses() {
     let (ds, _) = DataSource::Synth(SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     })
     .load(32)
     .unwrap();
@@ -107,6 +109,7 @@ fn figure_draws_original_reconstruction_cycle_and_translation_per_row() {
     let (ds, _) = DataSource::Synth(SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     })
     .load(32)
     .unwrap();
@@ -254,7 +257,11 @@ fn a_synthetic_town_given_on_the_command_line_is_checked_before_anything_runs() 
     for places in [0, 1] {
         let e = DataSource::parse(
             "synth",
-            SynthConfig { places, seed: 8 },
+            SynthConfig {
+                places,
+                seed: 8,
+                ..Default::default()
+            },
             RobotCarSelection::default(),
         )
         .unwrap_err()
@@ -267,7 +274,11 @@ fn a_synthetic_town_given_on_the_command_line_is_checked_before_anything_runs() 
     assert!(
         DataSource::parse(
             "synth",
-            SynthConfig { places: 2, seed: 8 },
+            SynthConfig {
+                places: 2,
+                seed: 8,
+                ..Default::default()
+            },
             RobotCarSelection::default()
         )
         .is_ok()
@@ -285,6 +296,7 @@ fn eval_refuses_channel_weights_learned_on_another_model() {
     cfg.data = DataSource::Synth(SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     });
     save_untrained(&b, &cfg, 3, 6);
     let w = dir.path().join("w");

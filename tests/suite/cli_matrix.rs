@@ -477,6 +477,7 @@ fn too_few_places_to_evaluate_are_refused_naming_the_minimum_in_every_command() 
     cfg.data = duskmatch::data::DataSource::Synth(duskmatch::data::synth::SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     });
     let ck = dir.path().join("m.dmck");
     save_untrained(&ck, &cfg, 3, 5);
@@ -521,7 +522,11 @@ fn too_few_places_to_evaluate_are_refused_naming_the_minimum_in_every_command() 
     // eval on a folder of one place (paired names give its place).
     let folder = dir.path().join("one");
     let town = duskmatch::data::synth::generate(
-        &duskmatch::data::synth::SynthConfig { places: 2, seed: 5 },
+        &duskmatch::data::synth::SynthConfig {
+            places: 2,
+            seed: 5,
+            ..Default::default()
+        },
         32,
     );
     for (sub, s) in [("day", &town.day[0]), ("night", &town.night[0])] {

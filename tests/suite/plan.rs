@@ -121,6 +121,7 @@ fn the_weights_command_reports_its_epochs_and_the_before_and_after_comparison() 
     cfg.data = duskmatch::data::DataSource::Synth(duskmatch::data::synth::SynthConfig {
         places: 12,
         seed: 3,
+        ..Default::default()
     });
     let ck = dir.path().join("m.dmck");
     save_untrained(&ck, &cfg, 3, 5);

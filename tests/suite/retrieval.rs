@@ -304,6 +304,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
     let (ds, _) = DataSource::Synth(SynthConfig {
         places: 20,
         seed: 4,
+        ..Default::default()
     })
     .load(32)
     .unwrap();

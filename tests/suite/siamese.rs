@@ -71,6 +71,7 @@ fn learning_the_weights_lowers_held_out_triplet_loss_and_round_trips() {
     cfg.data = DataSource::Synth(SynthConfig {
         places: 80,
         seed: 5,
+        ..Default::default()
     });
     cfg.max_steps = 60;
     cfg.epochs = 100;

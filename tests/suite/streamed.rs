@@ -28,6 +28,7 @@ fn two_stage_search_with_every_candidate_ranks_as_the_full_matrix() {
         &SynthConfig {
             places: 30,
             seed: 4,
+            ..Default::default()
         },
         32,
     );
@@ -78,6 +79,7 @@ fn write_fixture(dir: &std::path::Path, layout: SynthLayout, places: usize) {
         seed: 9,
         layout,
         spacing: 50.0,
+        condition: Default::default(),
     })
     .unwrap();
 }
@@ -174,6 +176,7 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
             &rule,
             dir.path(),
             |_, _| {},
+            |_| {},
         )
         .unwrap();
         assert_eq!(

@@ -15,7 +15,11 @@ use crate::common::*;
 /// The tiny preset on a synthetic town of `places` places (seed 3), loaded.
 pub(crate) fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
     let mut cfg = Preset::Tiny.config();
-    cfg.data = DataSource::Synth(SynthConfig { places, seed: 3 });
+    cfg.data = DataSource::Synth(SynthConfig {
+        places,
+        seed: 3,
+        ..Default::default()
+    });
     let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
     (cfg, Arc::new(ds))
 }
@@ -444,7 +448,14 @@ fn unlabelled_unpaired_data_still_trains_and_only_labelled_data_needs_two_held_o
     // Stage one needs no pairs: day and night stems differ and there is no places.csv, so
     // there is no retrieval to score and the held-out minimum does not apply.
     let dir = tempdir();
-    let town = duskmatch::data::synth::generate(&SynthConfig { places: 3, seed: 5 }, 32);
+    let town = duskmatch::data::synth::generate(
+        &SynthConfig {
+            places: 3,
+            seed: 5,
+            ..Default::default()
+        },
+        32,
+    );
     for (sub, list) in [("day", &town.day), ("night", &town.night)] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for (i, s) in list.iter().enumerate() {

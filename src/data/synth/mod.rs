@@ -2,6 +2,7 @@
 //! once by day and once by night from slightly different viewpoints. Place ids are ground
 //! truth; the same seed always gives the same images.
 
+pub mod conditions;
 pub mod render;
 pub mod scene;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Domain, Sample};
 use crate::error::ConfigError;
+pub use conditions::Condition;
 pub use render::{Camera, Light};
 pub use scene::Scene;
 
@@ -20,6 +22,10 @@ pub struct SynthConfig {
     /// Number of distinct places (streets); each gives one day and one night image.
     pub places: usize,
     pub seed: u64,
+    /// How the night (query) images are rendered: the usual night, or a condition kept for
+    /// evaluation ([`Condition`]).
+    #[serde(skip_serializing_if = "Condition::is_default")]
+    pub condition: Condition,
 }
 
 impl Default for SynthConfig {
@@ -27,6 +33,7 @@ impl Default for SynthConfig {
         Self {
             places: 500,
             seed: 7,
+            condition: Condition::Night,
         }
     }
 }
@@ -53,13 +60,37 @@ fn place_rng(seed: u64, place: usize) -> ChaCha8Rng {
 
 /// The day and night renderings of one place.
 pub fn render_place(seed: u64, place: usize, size: u32) -> (image::RgbImage, image::RgbImage) {
+    render_place_in(seed, place, size, Condition::Night)
+}
+
+/// The day rendering of one place and its night one under `condition` (the day, the scene
+/// and every random draw of the usual night are the same whatever the condition).
+pub fn render_place_in(
+    seed: u64,
+    place: usize,
+    size: u32,
+    condition: Condition,
+) -> (image::RgbImage, image::RgbImage) {
     let mut rng = place_rng(seed, place);
     let scene = Scene::random(&mut rng);
     let day_cam = Camera::jittered(&mut rng);
-    let night_cam = Camera::jittered(&mut rng);
+    let night_cam = condition.camera(Camera::jittered(&mut rng));
     let day = render::render(&scene, day_cam, size, Light::Day, &mut rng);
-    let night = render::render(&scene, night_cam, size, Light::Night, &mut rng);
-    (day, night)
+    let light = if condition == Condition::Dusk {
+        Light::Dusk
+    } else {
+        Light::Night
+    };
+    let mut frame = render::render_linear(&scene, night_cam, size, light, &mut rng);
+    // The overlay's own stream: rain and noise differ by place, never by condition order.
+    let overlay_seed = seed ^ ((place as u64 + 1) << 20) ^ 0x5eed_c0de;
+    condition.overlay(
+        &mut frame,
+        size as usize,
+        render::ground_row(&scene, night_cam),
+        overlay_seed,
+    );
+    (day, render::quantise(&frame, size))
 }
 
 /// The day rendering of one place alone, equal to [`render_place`]'s (for databases streamed
@@ -85,7 +116,7 @@ pub fn generate(cfg: &SynthConfig, size: u32) -> Dataset {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|&p| render_place(cfg.seed, p, size))
+                        .map(|&p| render_place_in(cfg.seed, p, size, cfg.condition))
                         .collect::<Vec<_>>()
                 })
             })
@@ -96,7 +127,15 @@ pub fn generate(cfg: &SynthConfig, size: u32) -> Dataset {
             .collect()
     });
     let mut ds = Dataset {
-        name: format!("synthetic town (seed {})", cfg.seed),
+        name: if cfg.condition.is_default() {
+            format!("synthetic town (seed {})", cfg.seed)
+        } else {
+            format!(
+                "synthetic town (seed {}, queries: {})",
+                cfg.seed,
+                cfg.condition.describe()
+            )
+        },
         image_size: size,
         ..Default::default()
     };

@@ -46,6 +46,8 @@ impl Camera {
 pub enum Light {
     Day,
     Night,
+    /// A low, warm sun with the street lights and windows already on (evaluation only).
+    Dusk,
 }
 
 /// What a point of the frame shows before lighting.
@@ -423,6 +425,16 @@ fn shade_point(scene: &Scene, lights: &[PointLight], x: f32, y: f32, light: Ligh
                 }
             }
         }
+        Light::Dusk => {
+            let day = shade_point(scene, lights, x, y, Light::Day);
+            let night = shade_point(scene, lights, x, y, Light::Night);
+            if let Surface::Sky = surface(scene, x, y, Light::Night) {
+                // Deep blue overhead to orange at the horizon.
+                let t = (y / scene.ground).clamp(0.0, 1.0);
+                return mix([0.10, 0.12, 0.30], [0.95, 0.52, 0.28], t.powf(1.6));
+            }
+            add(scale(mul(day, [1.0, 0.7, 0.48]), 0.32), scale(night, 0.85))
+        }
         Light::Night => {
             let ambient = scale(mix([0.5, 0.55, 0.8], scene.lamp_light, 0.4), 0.07);
             match s {
@@ -484,7 +496,19 @@ pub fn render(
     light: Light,
     rng: &mut ChaCha8Rng,
 ) -> RgbImage {
-    let lights = if light == Light::Night {
+    quantise(&render_linear(scene, camera, size, light, rng), size)
+}
+
+/// [`render`] before the tone curve and quantisation: `size`² values, row by row, where
+/// evaluation-only conditions are laid over the frame.
+pub fn render_linear(
+    scene: &Scene,
+    camera: Camera,
+    size: u32,
+    light: Light,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Rgb> {
+    let lights = if light != Light::Day {
         night_lights(scene)
     } else {
         Vec::new()
@@ -500,7 +524,7 @@ pub fn render(
     let cast = mix([1.0; 3], scene.lamp_light, 0.15);
     let n = size as f32;
     const SUB: [(f32, f32); 4] = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)];
-    let mut img = RgbImage::new(size, size);
+    let mut frame = Vec::with_capacity((size * size) as usize);
     for py in 0..size {
         for px in 0..size {
             let mut c = [0.0; 3];
@@ -517,10 +541,29 @@ pub fn render(
                     let grain = noise.sample(rng) * sigma * 0.5;
                     c.map(|v| black + gain * v.min(1.2) + grain + noise.sample(rng) * sigma)
                 }
+                Light::Dusk => {
+                    let c = add(c, scale(bloom(scene, cx, cy), 0.5));
+                    c.map(|v| 0.5 * black + v.min(1.2) + noise.sample(rng) * sigma * 0.6)
+                }
             };
-            let q = |v: f32| (v.clamp(0.0, 1.0).powf(1.0 / 1.1) * 255.0).round() as u8;
-            img.put_pixel(px, py, image::Rgb([q(out[0]), q(out[1]), q(out[2])]));
+            frame.push(out);
         }
     }
+    frame
+}
+
+/// The tone curve and 8-bit quantisation of a linear frame.
+pub fn quantise(frame: &[Rgb], size: u32) -> RgbImage {
+    let q = |v: f32| (v.clamp(0.0, 1.0).powf(1.0 / 1.1) * 255.0).round() as u8;
+    let mut img = RgbImage::new(size, size);
+    for (i, out) in frame.iter().enumerate() {
+        let (px, py) = (i as u32 % size, i as u32 / size);
+        img.put_pixel(px, py, image::Rgb([q(out[0]), q(out[1]), q(out[2])]));
+    }
     img
+}
+
+/// The frame row (0–1) where `camera` sees the façades' foot.
+pub fn ground_row(scene: &Scene, camera: Camera) -> f32 {
+    (0.5 + (scene.ground - 0.5 - camera.dy) * camera.zoom).clamp(0.0, 1.0)
 }

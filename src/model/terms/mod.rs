@@ -14,6 +14,7 @@
 #[macro_use]
 mod registry;
 
+mod augment;
 mod contrast;
 mod critics;
 mod gan;
@@ -41,6 +42,7 @@ registry! {
         mean_gap: mean_gap::MEAN_GAP,
         contrast: contrast::CONTRAST,
         latent: latent::LATENT,
+        augment: augment::AUGMENT,
     }
     critics {
         discriminator: critics::DISCRIMINATOR,
@@ -182,6 +184,10 @@ pub struct LossTensors {
     pub mu_b: Tensor<4>,
     pub mu_ab: Tensor<4>,
     pub mu_ba: Tensor<4>,
+    /// The codes of photometrically augmented inputs, each read by its own domain's encoder;
+    /// computed by the step only when a term needs them (`augment`).
+    pub mu_a_aug: Option<Tensor<4>>,
+    pub mu_b_aug: Option<Tensor<4>>,
 }
 
 impl LossTensors {
