@@ -39,6 +39,8 @@ pub struct WeightsRun {
     /// (epoch, held-out night->day R@1), fine-tuning only.
     pub recall: Vec<(f64, f64)>,
     pub seconds: f64,
+    /// Trained on the model's own matches rather than the labels.
+    pub pseudo_labels: bool,
     /// Held-out retrieval before and after: w = 1 against the learned weights (at the run's
     /// depths), or the stage-one model against the fine-tuned one.
     pub comparison: Option<(Metrics, Metrics)>,
@@ -60,6 +62,9 @@ pub struct WeightsPanel {
     /// The active run's phase, as its events said (`run::lifecycle`).
     pub status: RunStatus,
     pub error: Option<String>,
+    /// Learn from the model's own mutual matches instead of the place labels
+    /// (`supervised::pseudo`; `weights --pseudo-labels`).
+    pub pseudo_labels: bool,
 }
 
 impl Default for WeightsPanel {
@@ -73,6 +78,7 @@ impl Default for WeightsPanel {
             active: None,
             status: RunStatus::default(),
             error: None,
+            pseudo_labels: false,
         }
     }
 }
@@ -115,9 +121,14 @@ impl WeightsPanel {
         let method = self.method;
         let cfg = SupervisedConfig {
             epochs: self.epochs.max(1),
+            pseudo_labels: self.pseudo_labels,
             ..plan::config(method, self.depths, self.hinge)
         };
         let depths = cfg.depths;
+        let pseudo = self.pseudo_labels;
+        let pseudo_cfg = cfg.clone();
+        // Built here so that a stage that cannot run says so at once; with pseudo-labels it
+        // is built again on the job, on the relabelled images.
         let trainer = match SupervisedTrainer::new(
             cfg,
             &inputs.model,
@@ -147,6 +158,7 @@ impl WeightsPanel {
             seconds: 0.0,
             comparison: None,
             saved: None,
+            pseudo_labels: pseudo,
         });
         let what = match method {
             SupervisedMethod::Weights => "the weights run",
@@ -154,6 +166,33 @@ impl WeightsPanel {
         };
         self.status = RunStatus::default();
         self.active = Some(Job::spawn_run("weights", what, wake, move |link| {
+            let trainer = if pseudo {
+                let (relabelled, report) = crate::supervised::pseudo::pseudo_label(
+                    &inputs.model,
+                    &inputs.dataset,
+                    &inputs.split,
+                    1.0,
+                    &inputs.device.device,
+                );
+                // Nobody listening any more only means the panel went away.
+                let _ = link
+                    .events
+                    .send(crate::supervised::SupervisedEvent::Warning(
+                        report.describe(),
+                    ));
+                SupervisedTrainer::new(
+                    pseudo_cfg,
+                    &inputs.model,
+                    inputs.model_config,
+                    Arc::new(relabelled),
+                    &inputs.split,
+                    inputs.device.clone(),
+                    &inputs.out,
+                    inputs.stage_one.clone(),
+                )?
+            } else {
+                trainer
+            };
             // The weights stage saves no model, so it never reads the header.
             let trained = trainer
                 .with_events(link.events)
@@ -227,6 +266,12 @@ impl WeightsPanel {
                 ui.weak("The encoders are trained on held-in places with the triplet hinge and the hardest other place of each batch as the negative, both ways (margin 1, Adam 1e-4, batch 16). The decoders stay as stage one left them. The model is saved as latest.dmck and best.dmck (best held-out R@1).");
             }
         }
+        ui.checkbox(&mut self.pseudo_labels, "from its own matches (no labels)")
+            .on_hover_text(
+                "Drop the training images' place labels and learn from the model's own mutual \
+                 nearest neighbours instead (a night and a day image that are each other's \
+                 nearest): self-training, no label used. The held-out scores still use the labels.",
+            );
         ui.horizontal(|ui| {
             let l = ui.label("epochs");
             ui.add(egui::DragValue::new(&mut self.epochs).range(1..=1000))
@@ -393,6 +438,15 @@ impl WeightsPanel {
 }
 
 fn run_name(r: &WeightsRun) -> String {
+    let name = run_method_name(r);
+    if r.pseudo_labels {
+        format!("{name} · own matches")
+    } else {
+        name
+    }
+}
+
+fn run_method_name(r: &WeightsRun) -> String {
     match r.method {
         SupervisedMethod::FineTune => "fine-tuning".into(),
         SupervisedMethod::Weights => format!(
@@ -490,6 +544,7 @@ impl Panel for WeightsPanel {
                         SupervisedMethod::FineTune => run.saved = checkpoint,
                     }
                 }
+                SupervisedEvent::Warning(w) => notices.push(super::notices::Level::Info, w.clone()),
                 SupervisedEvent::Error(e) => notices.error(e),
                 _ => {}
             }

@@ -41,6 +41,10 @@ pub struct EvalArgs {
     /// at the same depths.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Add a row of the model matched at several encoder depths at once, each weighted 1 (a
+    /// multi-scale descriptor, no labels): 3 or 6.
+    #[arg(long, value_enum)]
+    pub depths: Option<crate::supervised::weights::Depths>,
     /// More checkpoints evaluated on the same images, one row each (another objective's
     /// run, a fine-tuned model, ...). Repeatable.
     #[arg(long = "also", value_name = "CHECKPOINT")]
@@ -163,10 +167,11 @@ fn model_label(ck: &Checkpoint) -> String {
         crate::model::config::EncoderSharing::Private => "private",
         crate::model::config::EncoderSharing::Shared => "shared",
     };
-    let tuned = if ck.header.state.supervised.is_some() {
-        ", fine-tuned"
-    } else {
-        ""
+    let tuned = match crate::supervised::FineTuneStamp::of(ck) {
+        Ok(Some(t)) if t.config.pseudo_labels => ", self-trained",
+        Ok(Some(_)) => ", fine-tuned",
+        _ if ck.header.state.supervised.is_some() => ", fine-tuned",
+        _ => "",
     };
     format!("{}, {encoder}{tuned}", c.objective.name())
 }
@@ -319,7 +324,9 @@ fn eval_table(
         println!("also {}: {}", k + 1, path.display());
     }
     let mut methods = if at_scale {
-        if weights.as_ref().is_some_and(|w| !w.is_latent()) {
+        if weights.as_ref().is_some_and(|w| !w.is_latent())
+            || args.depths.is_some_and(|d| d.taps().len() > 1)
+        {
             return Err(format!(
                 "weights at several depths need every embedding at once: above {STREAM_ABOVE_IMAGES} images (or with --stream) use weights learned on the latent"
             ));
@@ -369,6 +376,33 @@ fn eval_table(
             cfg.seed,
             &rule,
         );
+        if let Some(d) = args.depths.filter(|d| d.taps().len() > 1) {
+            let depths = crate::retrieval::embed::embed_depths(
+                &model,
+                &ds,
+                items.clone(),
+                &dev.device,
+                32,
+                d.taps(),
+                |_, _| {},
+            );
+            let ones = vec![None; depths.len()];
+            let evaluation = crate::retrieval::eval::evaluate_depths_with(
+                &depths,
+                &ones,
+                args.query,
+                &dev.device,
+                cfg.seed,
+                &rule,
+            );
+            rows.insert(
+                1.min(rows.len()),
+                MethodRow {
+                    name: format!("model, {}", d.name()),
+                    evaluation,
+                },
+            );
+        }
         // Further checkpoints go after the model's rows, before the baselines.
         for (k, (name, m)) in also.iter().enumerate() {
             let e = embed(m, &ds, items.clone(), &dev.device, 32, |_, _| {});

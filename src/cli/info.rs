@@ -39,7 +39,12 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
             println!("  data: {}", ck.header.config.data.describe());
             if let Some(t) = crate::supervised::FineTuneStamp::of(&ck)? {
                 println!(
-                    "  fine-tuned on place labels: epoch {} of {} ({} steps) from the stage-one checkpoint {} at step {}; the optimiser state is the fine-tuning's (resume it with `weights --method fine-tune --resume`)",
+                    "  fine-tuned on {}: epoch {} of {} ({} steps) from the stage-one checkpoint {} at step {}; the optimiser state is the fine-tuning's (resume it with `weights --method fine-tune --resume`)",
+                    if t.config.pseudo_labels {
+                        "its own mutual matches, no place labels"
+                    } else {
+                        "place labels"
+                    },
                     t.state.at.epoch,
                     t.config.epochs,
                     t.state.at.step,

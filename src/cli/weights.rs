@@ -62,6 +62,15 @@ pub struct WeightsArgs {
     /// Train the latent, 3-depth and 6-depth weightings and write their curves side by side.
     #[arg(long)]
     pub compare_depths: bool,
+    /// Learn from the model's own confident matches instead of the place labels (which are
+    /// dropped from the training images): a night and a day training image that are each
+    /// other's nearest neighbour are one place. No label reaches the stage.
+    #[arg(long)]
+    pub pseudo_labels: bool,
+    /// With --pseudo-labels: the share of the mutual matches kept, the most distinct first
+    /// (lowest nearest/second-nearest distance ratio); 1 keeps every mutual match.
+    #[arg(long, default_value_t = 1.0)]
+    pub pseudo_keep: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -78,6 +87,25 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
         })?;
     let cfg = ck.header.config.clone();
     let split = split.unwrap_or_else(|| Split::new(&ds, cfg.validation_fraction, cfg.seed));
+    let ds = if args.pseudo_labels {
+        if !(args.pseudo_keep > 0.0 && args.pseudo_keep <= 1.0) {
+            return Err(format!(
+                "--pseudo-keep {} is not allowed: expected a share in (0, 1]",
+                args.pseudo_keep
+            ));
+        }
+        let (relabelled, report) = crate::supervised::pseudo::pseudo_label(
+            &model,
+            &ds,
+            &split,
+            args.pseudo_keep,
+            &dev.device,
+        );
+        println!("{}", report.describe());
+        relabelled
+    } else {
+        ds
+    };
     let ds = Arc::new(ds);
     let stage_one = (
         checkpoint::resolve(&args.checkpoint)?,
@@ -108,6 +136,7 @@ pub fn run(args: WeightsArgs) -> Result<(), String> {
             margin: args.margin.unwrap_or(defaults.margin),
             batch_size: args.batch_size.unwrap_or(defaults.batch_size),
             seed: args.seed,
+            pseudo_labels: args.pseudo_labels,
             ..defaults
         };
         wc.validate().map_err(|e| e.to_string())?;

@@ -96,6 +96,7 @@ impl StageEvent for SupervisedEvent {
             SupervisedEvent::CheckpointWritten { path } => Lifecycle::CheckpointWritten { path },
             SupervisedEvent::Paused { step } => Lifecycle::Paused { step: *step },
             SupervisedEvent::Resumed { step } => Lifecycle::Resumed { step: *step },
+            SupervisedEvent::Warning(w) => Lifecycle::Warning(w),
             SupervisedEvent::Error(e) => Lifecycle::Error(e),
             SupervisedEvent::Finished { step, .. } => Lifecycle::Finished { step: *step },
         })

@@ -21,6 +21,10 @@ pub struct SupervisedConfig {
     pub margin: f32,
     pub seed: u64,
     pub save_every: usize,
+    /// Learned from the model's own mutual matches, the training images' place labels
+    /// dropped (`supervised::pseudo`): no label reached the stage.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pseudo_labels: bool,
 }
 
 impl Default for SupervisedConfig {
@@ -36,6 +40,7 @@ impl Default for SupervisedConfig {
             margin: 1.0,
             seed: 0,
             save_every: 5,
+            pseudo_labels: false,
         }
     }
 }

@@ -46,6 +46,8 @@ pub enum SupervisedEvent {
     Resumed {
         step: u64,
     },
+    /// Something the run found that the user should read (the pseudo-labels it learns from).
+    Warning(String),
     Error(String),
     Finished {
         step: u64,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod fine_tune;
 pub mod plan;
+pub mod pseudo;
 pub mod trainer;
 pub mod triplets;
 pub mod weights;

@@ -18,6 +18,7 @@ mod gpu;
 mod job;
 mod model;
 mod plan;
+mod pseudo;
 mod read_back;
 mod retrieval;
 mod run_loop;
