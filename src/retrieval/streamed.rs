@@ -19,7 +19,7 @@ use crate::data::Domain;
 use crate::model::DoubleVae;
 
 /// The most bytes of database rows [`StreamedIndex::exact_search`] reads at once.
-pub const EXACT_BLOCK_BYTES: usize = 256 << 20;
+pub const EXACT_BLOCK_BYTES: usize = 64 << 20;
 
 /// Why a streamed index cannot be built or read.
 #[derive(Debug, thiserror::Error)]

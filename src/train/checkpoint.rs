@@ -80,7 +80,7 @@ pub struct RunState {
     pub best: Option<crate::retrieval::eval::HeldOutScores>,
     /// How every random stream is derived, stated for whoever reads the file.
     pub rng: String,
-    /// Set when the model was then fine-tuned on place labels: the supervised stage's own
+    /// Set when the model was then fine-tuned (on place labels or its own matches): the supervised stage's own
     /// record (`supervised::fine_tune::FineTuneStamp`, which owns its shape). Stage one does not
     /// resume such a file: its optimiser state is the fine-tuning's.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -25,7 +25,7 @@ pub enum RunError {
     )]
     NoTrainingImages { domain: Domain, fraction: f64 },
     #[error(
-        "this checkpoint was fine-tuned on place labels; stage one does not resume it (its optimiser state is the fine-tuning's). Resume the fine-tuning with `duskmatch weights --method fine-tune --resume`, or resume the stage-one checkpoint it started from"
+        "this checkpoint was fine-tuned by the supervised stage (on place labels or on its own matches); stage one does not resume it (its optimiser state is the fine-tuning's). Resume the fine-tuning with `duskmatch weights --method fine-tune --resume`, or resume the stage-one checkpoint it started from"
     )]
     FineTuned,
     #[error(

@@ -52,7 +52,11 @@ fn info_prints_the_models_own_total_on_every_preset_and_shipped_file() {
         assert!(!out.contains("rows above list"), "{out}");
     }
     // The shipped files use a shared encoder: its convolutions once, its norms per domain.
-    for name in ["compact-town.dmck", "compact-town-fine-tuned.dmck"] {
+    for name in [
+        "compact-town.dmck",
+        "compact-town-self-trained.dmck",
+        "compact-town-fine-tuned.dmck",
+    ] {
         let path = shipped(name);
         let ck = checkpoint::load(&path).unwrap();
         let model = ck.build_model(&cpu()).unwrap();
@@ -67,6 +71,12 @@ fn info_prints_the_models_own_total_on_every_preset_and_shipped_file() {
         );
         if name.contains("fine-tuned") {
             assert!(out.contains("fine-tuned on place labels"), "{out}");
+        }
+        if name.contains("self-trained") {
+            assert!(
+                out.contains("its own mutual matches, no place labels"),
+                "{out}"
+            );
         }
     }
 }
@@ -174,24 +184,26 @@ enum Expect {
 fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
     let f = files();
     let out = f._dir.path().join("out");
-    let (shipped_one, shipped_tuned) = (
+    let (shipped_one, shipped_self, shipped_tuned) = (
         shipped("compact-town.dmck"),
+        shipped("compact-town-self-trained.dmck"),
         shipped("compact-town-fine-tuned.dmck"),
     );
-    let kinds: [(&str, &Path); 7] = [
+    let kinds: [(&str, &Path); 8] = [
         ("stage-one file", &f.stage_one),
         ("run folder", &f.run),
         ("fine-tuned file", &f.fine_tuned),
         ("weights file", &f.weights),
         ("pre-checksum file", &f.pre_checksum),
         ("shipped stage-one file", &shipped_one),
+        ("shipped self-trained file", &shipped_self),
         ("shipped fine-tuned file", &shipped_tuned),
     ];
     let town = ["--data", "synth", "--places", "12", "--synth-seed", "3"];
     let s = f.stage_one.to_str().unwrap().to_string();
     let o = |name: &str| out.join(name).to_str().unwrap().to_string();
     // (what, the arguments with FILE for the file, what each kind must answer)
-    type Row<'a> = (&'a str, Vec<String>, [Expect; 7]);
+    type Row<'a> = (&'a str, Vec<String>, [Expect; 8]);
     use Expect::*;
     let not_ckpt = Refused("channel-weights file");
     let rows: Vec<Row> = vec![
@@ -205,6 +217,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 not_ckpt,
                 Ok("trainable parameters"),
                 Ok("trainable parameters"),
+                Ok("its own mutual matches, no place labels"),
                 Ok("fine-tuned on place labels"),
             ],
         ),
@@ -218,9 +231,10 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
             [
                 Ok("finished (MaxSteps) at step 5 (in epoch 3)"),
                 Ok("finished (MaxSteps) at step 5 (in epoch 3)"),
-                Refused("fine-tuned on place labels"),
+                Refused("fine-tuned by the supervised stage"),
                 not_ckpt,
                 Ok("finished (MaxSteps) at step 5 (in epoch 3)"),
+                Refused("--steps 5 trains nothing"),
                 Refused("--steps 5 trains nothing"),
                 Refused("--steps 5 trains nothing"),
             ],
@@ -229,6 +243,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
             "train --config",
             args(&["train", "--config", "FILE", "--steps", "1", "--quiet"]),
             [
+                Refused("FILE"),
                 Refused("FILE"),
                 Refused("FILE"),
                 Refused("FILE"),
@@ -246,6 +261,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("R@1"),
                 Ok("R@1"),
                 not_ckpt,
+                Ok("R@1"),
                 Ok("R@1"),
                 Ok("R@1"),
                 Ok("R@1"),
@@ -270,6 +286,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("R@1"),
                 Refused("--also needs models of one image size"),
                 Refused("--also needs models of one image size"),
+                Refused("--also needs models of one image size"),
             ],
         ),
         (
@@ -291,6 +308,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Refused("model checkpoint"),
                 Refused("model checkpoint"),
                 Refused("model checkpoint"),
+                Refused("model checkpoint"),
             ],
         ),
         (
@@ -304,6 +322,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("wrote"),
                 Ok("wrote"),
                 not_ckpt,
+                Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
@@ -332,6 +351,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("learned"),
                 Ok("learned"),
                 Ok("learned"),
+                Ok("learned"),
             ],
         ),
         (
@@ -357,6 +377,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Refused("stage-one checkpoint, not a weights file"),
                 Refused("stage-one checkpoint, not a weights file"),
                 Refused("the file holds fine-tuning, this run is channel weights"),
+                Refused("the file holds fine-tuning, this run is channel weights"),
             ],
         ),
         (
@@ -380,6 +401,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("wrote"),
                 Ok("wrote"),
                 not_ckpt,
+                Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
@@ -408,6 +430,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Refused("FILE"),
                 Refused("FILE"),
                 Refused("FILE"),
+                Refused("FILE"),
             ],
         ),
         (
@@ -429,6 +452,7 @@ fn every_file_argument_of_every_subcommand_answers_every_kind_of_file() {
                 Ok("wrote"),
                 Ok("wrote"),
                 not_ckpt,
+                Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
                 Ok("wrote"),
