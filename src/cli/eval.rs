@@ -85,6 +85,11 @@ pub struct EvalArgs {
     /// at least 20). Above 4,000 images this is what eval does anyway.
     #[arg(long)]
     pub stream: bool,
+    /// At scale: rank the models' rows in two stages, as Patch-NetVLAD and hloc do: the
+    /// pooled descriptor's K nearest first, then the exact spatial distance to those (faster;
+    /// recall bounded by the pooled descriptor). Without it every database row is compared.
+    #[arg(long, value_name = "K")]
+    pub candidates: Option<usize>,
     /// Where the database embeddings are kept while they are searched at scale (default: the
     /// system's temporary folder); the files are unlinked as soon as they are opened, so nothing is left behind.
     #[arg(long, value_name = "DIR")]
@@ -305,6 +310,15 @@ fn eval_table(
         None => None,
     };
     let at_scale = ds.is_on_disk();
+    if args.candidates.is_some() && !at_scale {
+        return Err(format!(
+            "--candidates ranks in two stages at scale: above {STREAM_ABOVE_IMAGES} images, or with --stream (these {} images are compared exactly)",
+            ds.len()
+        ));
+    }
+    if args.candidates == Some(0) {
+        return Err("--candidates 0 is not allowed: expected at least 1".into());
+    }
     // Every further checkpoint, checked and built before the images are read.
     let mut also = Vec::new();
     for (k, path) in args.also.iter().enumerate() {
@@ -350,6 +364,7 @@ fn eval_table(
                 .as_ref()
                 .and_then(|w| w.vectors.last().map(|v| &v[..])),
             &also,
+            args.candidates,
             &dev.device,
             &rule,
             &scratch,

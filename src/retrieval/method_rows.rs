@@ -255,6 +255,7 @@ pub fn compare_methods_at_scale(
     pooled: bool,
     latent_weights: Option<&[f32]>,
     also: &[(String, DoubleVae)],
+    candidates: Option<usize>,
     device: &Device,
     rule: &Positives,
     scratch: &std::path::Path,
@@ -273,16 +274,16 @@ pub fn compare_methods_at_scale(
         describe,
         pooled,
         weights,
+        candidates: None,
     };
-    let mut rows = vec![(
-        "model".to_string(),
-        row(EmbeddingKind::Spatial, encoder(model, device), pooled, None),
-    )];
+    // The models' rows may rank in two stages; the baselines always rank exactly.
+    let model_row = |m| ScaledRow {
+        candidates,
+        ..row(EmbeddingKind::Spatial, encoder(m, device), pooled, None)
+    };
+    let mut rows = vec![("model".to_string(), model_row(model))];
     for (name, m) in also {
-        rows.push((
-            name.clone(),
-            row(EmbeddingKind::Spatial, encoder(m, device), pooled, None),
-        ));
+        rows.push((name.clone(), model_row(m)));
     }
     if let Some(w) = latent_weights {
         rows.push((

@@ -32,6 +32,10 @@ pub struct ScaledRow<'a> {
     pub pooled: bool,
     /// Channel weights of the distance, if any.
     pub weights: Option<Vec<f32>>,
+    /// Rank in two stages, as Patch-NetVLAD and hloc do: the pooled descriptor's this many
+    /// nearest first, re-ranked by the exact distance (`StreamedIndex::search`; spatial
+    /// rows without weights only). `None`: the exact distance to every database row.
+    pub candidates: Option<usize>,
 }
 
 /// Evaluate every row of `rows` on `items` of `ds`, queries from `query`, each query ranked
@@ -122,10 +126,12 @@ pub fn evaluate_at_scale(
             data,
             items: q_items,
         };
-        let nearest = if index.is_empty() {
-            vec![Vec::new(); queries.len()]
-        } else {
-            index.exact_search(&queries, k, row.weights.as_deref(), device)?
+        let nearest = match row.candidates {
+            _ if index.is_empty() => vec![Vec::new(); queries.len()],
+            Some(c) if queries.pixels > 1 && row.weights.is_none() => {
+                index.search(&queries, c.max(k), k, device)?
+            }
+            _ => index.exact_search(&queries, k, row.weights.as_deref(), device)?,
         };
         let database = index.items().to_vec();
         drop(index);

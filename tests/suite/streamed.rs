@@ -172,6 +172,7 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
             false,
             None,
             &[],
+            None,
             &cpu(),
             &rule,
             dir.path(),
@@ -204,6 +205,39 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
                 assert_eq!(got, want, "{layout:?} {} query {q}", row.name);
             }
         }
+        // In two stages with every database image a candidate, the model ranks as exactly.
+        let two_stage = compare_methods_at_scale(
+            &model,
+            &cfg,
+            &listed,
+            &all_items(&listed),
+            Domain::Night,
+            false,
+            None,
+            &[],
+            Some(12),
+            &cpu(),
+            &rule,
+            dir.path(),
+            |_, _| {},
+            |_| {},
+        )
+        .unwrap();
+        let exact = &scaled[0].evaluation;
+        for q in 0..12 {
+            let got: Vec<usize> = two_stage[0]
+                .evaluation
+                .ranked(q)
+                .iter()
+                .map(|r| r.0)
+                .collect();
+            let want: Vec<usize> = exact.ranked(q).iter().map(|r| r.0).collect();
+            assert_eq!(got, want, "{layout:?} two stages, query {q}");
+        }
+        assert_eq!(
+            two_stage[0].evaluation.metrics.recall_1,
+            exact.metrics.recall_1
+        );
         // The database rows were kept in files of `dir` while searched, then removed.
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
