@@ -8,6 +8,7 @@
 
 use burn::prelude::Device;
 
+use crate::data::split::paired_places;
 use crate::data::{Dataset, Domain, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::distance::DeviceIndex;
@@ -44,7 +45,8 @@ impl PseudoReport {
 
 /// A copy of `ds` whose training images carry place ids from `model`'s confident mutual
 /// matches (the `keep` share of the mutual matches with the lowest nearest/second-nearest
-/// ratio) and no other; held-out images keep theirs.
+/// ratio) and no other; held-out images keep theirs (data known by position alone: the
+/// held-out images get places from their positions).
 pub fn pseudo_label(
     model: &DoubleVae,
     ds: &Dataset,
@@ -129,6 +131,18 @@ pub fn pseudo_label(
         correct += (ds.day[di].place.is_some() && ds.day[di].place == ds.night[ni].place) as usize;
         out.day[di].place = Some(first + k as u32);
         out.night[ni].place = Some(first + k as u32);
+    }
+    // Data known by position alone: the held-out images are paired by position, as the
+    // supervised stages pair them, so that they still score the result.
+    if ds.day.iter().chain(&ds.night).all(|s| s.place.is_none()) {
+        let next = first + mutual.len() as u32;
+        for (k, (_, d, n)) in paired_places(ds, &split.val_day, &split.val_night)
+            .into_iter()
+            .enumerate()
+        {
+            out.day[d].place = Some(next + k as u32);
+            out.night[n].place = Some(next + k as u32);
+        }
     }
     let labelled = split.train_day.iter().all(|&i| ds.day[i].place.is_some());
     let report = PseudoReport {

@@ -141,6 +141,29 @@ fn weights_learns_from_its_own_matches_on_the_command_line() {
         info.contains("its own mutual matches, no place labels"),
         "{info}"
     );
+    // Data known by position alone (the downloaders' layout): the held-out images are paired
+    // by position, so the stage still scores itself.
+    let bench = dir.path().join("bench");
+    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
+        out: bench.clone(),
+        places: 40,
+        size: 32,
+        seed: 9,
+        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
+        spacing: 50.0,
+        condition: Default::default(),
+    })
+    .unwrap();
+    let mut on_positions = args.to_vec();
+    let at = on_positions.iter().position(|a| *a == "synth").unwrap();
+    on_positions[at] = bench.to_str().unwrap();
+    on_positions.retain(|a| *a != "--places" && *a != "40");
+    let out2 = dir.path().join("self-positions");
+    let o = on_positions.iter().position(|a| *a == "--out").unwrap();
+    on_positions[o + 1] = out2.to_str().unwrap();
+    let (code, stdout, stderr) = run_duskmatch(&on_positions);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("kept as places"), "{stdout}");
     let mut bad = args.to_vec();
     bad.extend(["--pseudo-keep", "0"]);
     let (code, _, stderr) = run_duskmatch(&bad);
