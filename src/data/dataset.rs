@@ -1,51 +1,8 @@
 //! A loaded dataset: its images by domain, with their place (when known) and file name.
 
-use serde::{Deserialize, Serialize};
-
+pub use super::domain::Domain;
+use super::pixels::{ImageBatch, OnDisk};
 use super::position::{GroundTruth, Position};
-
-/// The two visual conditions: A = day, B = night.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Domain {
-    Day,
-    Night,
-}
-
-impl Domain {
-    pub const BOTH: [Domain; 2] = [Domain::Day, Domain::Night];
-
-    pub fn other(self) -> Domain {
-        match self {
-            Domain::Day => Domain::Night,
-            Domain::Night => Domain::Day,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Domain::Day => "day",
-            Domain::Night => "night",
-        }
-    }
-}
-
-impl std::fmt::Display for Domain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Domain {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "day" | "a" => Ok(Domain::Day),
-            "night" | "b" => Ok(Domain::Night),
-            _ => Err(format!("unknown domain {s:?}: expected day or night")),
-        }
-    }
-}
 
 /// One image of a dataset, already centre-cropped and resized to the dataset's size.
 #[derive(Clone)]
@@ -76,10 +33,28 @@ pub struct Dataset {
     pub night: Vec<Sample>,
     /// Where the pixels stay on disk until a batch asks for them (`eval` and `embed` at
     /// scale): then every sample's `image` is empty.
-    pub on_disk: Option<std::sync::Arc<super::pixels::OnDisk>>,
+    pub on_disk: Option<std::sync::Arc<OnDisk>>,
 }
 
 impl Dataset {
+    /// The images of `refs` (list, index): in memory, borrowed; on disk, decoded in parallel
+    /// at the dataset's size, the unreadable ones left out (see [`ImageBatch::kept`]).
+    pub fn images(&self, refs: &[(Domain, usize)]) -> ImageBatch<'_> {
+        match self.on_disk.as_deref() {
+            Some(disk) => disk.decode(refs, self.image_size),
+            None => ImageBatch::borrowed(
+                refs.iter()
+                    .map(|&(d, i)| &self.domain(d)[i].image)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether the pixels stay on disk until asked for.
+    pub fn is_on_disk(&self) -> bool {
+        self.on_disk.is_some()
+    }
+
     pub fn domain(&self, domain: Domain) -> &[Sample] {
         match domain {
             Domain::Day => &self.day,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::dataset::Domain;
+use super::domain::Domain;
 use super::layout::LAYOUT_HELP;
 use super::limits::{MAX_SIDE, MIN_SIDE};
 use crate::error::ConfigError;

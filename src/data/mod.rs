@@ -6,6 +6,7 @@ pub mod batch;
 pub mod benchmark;
 pub mod dataset;
 pub mod decode;
+pub mod domain;
 pub mod error;
 pub mod folder;
 pub mod image_io;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::RgbImage;
 
-use super::dataset::{Dataset, Domain};
+use super::domain::Domain;
 use super::image_io::SkippedFile;
 
 /// How a loader treats the files it lists.
@@ -72,6 +72,29 @@ impl OnDisk {
         self.live.fetch_sub(n, Ordering::SeqCst);
     }
 
+    /// The images of `refs` (list, index) decoded in parallel at `size` px; an unreadable
+    /// file is left out (see [`ImageBatch::kept`]) and remembered.
+    pub fn decode(&self, refs: &[(Domain, usize)], size: u32) -> ImageBatch<'_> {
+        let paths: Vec<&std::path::Path> = refs.iter().map(|&(d, i)| self.path(d, i)).collect();
+        let decoded = super::image_io_parallel::load_all(paths.clone(), size);
+        let mut batch = ImageBatch {
+            kept: Vec::with_capacity(refs.len()),
+            images: Vec::with_capacity(refs.len()),
+            counted: Some(self),
+        };
+        for (k, (result, path)) in decoded.into_iter().zip(paths).enumerate() {
+            match result {
+                Ok(image) => {
+                    self.hold(1);
+                    batch.kept.push(k);
+                    batch.images.push(Cow::Owned(image));
+                }
+                Err(reason) => self.skip(path.to_path_buf(), reason.to_string()),
+            }
+        }
+        batch
+    }
+
     fn skip(&self, path: PathBuf, reason: String) {
         if let Ok(mut s) = self.skipped.lock()
             && !s.iter().any(|f| f.path == path)
@@ -89,7 +112,16 @@ pub struct ImageBatch<'a> {
     counted: Option<&'a OnDisk>,
 }
 
-impl ImageBatch<'_> {
+impl<'a> ImageBatch<'a> {
+    /// Images already in memory: every one kept.
+    pub fn borrowed(images: Vec<&'a RgbImage>) -> Self {
+        ImageBatch {
+            kept: (0..images.len()).collect(),
+            images: images.into_iter().map(Cow::Borrowed).collect(),
+            counted: None,
+        }
+    }
+
     pub fn refs(&self) -> Vec<&RgbImage> {
         self.images.iter().map(|c| c.as_ref()).collect()
     }
@@ -100,45 +132,5 @@ impl Drop for ImageBatch<'_> {
         if let Some(d) = self.counted {
             d.release(self.images.len());
         }
-    }
-}
-
-impl Dataset {
-    /// The images of `refs` (list, index): in memory, borrowed; on disk, decoded in parallel
-    /// at the dataset's size, the unreadable ones left out (see [`ImageBatch::kept`]).
-    pub fn images(&self, refs: &[(Domain, usize)]) -> ImageBatch<'_> {
-        let Some(disk) = self.on_disk.as_deref() else {
-            return ImageBatch {
-                kept: (0..refs.len()).collect(),
-                images: refs
-                    .iter()
-                    .map(|&(d, i)| Cow::Borrowed(&self.domain(d)[i].image))
-                    .collect(),
-                counted: None,
-            };
-        };
-        let paths: Vec<&std::path::Path> = refs.iter().map(|&(d, i)| disk.path(d, i)).collect();
-        let decoded = super::image_io_parallel::load_all(paths.clone(), self.image_size);
-        let mut batch = ImageBatch {
-            kept: Vec::with_capacity(refs.len()),
-            images: Vec::with_capacity(refs.len()),
-            counted: Some(disk),
-        };
-        for (k, (result, path)) in decoded.into_iter().zip(paths).enumerate() {
-            match result {
-                Ok(image) => {
-                    disk.hold(1);
-                    batch.kept.push(k);
-                    batch.images.push(Cow::Owned(image));
-                }
-                Err(reason) => disk.skip(path.to_path_buf(), reason.to_string()),
-            }
-        }
-        batch
-    }
-
-    /// Whether the pixels stay on disk until asked for.
-    pub fn is_on_disk(&self) -> bool {
-        self.on_disk.is_some()
     }
 }

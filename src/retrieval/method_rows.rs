@@ -315,37 +315,29 @@ pub fn compare_methods_at_scale(
             None,
         ),
     ));
+    // One-channel maps: pooling would leave a constant, so these rows are spatial only.
     if !pooled {
-        let half = sad_side((config.image_size / 2) as u32);
-        let full = config.image_size as u32;
-        rows.push((
-            "patch-normalised (SAD)".into(),
+        let gray = |kind, side: u32, describe: fn(&[f32], usize) -> Vec<f32>| {
             row(
-                EmbeddingKind::PatchNormalised,
+                kind,
                 Box::new(move |imgs, _| {
-                    (
-                        gray_rows(imgs, half, &sad_describe),
-                        1,
-                        (half * half) as usize,
-                    )
+                    (gray_rows(imgs, side, &describe), 1, (side * side) as usize)
                 }),
                 false,
                 None,
-            ),
+            )
+        };
+        let half = sad_side((config.image_size / 2) as u32);
+        rows.push((
+            "patch-normalised (SAD)".into(),
+            gray(EmbeddingKind::PatchNormalised, half, sad_describe),
         ));
         rows.push((
             "gradient magnitude".into(),
-            row(
+            gray(
                 EmbeddingKind::GradientMagnitude,
-                Box::new(move |imgs, _| {
-                    (
-                        gray_rows(imgs, full, &gradient_magnitude_z),
-                        1,
-                        (full * full) as usize,
-                    )
-                }),
-                false,
-                None,
+                config.image_size as u32,
+                gradient_magnitude_z,
             ),
         ));
     }

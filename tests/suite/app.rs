@@ -1084,16 +1084,7 @@ fn start_on_too_few_places_is_refused_naming_the_minimum_and_the_app_goes_on() {
 fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
     let dir = tempdir();
     let data = dir.path().join("bench");
-    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
-        out: data.clone(),
-        places: 12,
-        size: 32,
-        seed: 9,
-        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
+    write_town(&data, duskmatch::cli::synth::SynthLayout::Benchmark, 12, 32);
     let mut config = Preset::Tiny.config();
     config.model.image_size = 32;
     let ck = dir.path().join("m.dmck");
@@ -1147,16 +1138,7 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
 fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
     let dir = tempdir();
     let data = dir.path().join("bench");
-    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
-        out: data.clone(),
-        places: 12,
-        size: 32,
-        seed: 9,
-        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
+    write_town(&data, duskmatch::cli::synth::SynthLayout::Benchmark, 12, 32);
     let mut config = Preset::Tiny.config();
     config.model.image_size = 32;
     let ck = dir.path().join("m.dmck");

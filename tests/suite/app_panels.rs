@@ -83,16 +83,7 @@ fn layout_options_chosen_in_the_dataset_panel_go_with_the_folder() {
     use duskmatch::data::Domain;
     let dir = tempdir();
     let data = dir.path().join("bench");
-    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
-        out: data.clone(),
-        places: 4,
-        size: 16,
-        seed: 9,
-        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
+    write_town(&data, duskmatch::cli::synth::SynthLayout::Benchmark, 4, 16);
     let mut notices = Notices::default();
     let mut panel = DatasetPanel::new(&DataSource::Synth(SynthConfig::default()));
     panel.layout.query_domain = Some(Domain::Day);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use duskmatch::cli::synth::{SynthArgs, SynthLayout};
+use duskmatch::cli::synth::SynthLayout;
 use duskmatch::data::places::PlaceTable;
 use duskmatch::data::position::haversine_m;
 use duskmatch::data::robotcar::RobotCarSelection;
@@ -17,19 +17,6 @@ use duskmatch::retrieval::export::{pairs_txt, rankings_csv};
 use duskmatch::train::Preset;
 
 use crate::common::*;
-
-fn write_fixture(dir: &Path, layout: SynthLayout, places: usize) {
-    duskmatch::cli::synth::run(SynthArgs {
-        out: dir.to_path_buf(),
-        places,
-        size: 32,
-        seed: 9,
-        layout,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
-}
 
 fn scores(m: &Metrics) -> [Option<f64>; 5] {
     [m.recall_1, m.recall_5, m.recall_10, m.recall_20, m.map]
@@ -54,7 +41,7 @@ fn position_metrics_equal_place_metrics_in_every_layout() {
         SynthLayout::Sequences,
     ] {
         let d = dir.path().join(format!("{layout:?}"));
-        write_fixture(&d, layout, 12);
+        write_town(&d, layout, 12, 32);
         let source = DataSource::from_dir(&d, RobotCarSelection::default()).unwrap();
         let (ds, report) = source.load(32).unwrap();
         assert_eq!(report.loaded, 24, "{layout:?}: {:?}", report.skipped);
@@ -227,7 +214,7 @@ fn ground_truth_files_read_every_column_layout_and_name_a_bad_line() {
 fn a_positions_file_and_the_chosen_encoders_apply_to_any_layout() {
     let dir = tempdir();
     let d = dir.path().join("f");
-    write_fixture(&d, SynthLayout::Folder, 3);
+    write_town(&d, SynthLayout::Folder, 3, 32);
     let positions = dir.path().join("pos.csv");
     std::fs::write(
         &positions,
@@ -264,7 +251,7 @@ fn a_positions_file_and_the_chosen_encoders_apply_to_any_layout() {
     );
     // The benchmark layout's root with a split, and a sub-folder naming the encoder.
     let b = dir.path().join("b");
-    write_fixture(&b, SynthLayout::Benchmark, 3);
+    write_town(&b, SynthLayout::Benchmark, 3, 32);
     let q = b.join("images/test/queries");
     std::fs::create_dir_all(q.join("day")).unwrap();
     let first = std::fs::read_dir(&q)
@@ -311,7 +298,7 @@ fn run_ok(args: &[&str]) {
 fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
     let dir = tempdir();
     let d = dir.path().join("bench");
-    write_fixture(&d, SynthLayout::Benchmark, 10);
+    write_town(&d, SynthLayout::Benchmark, 10, 32);
     let mut cfg = Preset::Tiny.config();
     cfg.model.image_size = 32;
     let ck = dir.path().join("m.dmck");
@@ -358,7 +345,7 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
 fn position_only_data_pairs_its_places_for_the_split_and_the_supervised_stage() {
     let dir = tempdir();
     let d = dir.path().join("bench");
-    write_fixture(&d, SynthLayout::Benchmark, 12);
+    write_town(&d, SynthLayout::Benchmark, 12, 32);
     let (ds, _) = DataSource::from_dir(&d, RobotCarSelection::default())
         .unwrap()
         .load(32)

@@ -75,3 +75,23 @@ pub fn run_duskmatch(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The synthetic town written out in `layout` (seed 9, places 50 m apart), a fixture of the
+/// loaders' layouts.
+pub fn write_town(
+    dir: &std::path::Path,
+    layout: duskmatch::cli::synth::SynthLayout,
+    places: usize,
+    size: u32,
+) {
+    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
+        out: dir.to_path_buf(),
+        places,
+        size,
+        seed: 9,
+        layout,
+        spacing: 50.0,
+        condition: Default::default(),
+    })
+    .unwrap();
+}

@@ -144,16 +144,12 @@ fn weights_learns_from_its_own_matches_on_the_command_line() {
     // Data known by position alone (the downloaders' layout): the held-out images are paired
     // by position, so the stage still scores itself.
     let bench = dir.path().join("bench");
-    duskmatch::cli::synth::run(duskmatch::cli::synth::SynthArgs {
-        out: bench.clone(),
-        places: 40,
-        size: 32,
-        seed: 9,
-        layout: duskmatch::cli::synth::SynthLayout::Benchmark,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
+    write_town(
+        &bench,
+        duskmatch::cli::synth::SynthLayout::Benchmark,
+        40,
+        32,
+    );
     let mut on_positions = args.to_vec();
     let at = on_positions.iter().position(|a| *a == "synth").unwrap();
     on_positions[at] = bench.to_str().unwrap();

@@ -4,7 +4,7 @@
 //! table at scale (one walk over the images, database rows in files, each query ranked to its
 //! nearest K) equals the in-memory table where K covers the database.
 
-use duskmatch::cli::synth::{SynthArgs, SynthLayout};
+use duskmatch::cli::synth::SynthLayout;
 use duskmatch::data::robotcar::RobotCarSelection;
 use duskmatch::data::synth::{SynthConfig, generate};
 use duskmatch::data::{DataSource, Domain, Pixels, Positives};
@@ -71,19 +71,6 @@ fn two_stage_search_with_every_candidate_ranks_as_the_full_matrix() {
     }
 }
 
-fn write_fixture(dir: &std::path::Path, layout: SynthLayout, places: usize) {
-    duskmatch::cli::synth::run(SynthArgs {
-        out: dir.to_path_buf(),
-        places,
-        size: 32,
-        seed: 9,
-        layout,
-        spacing: 50.0,
-        condition: Default::default(),
-    })
-    .unwrap();
-}
-
 fn tiny_model() -> (DoubleVae, duskmatch::model::ModelConfig) {
     let mut cfg = Preset::Tiny.config().model;
     cfg.image_size = 32;
@@ -94,7 +81,7 @@ fn tiny_model() -> (DoubleVae, duskmatch::model::ModelConfig) {
 fn pixels_left_on_disk_are_decoded_a_batch_at_a_time_and_embed_as_in_memory() {
     let dir = tempdir();
     let d = dir.path().join("folder");
-    write_fixture(&d, SynthLayout::Folder, 20);
+    write_town(&d, SynthLayout::Folder, 20, 32);
     let source = DataSource::from_dir(&d, RobotCarSelection::default()).unwrap();
     let (held, _) = source.load(32).unwrap();
     let (listed, report) = source.load_pixels(32, Pixels::OnDisk).unwrap();
@@ -143,7 +130,7 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
     // Place ids (a folder) and positions (the downloaders' layout).
     for layout in [SynthLayout::Folder, SynthLayout::Benchmark] {
         let d = dir.path().join(format!("{layout:?}"));
-        write_fixture(&d, layout, 12);
+        write_town(&d, layout, 12, 32);
         let source = DataSource::from_dir(&d, RobotCarSelection::default()).unwrap();
         let (held, _) = source.load(32).unwrap();
         let (listed, _) = source.load_pixels(32, Pixels::OnDisk).unwrap();
@@ -256,7 +243,7 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
 fn eval_streamed_writes_the_rankings_and_pairs_it_writes_in_memory() {
     let dir = tempdir();
     let d = dir.path().join("bench");
-    write_fixture(&d, SynthLayout::Benchmark, 10);
+    write_town(&d, SynthLayout::Benchmark, 10, 32);
     let mut cfg = Preset::Tiny.config();
     cfg.model.image_size = 32;
     let ck = dir.path().join("m.dmck");
