@@ -7,7 +7,7 @@
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
 
-use super::embed::{EmbeddingKind, Embeddings, ItemInfo, for_each_batch};
+use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_rows};
 use crate::data::Dataset;
 
 /// Side of each normalised patch of the SAD baseline.
@@ -90,21 +90,9 @@ fn gray_embeddings(
     kind: EmbeddingKind,
     describe: impl Fn(&[f32], usize) -> Vec<f32>,
 ) -> Embeddings {
-    let mut data = Vec::new();
-    let kept = for_each_batch(
-        ds,
-        &items,
-        64,
-        |_, _| {},
-        |_, imgs, _| data.extend(gray_rows(imgs, side, &describe)),
-    );
-    Embeddings {
-        kind,
-        channels: 1,
-        pixels: (side * side) as usize,
-        data,
-        items: kept,
-    }
+    embed_rows(ds, &items, kind, (1, (side * side) as usize), |imgs| {
+        gray_rows(imgs, side, &describe)
+    })
 }
 
 /// One batch's grayscale rows at `side` px, each passed through `describe`.

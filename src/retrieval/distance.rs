@@ -275,6 +275,11 @@ fn pooled_chunks(data: &[f32], c: usize, device: &Device) -> (Vec<Tensor<2>>, Ve
     (chunks, sq)
 }
 
+/// `(row, distance)` pairs nearest first, ties by row: the order every ranking here uses.
+pub fn sort_nearest(v: &mut [(usize, f32)]) {
+    v.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+}
+
 /// The `k` smallest values of `row` with their indices, ascending (ties by index): one pass,
 /// keeping a sorted list of the best so far, so most values cost a single comparison.
 pub fn smallest_k(row: &[f32], k: usize) -> Vec<(usize, f32)> {

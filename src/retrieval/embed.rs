@@ -358,18 +358,36 @@ fn encode_batch(
 
 /// The raw-pixel baseline: each image box-filtered to `side × side`, RGB in [0, 1].
 pub fn pixel_embeddings(ds: &Dataset, items: Vec<ItemInfo>, side: u32) -> Embeddings {
+    embed_rows(
+        ds,
+        &items,
+        EmbeddingKind::Pixels,
+        (3, (side * side) as usize),
+        |imgs| pixel_rows(imgs, side),
+    )
+}
+
+/// `items`' embeddings of `(channels, pixels)` from `rows`, a function of a batch's images
+/// alone (the classical baselines), in one walk over the images.
+pub fn embed_rows(
+    ds: &Dataset,
+    items: &[ItemInfo],
+    kind: EmbeddingKind,
+    (channels, pixels): (usize, usize),
+    rows: impl Fn(&[&image::RgbImage]) -> Vec<f32>,
+) -> Embeddings {
     let mut data = Vec::new();
     let kept = for_each_batch(
         ds,
-        &items,
+        items,
         64,
         |_, _| {},
-        |_, imgs, _| data.extend(pixel_rows(imgs, side)),
+        |_, imgs, _| data.extend(rows(imgs)),
     );
     Embeddings {
-        kind: EmbeddingKind::Pixels,
-        channels: 3,
-        pixels: (side * side) as usize,
+        kind,
+        channels,
+        pixels,
         data,
         items: kept,
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 use image::RgbImage;
 
-use super::distance::{DeviceIndex, exact};
+use super::distance::{DeviceIndex, exact, sort_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, for_each_batch};
 use super::eval::{Evaluation, RESCORE, evaluate_top};
 use super::streamed::{StreamError, StreamedBuilder};
@@ -67,8 +67,17 @@ pub fn evaluate_at_scale(
         // the process ends (an interrupted run leaves nothing behind).
         let _ = std::fs::remove_file(path);
     }
-    let mut queries: Vec<(Vec<f32>, Vec<ItemInfo>, usize, usize)> =
-        vec![(Vec::new(), Vec::new(), 0, 0); rows.len()];
+    // Each row's queries, gathered batch by batch.
+    let mut queries: Vec<Embeddings> = rows
+        .iter()
+        .map(|row| Embeddings {
+            kind: row.kind,
+            channels: 0,
+            pixels: 0,
+            data: Vec::new(),
+            items: Vec::new(),
+        })
+        .collect();
     let mut failed: Option<StreamError> = None;
     for_each_batch(ds, items, 32, progress, |batch, imgs, encoder| {
         if failed.is_some() {
@@ -84,22 +93,16 @@ pub fn evaluate_at_scale(
                 items: batch.to_vec(),
             };
             let e = if row.pooled { e.pooled() } else { e };
-            let dim = e.dim();
-            let q = &mut queries[r];
-            (q.2, q.3) = (e.channels, e.pixels);
-            let (mut db_data, mut db_items) = (Vec::new(), Vec::new());
-            for (i, it) in e.items.iter().enumerate() {
-                let row_data = &e.data[i * dim..(i + 1) * dim];
-                if it.domain == query {
-                    q.0.extend_from_slice(row_data);
-                    q.1.push(it.clone());
-                } else {
-                    db_data.extend_from_slice(row_data);
-                    db_items.push(it.clone());
-                }
-            }
-            if !db_items.is_empty()
-                && let Err(e) = builders[r].add_rows(db_items, db_data, e.channels, e.pixels)
+            let (q, db) = (
+                e.subset(&e.of_domain(query)),
+                e.subset(&e.of_domain(query.other())),
+            );
+            let gathered = &mut queries[r];
+            (gathered.kind, gathered.channels, gathered.pixels) = (e.kind, e.channels, e.pixels);
+            gathered.data.extend(q.data);
+            gathered.items.extend(q.items);
+            if !db.is_empty()
+                && let Err(e) = builders[r].add_rows(db.items, db.data, e.channels, e.pixels)
             {
                 failed = Some(e);
                 return;
@@ -110,22 +113,9 @@ pub fn evaluate_at_scale(
         return Err(e);
     }
     let mut out = Vec::with_capacity(rows.len());
-    for (r, ((row, builder), (data, q_items, channels, pixels))) in
-        rows.iter().zip(builders).zip(queries).enumerate()
-    {
+    for (r, ((row, builder), queries)) in rows.iter().zip(builders).zip(queries).enumerate() {
         searching(r);
         let index = builder.finish()?;
-        let queries = Embeddings {
-            kind: if row.pooled {
-                EmbeddingKind::Pooled
-            } else {
-                row.kind
-            },
-            channels,
-            pixels,
-            data,
-            items: q_items,
-        };
         let nearest = match row.candidates {
             _ if index.is_empty() => vec![Vec::new(); queries.len()],
             Some(c) if queries.pixels > 1 && row.weights.is_none() => {
@@ -180,7 +170,7 @@ pub fn evaluate_nearest(
                         (j, d)
                     })
                     .collect();
-                near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                sort_nearest(&mut near);
                 near.truncate(k);
                 near
             })

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 
-use super::distance::{DeviceIndex, exact};
+use super::distance::{DeviceIndex, exact, sort_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_images};
 use super::eval::RESCORE;
 use crate::data::Domain;
@@ -225,14 +225,12 @@ impl StreamedIndex {
             };
             let near = DeviceIndex::new(&chunk, w, device).search(queries, keep);
             for (q, near) in near.into_iter().enumerate() {
-                let mut exact_near: Vec<(usize, f32)> = near
-                    .into_iter()
-                    .map(|(j, _)| (j, exact(queries.row(q), chunk.row(j), c, p, w)))
-                    .collect();
-                exact_near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
                 let merged = &mut best[q];
-                merged.extend(exact_near.into_iter().map(|(j, d)| (start + j, d)));
-                merged.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                merged.extend(
+                    near.into_iter()
+                        .map(|(j, _)| (start + j, exact(queries.row(q), chunk.row(j), c, p, w))),
+                );
+                sort_nearest(merged);
                 merged.truncate(top);
             }
             start = end;
@@ -265,7 +263,7 @@ impl StreamedIndex {
                     exact(queries.row(q), &buf, self.channels, self.pixels, None),
                 ));
             }
-            scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            sort_nearest(&mut scored);
             scored.truncate(top);
             out.push(scored);
         }

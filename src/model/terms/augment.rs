@@ -5,7 +5,7 @@
 
 use burn::prelude::*;
 
-use super::{AlignConfig, LossTensors, TermSpec};
+use super::{AlignConfig, LossTensors, TermSpec, contrast_settings};
 use crate::model::contrast::info_nce;
 
 pub const AUGMENT: TermSpec = TermSpec {
@@ -14,7 +14,7 @@ pub const AUGMENT: TermSpec = TermSpec {
     default_weight: 0.0,
     drag_speed: 0.05,
     compute: Some(loss),
-    settings: describe,
+    settings: contrast_settings,
 };
 
 fn loss(t: &LossTensors, a: &AlignConfig) -> Tensor<1> {
@@ -27,12 +27,4 @@ fn loss(t: &LossTensors, a: &AlignConfig) -> Tensor<1> {
         // The step computes the augmented codes whenever the term is on.
         _ => t.kl.clone().mul_scalar(0.0),
     }
-}
-
-fn describe(a: &AlignConfig) -> String {
-    format!(
-        "τ {}, {g}×{g} grid",
-        a.contrast_temperature,
-        g = a.contrast_grid
-    )
 }

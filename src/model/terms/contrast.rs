@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use super::{AlignConfig, LossTensors, TermSpec};
+use super::{AlignConfig, LossTensors, TermSpec, contrast_settings};
 use crate::model::contrast::info_nce;
 
 pub const CONTRAST: TermSpec = TermSpec {
@@ -12,19 +12,11 @@ pub const CONTRAST: TermSpec = TermSpec {
     default_weight: 0.0,
     drag_speed: 0.05,
     compute: Some(loss),
-    settings: describe,
+    settings: contrast_settings,
 };
 
 fn loss(t: &LossTensors, a: &AlignConfig) -> Tensor<1> {
     let (tau, grid) = (a.contrast_temperature, a.contrast_grid);
     info_nce(t.mu_a.clone(), t.mu_ab.clone(), tau, grid)
         + info_nce(t.mu_b.clone(), t.mu_ba.clone(), tau, grid)
-}
-
-fn describe(a: &AlignConfig) -> String {
-    format!(
-        "τ {}, {g}×{g} grid",
-        a.contrast_temperature,
-        g = a.contrast_grid
-    )
 }

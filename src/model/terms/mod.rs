@@ -168,6 +168,15 @@ fn no_settings(_: &AlignConfig) -> String {
     String::new()
 }
 
+/// The InfoNCE terms' settings (the translation and the augmentation contrast share them).
+fn contrast_settings(a: &AlignConfig) -> String {
+    format!(
+        "τ {}, {g}×{g} grid",
+        a.contrast_temperature,
+        g = a.contrast_grid
+    )
+}
+
 /// The four unweighted terms and the weighted total, as tensors (for backward).
 pub struct LossTensors {
     pub reconstruction: Tensor<1>,
