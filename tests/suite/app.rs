@@ -1080,15 +1080,12 @@ fn start_on_too_few_places_is_refused_naming_the_minimum_and_the_app_goes_on() {
     h.get_by_label("Start");
 }
 
-#[test]
-fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
-    let dir = tempdir();
-    let data = dir.path().join("bench");
+/// The app on a 12-place town in the downloaders' layout (written in `dir`, places 50 m
+/// apart) with an untrained tiny model, its Retrieval tab open and its index built.
+fn retrieval_on_a_benchmark(dir: &std::path::Path) -> Harness<'static, DuskApp> {
+    let data = dir.join("bench");
     write_town(&data, duskmatch::cli::synth::SynthLayout::Benchmark, 12, 32);
-    let mut config = Preset::Tiny.config();
-    config.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &config, 3, 5);
+    let (ck, config) = tiny_checkpoint(dir);
     let app = DuskApp::new(AppOptions {
         settings: Settings {
             config,
@@ -1097,7 +1094,7 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
         checkpoint: Some(ck),
         no_checkpoint: false,
         backend: BackendChoice::Cpu,
-        runs_dir: dir.path().to_path_buf(),
+        runs_dir: dir.to_path_buf(),
         data: Some(DataSource::from_dir(&data, Default::default()).unwrap()),
         ..Default::default()
     });
@@ -1108,6 +1105,13 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
     step_until(&mut h, "retrieval index", |a| {
         a.retrieval.result().is_some()
     });
+    h
+}
+
+#[test]
+fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
+    let dir = tempdir();
+    let mut h = retrieval_on_a_benchmark(dir.path());
     let result = h.state().retrieval.result().unwrap().clone();
     let ev = &result.evaluation;
     assert_eq!(ev.metrics.queries, 12);
@@ -1137,31 +1141,7 @@ fn a_benchmark_folder_opens_with_positions_metres_and_the_map() {
 #[test]
 fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
     let dir = tempdir();
-    let data = dir.path().join("bench");
-    write_town(&data, duskmatch::cli::synth::SynthLayout::Benchmark, 12, 32);
-    let mut config = Preset::Tiny.config();
-    config.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &config, 3, 5);
-    let app = DuskApp::new(AppOptions {
-        settings: Settings {
-            config,
-            ..Default::default()
-        },
-        checkpoint: Some(ck),
-        no_checkpoint: false,
-        backend: BackendChoice::Cpu,
-        runs_dir: dir.path().to_path_buf(),
-        data: Some(DataSource::from_dir(&data, Default::default()).unwrap()),
-        ..Default::default()
-    });
-    let mut h = harness(app);
-    ready(&mut h);
-    step_until(&mut h, "checkpoint model", |a| !a.snapshots.is_empty());
-    h.get_by_label("Retrieval").click();
-    step_until(&mut h, "retrieval index", |a| {
-        a.retrieval.result().is_some()
-    });
+    let mut h = retrieval_on_a_benchmark(dir.path());
     h.get_by_label("Positives within");
     let positives = |a: &DuskApp| -> usize {
         let ev = &a.retrieval.result().unwrap().evaluation;

@@ -299,10 +299,7 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
     let dir = tempdir();
     let d = dir.path().join("bench");
     write_town(&d, SynthLayout::Benchmark, 10, 32);
-    let mut cfg = Preset::Tiny.config();
-    cfg.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &cfg, 3, 5);
+    let (ck, _) = tiny_checkpoint(dir.path());
     let (ck, d) = (ck.to_str().unwrap(), d.to_str().unwrap());
     for pooled in [false, true] {
         let stem = dir.path().join(if pooled { "pooled" } else { "spatial" });
@@ -358,10 +355,7 @@ fn position_only_data_pairs_its_places_for_the_split_and_the_supervised_stage() 
         assert_eq!(ds.day[*day].position, ds.night[*night].position);
     }
     // The supervised stage trains on those positives.
-    let mut cfg = Preset::Tiny.config();
-    cfg.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &cfg, 3, 5);
+    let (ck, _) = tiny_checkpoint(dir.path());
     let (code, so, se) = run_duskmatch(&[
         "weights",
         "--checkpoint",

@@ -95,3 +95,15 @@ pub fn write_town(
     })
     .unwrap();
 }
+
+/// An untrained tiny model at 32 px saved as `dir/m.dmck` (step 3, seed 5), what the layout
+/// fixtures are evaluated with: its path and its config.
+pub fn tiny_checkpoint(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, duskmatch::train::TrainingConfig) {
+    let mut cfg = duskmatch::train::Preset::Tiny.config();
+    cfg.model.image_size = 32;
+    let ck = dir.join("m.dmck");
+    save_untrained(&ck, &cfg, 3, 5);
+    (ck, cfg)
+}

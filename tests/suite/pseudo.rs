@@ -101,10 +101,7 @@ fn pseudo_places_are_mutual_matches_and_no_training_label_survives() {
 #[test]
 fn weights_learns_from_its_own_matches_on_the_command_line() {
     let dir = tempdir();
-    let mut cfg = duskmatch::train::Preset::Tiny.config();
-    cfg.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &cfg, 3, 5);
+    let (ck, _) = tiny_checkpoint(dir.path());
     let out = dir.path().join("self");
     let args = [
         "weights",

@@ -150,23 +150,27 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
             0,
             &rule,
         );
-        let scaled = compare_methods_at_scale(
-            &model,
-            &cfg,
-            &listed,
-            &all_items(&listed),
-            Domain::Night,
-            false,
-            None,
-            &[],
-            None,
-            &cpu(),
-            &rule,
-            dir.path(),
-            |_, _| {},
-            |_| {},
-        )
-        .unwrap();
+        // Exactly, or in two stages with `candidates`.
+        let at_scale = |candidates| {
+            compare_methods_at_scale(
+                &model,
+                &cfg,
+                &listed,
+                &all_items(&listed),
+                Domain::Night,
+                false,
+                None,
+                &[],
+                candidates,
+                &cpu(),
+                &rule,
+                dir.path(),
+                |_, _| {},
+                |_| {},
+            )
+            .unwrap()
+        };
+        let scaled = at_scale(None);
         assert_eq!(
             scaled.len(),
             full.len() - 1,
@@ -193,23 +197,7 @@ fn the_table_at_scale_equals_the_in_memory_table_when_k_covers_the_database() {
             }
         }
         // In two stages with every database image a candidate, the model ranks as exactly.
-        let two_stage = compare_methods_at_scale(
-            &model,
-            &cfg,
-            &listed,
-            &all_items(&listed),
-            Domain::Night,
-            false,
-            None,
-            &[],
-            Some(12),
-            &cpu(),
-            &rule,
-            dir.path(),
-            |_, _| {},
-            |_| {},
-        )
-        .unwrap();
+        let two_stage = at_scale(Some(12));
         let exact = &scaled[0].evaluation;
         for q in 0..12 {
             let got: Vec<usize> = two_stage[0]
@@ -244,10 +232,7 @@ fn eval_streamed_writes_the_rankings_and_pairs_it_writes_in_memory() {
     let dir = tempdir();
     let d = dir.path().join("bench");
     write_town(&d, SynthLayout::Benchmark, 10, 32);
-    let mut cfg = Preset::Tiny.config();
-    cfg.model.image_size = 32;
-    let ck = dir.path().join("m.dmck");
-    save_untrained(&ck, &cfg, 3, 5);
+    let (ck, _) = tiny_checkpoint(dir.path());
     let mut outputs = Vec::new();
     for stream in [false, true] {
         let r = dir.path().join(format!("r{stream}.csv"));
