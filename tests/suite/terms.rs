@@ -193,3 +193,43 @@ fn the_configured_objective_decides_which_terms_a_step_adds() {
         "{aligned:?}"
     );
 }
+
+#[test]
+fn photometric_augmentation_changes_each_image_stays_in_range_and_repeats_with_its_seed() {
+    use duskmatch::data::augment::photometric;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(vec![0.5f32; 4 * 3 * 8 * 8], [4, 3, 8, 8]),
+        &cpu(),
+    );
+    let run = |seed| vec4(photometric(x.clone(), &mut ChaCha8Rng::seed_from_u64(seed)));
+    let a = run(1);
+    assert_eq!(a, run(1), "the same seed draws the same changes");
+    assert_ne!(a, run(2));
+    assert!(
+        a.iter().all(|v| (0.0..=1.0).contains(v)),
+        "clamped to [0, 1]"
+    );
+    // Each image draws its own exposure and white balance: their mean colours differ.
+    let means: Vec<[f32; 3]> = a
+        .chunks(3 * 64)
+        .map(|img| {
+            let m = |c: usize| img[c * 64..(c + 1) * 64].iter().sum::<f32>() / 64.0;
+            [m(0), m(1), m(2)]
+        })
+        .collect();
+    for i in 0..4 {
+        for j in i + 1..4 {
+            assert!(
+                means[i]
+                    .iter()
+                    .zip(&means[j])
+                    .any(|(p, q)| (p - q).abs() > 1e-3),
+                "{means:?}"
+            );
+        }
+        // White balance tints: the channels of one image differ.
+        assert!((means[i][0] - means[i][2]).abs() > 1e-3, "{means:?}");
+    }
+}
