@@ -112,6 +112,7 @@ impl BenchArgs {
                         base_width: width,
                         image_size: size,
                         encoder: self.encoder,
+                        backbone: None,
                     };
                     model
                         .validate()

@@ -61,6 +61,11 @@ pub struct EvalArgs {
     /// Positives of frame-aligned sequences: within this many frames.
     #[arg(long, default_value_t = Positives::default().frame_tolerance)]
     pub frame_tolerance: u32,
+    /// The strict rule: only the database image nearest the query (its own frame) is a hit,
+    /// and the others within the radius or frame tolerance are left out of its ranking
+    /// (neither hit nor miss). Without it every image within the bound is a hit (dilated).
+    #[arg(long)]
+    pub strict: bool,
     /// Matches kept per query: K of mAP@K under positions, the pairs file's matches; the
     /// rankings file keeps at least 20 (the largest N reported).
     #[arg(long, default_value_t = Positives::default().top as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -258,6 +263,7 @@ fn eval_table(
         radius_m: args.radius,
         frame_tolerance: args.frame_tolerance,
         top: args.top as usize,
+        strict: args.strict,
     };
     let stream = args.stream;
     let (ck, model, ds, split, dev) = load_for_eval(&args.checkpoint, data, args.backend, |n| {

@@ -64,6 +64,13 @@ pub fn run(args: InfoArgs) -> Result<(), String> {
     // add up to it (tests/suite/cli.rs checks both on every preset and shipped file).
     let n = trainable_params(&model);
     println!("trainable parameters: {n}");
+    if model.backbone.is_some() {
+        let frozen: usize = rows.iter().map(|r| r.frozen).sum();
+        println!(
+            "pretrained, frozen: {frozen} weights of {} (compiled in; not in checkpoints, not trained)",
+            crate::model::backbone::SOURCE
+        );
+    }
     let listed = table_total(&rows);
     if listed != n {
         println!("(the rows above list {listed} of them)");

@@ -81,6 +81,22 @@ pub struct Positives {
     pub frame_tolerance: u32,
     /// K of mAP@K under positions (and how many ranks `eval` writes out per query).
     pub top: usize,
+    /// The strict rule (VPR_Tutorial's, under which HDC-DELF was published on Gardens Point):
+    /// only the database image nearest the query (its own frame) is a hit; the others within
+    /// the bound are left out of the ranking, neither hit nor miss. Off: every image within
+    /// the bound is a hit (the dilated rule).
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// What one database image is to one query under a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relevance {
+    Hit,
+    Miss,
+    /// Within the bound but not the query's nearest, under the strict rule: ranked last and
+    /// counted neither way.
+    LeftOut,
 }
 
 impl Default for Positives {
@@ -91,6 +107,7 @@ impl Default for Positives {
             radius_m: 25.0,
             frame_tolerance: 10,
             top: 20,
+            strict: false,
         }
     }
 }
@@ -129,10 +146,14 @@ impl GroundTruth {
     /// the unit of the bound).
     pub fn describe(self, rule: &Positives, example: Option<Position>) -> String {
         match (self, example) {
-            (GroundTruth::Positions, Some(Position::Frame { .. })) => {
-                format!("positions: within {} frames", rule.frame_tolerance)
-            }
-            (GroundTruth::Positions, _) => format!("positions: within {} m", rule.radius_m),
+            (GroundTruth::Positions, Some(Position::Frame { .. })) => format!(
+                "positions: {}",
+                rule.describe_bound(rule.frame_tolerance as f64, "frames", "frame")
+            ),
+            (GroundTruth::Positions, _) => format!(
+                "positions: {}",
+                rule.describe_bound(rule.radius_m, "m", "position")
+            ),
             (GroundTruth::Places, _) => "place ids".to_string(),
             (GroundTruth::None, _) => "none".to_string(),
         }
@@ -140,7 +161,7 @@ impl GroundTruth {
 }
 
 impl Positives {
-    /// Whether a database image at `db` is a positive for a query at `query`.
+    /// Whether a database image at `db` is within the bound of a query at `query`.
     pub fn within(&self, query: &Position, db: &Position) -> bool {
         let Some(d) = query.distance(db) else {
             return false;
@@ -148,6 +169,30 @@ impl Positives {
         match query {
             Position::Frame { .. } => d <= self.frame_tolerance as f64,
             _ => d <= self.radius_m,
+        }
+    }
+
+    /// What a database image at `db` is to a query at `query`, given the distance from the
+    /// query to its nearest database image (`nearest`; only the strict rule reads it).
+    pub fn relevance(&self, query: &Position, db: &Position, nearest: f64) -> Relevance {
+        if !self.within(query, db) {
+            return Relevance::Miss;
+        }
+        let d = query.distance(db).unwrap_or(f64::INFINITY);
+        match self.strict && d > nearest {
+            true => Relevance::LeftOut,
+            false => Relevance::Hit,
+        }
+    }
+
+    /// "within 8 frames" or "strict: only the query's own frame is a hit, the others within 8
+    /// frames left out".
+    fn describe_bound(&self, bound: f64, unit: &str, own: &str) -> String {
+        match self.strict {
+            false => format!("within {bound} {unit}"),
+            true => format!(
+                "strict: only the database {own} nearest the query is a hit, the others within {bound} {unit} left out"
+            ),
         }
     }
 }

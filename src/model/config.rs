@@ -16,6 +16,28 @@ pub struct ModelConfig {
     /// conv1–res 4 for both domains, with a per-domain instance norm after each of the first
     /// three convolutions (§2b); files without the field are `private`.
     pub encoder: EncoderSharing,
+    /// `Some`: the encoders start with a frozen network pretrained on ImageNet, whose stride-32
+    /// map the domain layers read (docs/design.md §1c); the latent is then `image_size / 32` a
+    /// side and the decoders draw `image_size / 4`. `None` (files without the field): the
+    /// research's encoders, from pixels.
+    pub backbone: Option<Pretrained>,
+}
+
+/// Which pretrained network starts the encoders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pretrained {
+    /// EfficientNet-Lite0 with its ImageNet weights, frozen, up to its last block (320
+    /// channels at stride 32); `model::backbone`.
+    EfficientnetLite0,
+}
+
+impl Pretrained {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pretrained::EfficientnetLite0 => "efficientnet-lite0",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -47,15 +69,37 @@ impl ModelConfig {
         base_width: 64,
         image_size: 256,
         encoder: EncoderSharing::Private,
+        backbone: None,
     };
 
     pub fn latent_channels(&self) -> usize {
         4 * self.base_width
     }
 
-    /// Side of the latent map: two stride-2 convolutions.
+    /// Side of the latent map: two stride-2 convolutions, or the pretrained network's stride.
     pub fn latent_size(&self) -> usize {
-        self.image_size / 4
+        match self.backbone {
+            None => self.image_size / 4,
+            Some(_) => self.image_size / super::backbone::STRIDE,
+        }
+    }
+
+    /// Side of the decoders' images: the input's, or a quarter of it after a pretrained
+    /// network (three ×2 up blocks from its stride-32 map). Reconstruction and cycle compare
+    /// the input averaged down to this size ([`super::DoubleVae::target`]).
+    pub fn decoded_size(&self) -> usize {
+        match self.backbone {
+            None => self.image_size,
+            Some(_) => self.image_size / 4,
+        }
+    }
+
+    /// Up blocks a decoder has beyond the research's two: one after a pretrained network.
+    pub fn extra_up_blocks(&self) -> usize {
+        match self.backbone {
+            None => 0,
+            Some(_) => 1,
+        }
     }
 
     pub fn latent_shape(&self) -> [usize; 3] {
@@ -81,7 +125,14 @@ impl ModelConfig {
                 EncoderSharing::Shared =>
                     ", one encoder for both domains (per-domain instance norms)",
             }
-        )
+        ) + &match self.backbone {
+            None => String::new(),
+            Some(b) => format!(
+                ", after a frozen pretrained {} (decoded at {} px)",
+                b.name(),
+                self.decoded_size()
+            ),
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -97,6 +148,14 @@ impl ModelConfig {
                 "model.image_size",
                 self.image_size,
                 "a multiple of 4 from 16 to 1024",
+            ));
+        }
+        let stride = super::backbone::STRIDE;
+        if self.backbone.is_some() && !self.image_size.is_multiple_of(stride) {
+            return Err(ConfigError::new(
+                "model.image_size",
+                self.image_size,
+                format!("a multiple of {stride} from {stride} to 1024 with a pretrained backbone"),
             ));
         }
         Ok(())

@@ -50,6 +50,8 @@ pub fn unit_loss_with(
     let a_cyc = model.decode(noisy(mu_ab.clone()), Domain::Day);
     let b_cyc = model.decode(noisy(mu_ba.clone()), Domain::Night);
 
+    // The decoders draw at the input's size, or a quarter of it after a pretrained network.
+    let (a, b) = (model.target(a), model.target(b));
     let reconstruction = l1(a_rec, a.clone()) + l1(b_rec, b.clone());
     let kl = mean_square(mu_a.clone()) + mean_square(mu_b.clone());
     let cycle = l1(a_cyc, a) + l1(b_cyc, b);

@@ -1,5 +1,6 @@
 //! Networks and losses. One code for every burn device: nothing here names a backend.
 
+pub mod backbone;
 pub mod blocks;
 pub mod config;
 pub mod contrast;

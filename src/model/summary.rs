@@ -19,6 +19,62 @@ pub struct LayerRow {
     /// Copies in this model: 2 for a part each domain owns, 1 for a shared one (read off
     /// the model: with a shared encoder its convolutions exist once).
     pub copies: usize,
+    /// Pretrained weights that no optimiser touches (the backbone's), not in `params`.
+    pub frozen: usize,
+}
+
+/// "k sS pP" of a convolution, read off the module.
+fn kernel_of(c: &burn::nn::conv::Conv2d) -> String {
+    let pad = match &c.padding {
+        burn::nn::PaddingConfig2d::Explicit(p, ..) => *p,
+        _ => 0,
+    };
+    format!("{} s{} p{pad}", c.kernel_size[0], c.stride[0])
+}
+
+/// The pretrained network's rows: its stem, each stage of MBConv blocks and nothing trainable.
+fn backbone_rows(net: &super::backbone::Backbone) -> Vec<LayerRow> {
+    use super::backbone::STAGES;
+    let weights = |c: &super::backbone::FrozenConv| {
+        c.weight.shape().num_elements() + c.bias.shape().num_elements()
+    };
+    let frozen_row = |layer: String, channels: String, kernel: String, frozen| LayerRow {
+        stage: "pretrained",
+        layer,
+        channels,
+        kernel,
+        after: "ReLU6",
+        owner: "frozen",
+        params: 0,
+        copies: 1,
+        frozen,
+    };
+    let mut rows = vec![frozen_row(
+        "stem".into(),
+        "3 → 32".into(),
+        "3 s2 SAME".into(),
+        weights(&net.stem),
+    )];
+    let mut blocks = net.blocks.iter();
+    for &(repeats, k, s, e, cin, cout) in &STAGES {
+        let frozen = blocks
+            .by_ref()
+            .take(repeats)
+            .map(|b| {
+                b.expand.as_ref().map_or(0, weights) + weights(&b.depthwise) + weights(&b.project)
+            })
+            .sum();
+        rows.push(frozen_row(
+            format!("MBConv{e} ×{repeats}"),
+            format!("{cin} → {cout}"),
+            format!("{k} s{s} dw"),
+            frozen,
+        ));
+    }
+    if let Some(last) = rows.last_mut() {
+        last.after = "→ encoders";
+    }
+    rows
 }
 
 /// The rows of docs/design.md §1 for this model, each with its parameters and copies read off
@@ -43,13 +99,23 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
         owner,
         params,
         copies: if owner == "shared" { 1 } else { 2 },
+        frozen: 0,
     };
-    let mut rows = vec![
+    let cin = match model.backbone {
+        Some(_) => super::backbone::TRUNK_CHANNELS,
+        None => 3,
+    };
+    let mut rows = model
+        .backbone
+        .as_ref()
+        .map(backbone_rows)
+        .unwrap_or_default();
+    rows.extend([
         row(
             "encoder",
             "conv1",
-            format!("3 → {c1}"),
-            "7 s1 p3",
+            format!("{cin} → {c1}"),
+            &kernel_of(&e.conv1),
             "ReLU",
             enc_owner,
             trainable_params(&e.conv1),
@@ -58,7 +124,7 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             "encoder",
             "conv2_1",
             format!("{c1} → {c2}"),
-            "4 s2 p1",
+            &kernel_of(&e.conv2_1),
             "ReLU",
             enc_owner,
             trainable_params(&e.conv2_1),
@@ -67,12 +133,12 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             "encoder",
             "conv2_2",
             format!("{c2} → {c4}"),
-            "4 s2 p1",
+            &kernel_of(&e.conv2_2),
             "ReLU",
             enc_owner,
             trainable_params(&e.conv2_2),
         ),
-    ];
+    ]);
     if let Some(norms) = &model.enc_norms {
         rows.push(LayerRow {
             copies: norms.len(),
@@ -135,6 +201,17 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
             trainable_params(b),
         ));
     }
+    for up in &d.ups {
+        rows.push(row(
+            "decoder",
+            "up ×2, conv",
+            format!("{c4} → {c4}"),
+            "5 p2",
+            "BatchNorm, ReLU",
+            "domain",
+            trainable_params(up),
+        ));
+    }
     rows.push(row(
         "decoder",
         "up ×2, conv",
@@ -178,7 +255,9 @@ pub fn render_table(rows: &[LayerRow]) -> String {
         "stage", "layer", "channels", "kernel", "after", "owner", "params"
     );
     for r in rows {
-        let count = if r.copies > 1 {
+        let count = if r.frozen > 0 {
+            format!("{} frozen", r.frozen)
+        } else if r.copies > 1 {
             format!("{}×{}", r.copies, r.params)
         } else {
             r.params.to_string()

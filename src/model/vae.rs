@@ -5,7 +5,10 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
+use super::backbone::{Backbone, TRUNK_CHANNELS};
 use super::blocks::{ResStack, UpBlock, conv};
 use super::config::{EncoderSharing, ModelConfig};
 use super::init::Init;
@@ -21,12 +24,24 @@ pub struct PrivateEncoder {
 }
 
 impl PrivateEncoder {
-    fn new(w: usize, device: &Device, init: &mut Init) -> Self {
-        Self {
-            conv1: conv(3, w, 7, 1, 3, device, init),
-            conv2_1: conv(w, 2 * w, 4, 2, 1, device, init),
-            conv2_2: conv(2 * w, 4 * w, 4, 2, 1, device, init),
-            res: ResStack::new(4 * w, 2, device, init),
+    fn new(config: &ModelConfig, device: &Device, init: &mut Init) -> Self {
+        let w = config.base_width;
+        match config.backbone {
+            // The research's: from pixels, down by four.
+            None => Self {
+                conv1: conv(3, w, 7, 1, 3, device, init),
+                conv2_1: conv(w, 2 * w, 4, 2, 1, device, init),
+                conv2_2: conv(2 * w, 4 * w, 4, 2, 1, device, init),
+                res: ResStack::new(4 * w, 2, device, init),
+            },
+            // After a pretrained network the map is already at its stride: a 1×1 projection
+            // of its channels, then two 3×3 convolutions that keep the size.
+            Some(_) => Self {
+                conv1: conv(TRUNK_CHANNELS, w, 1, 1, 0, device, init),
+                conv2_1: conv(w, 2 * w, 3, 1, 1, device, init),
+                conv2_2: conv(2 * w, 4 * w, 3, 1, 1, device, init),
+                res: ResStack::new(4 * w, 2, device, init),
+            },
         }
     }
 
@@ -75,19 +90,25 @@ impl DomainNorms {
     }
 }
 
-/// The domain-owned part of a decoder: residual blocks 3–4, two up blocks, the output conv.
+/// The domain-owned part of a decoder: residual blocks 3–4, two up blocks, the output conv;
+/// after a pretrained network, one more up block first (`ups`, empty in the research's).
 #[derive(Module, Debug)]
 pub struct PrivateDecoder {
     pub res: ResStack,
+    pub ups: Vec<UpBlock>,
     pub up1: UpBlock,
     pub up2: UpBlock,
     pub out: Conv2d,
 }
 
 impl PrivateDecoder {
-    fn new(w: usize, device: &Device, init: &mut Init) -> Self {
+    fn new(config: &ModelConfig, device: &Device, init: &mut Init) -> Self {
+        let w = config.base_width;
         Self {
             res: ResStack::new(4 * w, 2, device, init),
+            ups: (0..config.extra_up_blocks())
+                .map(|_| UpBlock::new(4 * w, 4 * w, device, init))
+                .collect(),
             up1: UpBlock::new(4 * w, 2 * w, device, init),
             up2: UpBlock::new(2 * w, w, device, init),
             out: conv(w, 3, 7, 1, 3, device, init),
@@ -95,7 +116,11 @@ impl PrivateDecoder {
     }
 
     fn forward(&self, h: Tensor<4>) -> Tensor<4> {
-        let x = self.up2.forward(self.up1.forward(self.res.forward(h)));
+        let mut x = self.res.forward(h);
+        for up in &self.ups {
+            x = up.forward(x);
+        }
+        let x = self.up2.forward(self.up1.forward(x));
         sigmoid(super::blocks::conv_via_transpose(&self.out, x))
     }
 }
@@ -103,6 +128,13 @@ impl PrivateDecoder {
 /// Both autoencoders. Field names say who owns each part; `shared` parts serve both domains.
 #[derive(Module, Debug)]
 pub struct DoubleVae {
+    /// The frozen pretrained network both encoders start with (`model.backbone`): constant
+    /// tensors, so neither the optimiser nor a checkpoint holds them; every build of the model
+    /// reads the same compiled-in weights.
+    pub backbone: Option<Backbone>,
+    /// Side of the images the encoders read; inputs of another size (the decoders'
+    /// translations, at `image_size / 4` after a backbone) are resized to it first.
+    pub image_size: usize,
     /// The day encoder; with a shared encoder, the one encoder of both domains.
     pub enc_day: PrivateEncoder,
     /// The night encoder; `None` with a shared encoder.
@@ -128,15 +160,58 @@ impl DoubleVae {
         let init = &mut Init::new(seed);
         let shared = config.encoder == EncoderSharing::Shared;
         Self {
-            enc_day: PrivateEncoder::new(w, device, init),
-            enc_night: (!shared).then(|| PrivateEncoder::new(w, device, init)),
+            // The weights are compiled in and checked by the test suite; only a broken build
+            // can fail here.
+            backbone: config
+                .backbone
+                .map(|_| Backbone::pretrained(device).expect("the compiled-in pretrained weights")),
+            image_size: config.image_size,
+            enc_day: PrivateEncoder::new(config, device, init),
+            enc_night: (!shared).then(|| PrivateEncoder::new(config, device, init)),
             enc_norms: shared
                 .then(|| vec![DomainNorms::new(w, device), DomainNorms::new(w, device)]),
             enc_shared: ResStack::new(4 * w, 2, device, init),
             dec_shared: ResStack::new(4 * w, 2, device, init),
-            dec_day: PrivateDecoder::new(w, device, init),
-            dec_night: PrivateDecoder::new(w, device, init),
+            dec_day: PrivateDecoder::new(config, device, init),
+            dec_night: PrivateDecoder::new(config, device, init),
         }
+    }
+
+    /// What the encoders' first layer reads: the images themselves, or the pretrained
+    /// network's map of them (resized to `image_size` first where they are another size).
+    fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let Some(net) = &self.backbone else {
+            return x;
+        };
+        let [_, _, h, w] = x.dims();
+        let x = if (h, w) == (self.image_size, self.image_size) {
+            x
+        } else {
+            interpolate(
+                x,
+                InterpolateOptions::new(InterpolateMode::Bilinear)
+                    .with_output_size([self.image_size, self.image_size]),
+            )
+        };
+        net.trunk(x)
+    }
+
+    /// What reconstruction and cycle compare a decoding with: the images, averaged down to
+    /// the decoders' size where that is smaller (after a pretrained network).
+    pub fn target(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        let out = match self.backbone {
+            Some(_) => self.image_size / 4,
+            None => return x,
+        };
+        if h == out && w == out {
+            return x;
+        }
+        let (fh, fw) = (h / out, w / out);
+        x.reshape([b, c, out, fh, out, fw])
+            .mean_dim(5)
+            .mean_dim(3)
+            .reshape([b, c, out, out])
     }
 
     /// The first encoder stage of `domain` and its norms (when the stage is shared).
@@ -154,14 +229,15 @@ impl DoubleVae {
     /// `mu` of an image batch in its own domain: `[B, 4w, H/4, W/4]`, no activation.
     pub fn encode(&self, x: Tensor<4>, domain: Domain) -> Tensor<4> {
         let (first, norms) = self.encoder_of(domain);
-        self.enc_shared.forward(first.forward(x, norms, None))
+        self.enc_shared
+            .forward(first.forward(self.features(x), norms, None))
     }
 
     /// Every encoder activation from shallow to deep; the last element is `mu`.
     pub fn encode_taps(&self, x: Tensor<4>, domain: Domain) -> Vec<Tensor<4>> {
         let (first, norms) = self.encoder_of(domain);
         let mut taps = Vec::with_capacity(ENCODER_TAPS);
-        let h = first.forward(x, norms, Some(&mut taps));
+        let h = first.forward(self.features(x), norms, Some(&mut taps));
         self.enc_shared.forward_all(h, &mut taps);
         taps
     }

@@ -83,9 +83,23 @@ pub fn decode_grid(
         }
         let imgs: Vec<&RgbImage> = group.iter().map(|i| &i.image).collect();
         let views = model.views(to_tensor(&imgs, device), domain);
-        let rec = to_images(views.reconstruction);
-        let cyc = to_images(views.cycle);
-        let tra = to_images(views.translation);
+        // After a pretrained network the decoders draw a quarter of the input's side: shown
+        // at the original's size, so that the four columns line up.
+        let (w, h) = imgs[0].dimensions();
+        let shown = |t: Tensor<4>| -> Vec<RgbImage> {
+            to_images(t)
+                .into_iter()
+                .map(|img| match img.dimensions() == (w, h) {
+                    true => img,
+                    false => {
+                        image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle)
+                    }
+                })
+                .collect()
+        };
+        let rec = shown(views.reconstruction);
+        let cyc = shown(views.cycle);
+        let tra = shown(views.translation);
         for (k, item) in group.iter().enumerate() {
             rows.push(GridRow {
                 domain,

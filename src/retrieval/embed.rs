@@ -405,3 +405,45 @@ pub fn pixel_rows(imgs: &[&image::RgbImage], side: u32) -> Vec<f32> {
     }
     data
 }
+
+/// The pretrained network alone, never trained on the data (the research's comparison with a
+/// pretrained VGG-16, made on the user's images): its last block's map (320 channels),
+/// standardised per pixel as the model's latent, and its head's map (1280), raw, in one walk
+/// over the images. The images are read at the dataset's size.
+pub fn backbone_embeddings(
+    net: &crate::model::backbone::Backbone,
+    ds: &Dataset,
+    items: &[ItemInfo],
+    device: &Device,
+) -> [Embeddings; 2] {
+    let (mut trunk, mut head) = (Vec::new(), Vec::new());
+    let mut shapes = [(0, 0); 2];
+    let kept = for_each_batch(
+        ds,
+        items,
+        32,
+        |_, _| {},
+        |_, imgs, _| {
+            let t = net.trunk(to_tensor(imgs, device));
+            let h = net.head_map_of_trunk(t.clone());
+            // The trunk as the model's latent is compared; the head raw, as the network's own
+            // descriptor (its global average pool) reads it.
+            for (k, (z, out)) in [(standardize(t), &mut trunk), (h, &mut head)]
+                .into_iter()
+                .enumerate()
+            {
+                let [_, c, hh, ww] = z.dims();
+                shapes[k] = (c, hh * ww);
+                out.extend(host_f32(z));
+            }
+        },
+    );
+    let make = |data: Vec<f32>, (channels, pixels): (usize, usize)| Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels,
+        pixels,
+        data,
+        items: kept.clone(),
+    };
+    [make(trunk, shapes[0]), make(head, shapes[1])]
+}

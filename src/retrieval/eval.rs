@@ -14,6 +14,7 @@ use super::metrics::{
     Ranking, mean_average_precision, mean_average_precision_at, mean_precision_recall, recall_at,
     silhouette, triplet_loss,
 };
+use crate::data::position::Relevance;
 use crate::data::{Domain, GroundTruth, Positives};
 
 pub const RECALL_AT: [usize; 4] = [1, 5, 10, 20];
@@ -222,15 +223,16 @@ pub fn evaluate_depths_with(
     matrix.iter_mut().for_each(|v| *v *= scale);
 
     let truth = ground_truth_of(&queries, &database.items);
-    let relevant = |q: &ItemInfo, d: &ItemInfo| is_positive(truth, rule, q, d);
     let n = database.len();
     let rankings: Vec<Ranking> = (0..queries.len())
         .map(|q| {
-            let row = matrix[q * n..(q + 1) * n].to_vec();
+            let judge = Judge::new(truth, rule, &queries.items[q], &database.items);
+            let mut row = matrix[q * n..(q + 1) * n].to_vec();
             let rel = database
                 .items
                 .iter()
-                .map(|it| relevant(&queries.items[q], it))
+                .zip(&mut row)
+                .map(|(it, d)| judge.relevant(it, d))
                 .collect();
             Ranking::new(row, rel)
         })
@@ -280,11 +282,57 @@ fn ground_truth_of(queries: &Embeddings, database: &[ItemInfo]) -> GroundTruth {
     )
 }
 
-fn is_positive(truth: GroundTruth, rule: &Positives, q: &ItemInfo, d: &ItemInfo) -> bool {
-    match (truth, &q.position, &d.position) {
-        (GroundTruth::Positions, Some(a), Some(b)) => rule.within(a, b),
-        (GroundTruth::Places, _, _) => q.place == d.place,
-        _ => false,
+/// Relevance to one query: whether a database image is a positive, and, under the strict
+/// rule, which images within the bound are left out of its ranking.
+struct Judge<'a> {
+    truth: GroundTruth,
+    rule: &'a Positives,
+    query: &'a ItemInfo,
+    /// Distance from the query to its nearest database position (strict rule only).
+    nearest: f64,
+}
+
+impl<'a> Judge<'a> {
+    fn new(
+        truth: GroundTruth,
+        rule: &'a Positives,
+        query: &'a ItemInfo,
+        database: &[ItemInfo],
+    ) -> Self {
+        let nearest = match (truth, rule.strict, &query.position) {
+            (GroundTruth::Positions, true, Some(q)) => database
+                .iter()
+                .filter_map(|d| d.position.as_ref().and_then(|p| q.distance(p)))
+                .fold(f64::INFINITY, f64::min),
+            _ => f64::INFINITY,
+        };
+        Self {
+            truth,
+            rule,
+            query,
+            nearest,
+        }
+    }
+
+    fn relevance(&self, d: &ItemInfo) -> Relevance {
+        match (self.truth, &self.query.position, &d.position) {
+            (GroundTruth::Positions, Some(a), Some(b)) => self.rule.relevance(a, b, self.nearest),
+            (GroundTruth::Places, _, _) if self.query.place == d.place => Relevance::Hit,
+            _ => Relevance::Miss,
+        }
+    }
+
+    /// Whether `d` is a positive; a left-out image's `distance` becomes infinite, so that it
+    /// ranks after every image that counts.
+    fn relevant(&self, d: &ItemInfo, distance: &mut f32) -> bool {
+        match self.relevance(d) {
+            Relevance::Hit => true,
+            Relevance::Miss => false,
+            Relevance::LeftOut => {
+                *distance = f32::INFINITY;
+                false
+            }
+        }
     }
 }
 
@@ -404,17 +452,18 @@ pub fn evaluate_top(
     let mut candidates = Vec::with_capacity(nearest.len());
     let mut rankings = Vec::with_capacity(nearest.len());
     for (q, near) in nearest.into_iter().enumerate() {
-        let qi = &queries.items[q];
+        let judge = Judge::new(truth, rule, &queries.items[q], &database);
         let mut rows: Vec<usize> = near.iter().map(|&(j, _)| j).collect();
         let mut distances: Vec<f32> = near.iter().map(|&(_, d)| d).collect();
         let mut relevant: Vec<bool> = rows
             .iter()
-            .map(|&j| is_positive(truth, rule, qi, &database[j]))
+            .zip(&mut distances)
+            .map(|(&j, d)| judge.relevant(&database[j], d))
             .collect();
         if ground_truth {
             let seen: std::collections::HashSet<usize> = rows.iter().copied().collect();
             for (j, d) in database.iter().enumerate() {
-                if !seen.contains(&j) && is_positive(truth, rule, qi, d) {
+                if !seen.contains(&j) && judge.relevance(d) == Relevance::Hit {
                     rows.push(j);
                     distances.push(f32::INFINITY);
                     relevant.push(true);

@@ -205,6 +205,11 @@ pub fn compare_methods_with(
         }
         None => {}
     }
+    if let Some(net) = &model.backbone {
+        out.extend(backbone_rows(
+            net, ds, items, query, pooled, device, seed, rule,
+        ));
+    }
     out.push(MethodRow {
         name: "pixels".into(),
         evaluation: evaluate(&pixels, query, None, device, seed),
@@ -236,6 +241,42 @@ pub fn compare_methods_with(
                 device,
                 seed,
             ),
+        });
+    }
+    out
+}
+
+/// The pretrained network alone, never trained on the data, beside a model built on it: its
+/// pooled head (global average pool, the network's own descriptor) and, unless `pooled`, its
+/// last block's map and its head's map compared position by position; each plain and with
+/// each domain's mean removed (no labels). What the training added is the model's rows
+/// against the best of these.
+#[allow(clippy::too_many_arguments)]
+pub fn backbone_rows(
+    net: &crate::model::backbone::Backbone,
+    ds: &Dataset,
+    items: &[ItemInfo],
+    query: Domain,
+    pooled: bool,
+    device: &Device,
+    seed: u64,
+    rule: &Positives,
+) -> Vec<MethodRow> {
+    let [trunk, head] = super::embed::backbone_embeddings(net, ds, items, device);
+    let mut variants = vec![("pooled head (GAP, 1280)", head.pooled())];
+    if !pooled {
+        variants.push(("last block's map (320 channels)", trunk));
+        variants.push(("head's map (1280 channels)", head));
+    }
+    let mut out = Vec::new();
+    for (name, e) in variants {
+        out.push(MethodRow {
+            name: format!("ImageNet backbone alone: {name}"),
+            evaluation: evaluate_with(&e, query, None, device, seed, rule),
+        });
+        out.push(MethodRow {
+            name: format!("ImageNet backbone alone: {name}, domain-centred"),
+            evaluation: evaluate_with(&e.centred_by_domain(), query, None, device, seed, rule),
         });
     }
     out

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSource;
 use crate::error::ConfigError;
-use crate::model::config::EncoderSharing;
+use crate::model::config::{EncoderSharing, Pretrained};
 use crate::model::{AlignConfig, AlignWeights, LossWeights, ModelConfig, Objective};
 
 /// Why a TOML config cannot be used: its syntax, a field of the wrong type or unknown, or a
@@ -118,6 +118,9 @@ pub enum Preset {
     Compact,
     /// Width 4 at 32 px: for tests and smoke runs.
     Tiny,
+    /// Real photographs: the encoders start with EfficientNet-Lite0's ImageNet layers,
+    /// frozen (docs/design.md §1c), at 224 px; width 32 after them, decoded at 56 px.
+    Pretrained,
 }
 
 impl Preset {
@@ -160,6 +163,7 @@ impl Preset {
                     base_width: 8,
                     image_size: 64,
                     encoder: EncoderSharing::Shared,
+                    backbone: None,
                 },
                 batch_size: 8,
                 epochs: 12,
@@ -179,11 +183,25 @@ impl Preset {
                     base_width: 4,
                     image_size: 32,
                     encoder: EncoderSharing::Shared,
+                    backbone: None,
                 },
                 batch_size: 4,
                 epochs: 2,
                 learning_rate: 2e-3,
                 save_every: 1,
+                ..base
+            },
+            Preset::Pretrained => TrainingConfig {
+                model: ModelConfig {
+                    base_width: 32,
+                    image_size: 224,
+                    encoder: EncoderSharing::Private,
+                    backbone: Some(Pretrained::EfficientnetLite0),
+                },
+                batch_size: 8,
+                epochs: 10,
+                learning_rate: 1e-3,
+                save_every: 2,
                 ..base
             },
         }
@@ -194,6 +212,7 @@ impl Preset {
             Preset::Paper => "paper",
             Preset::Compact => "compact",
             Preset::Tiny => "tiny",
+            Preset::Pretrained => "pretrained",
         }
     }
 }
@@ -216,7 +235,8 @@ impl TrainingConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         self.loss_weights.validate()?;
-        self.align.validate(self.model.image_size)?;
+        self.align
+            .validate(self.model.latent_size(), self.model.decoded_size())?;
         if let DataSource::Synth(s) = &self.data {
             s.validate()?;
         }

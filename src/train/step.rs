@@ -147,6 +147,8 @@ pub fn train_step(
             add("latent", w.latent, confusion, &mut values);
         }
         let (a2b, b2a) = (losses.a2b, losses.b2a);
+        // Real images at the translations' size (a quarter after a pretrained network).
+        let (a, b) = (model.target(a), model.target(b));
         let d = &adv.discriminators;
         let d_loss =
             lsgan_discriminator_loss(d.night.forward(b), d.night.forward(a2b.clone().detach()))

@@ -73,6 +73,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
         base_width: b.width,
         image_size: b.size,
         encoder: b.encoder,
+        backbone: None,
     };
     let ad = dev.device.clone().autodiff();
     let mut model = DoubleVae::new(&cfg, 0, &ad);

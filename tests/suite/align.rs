@@ -216,6 +216,7 @@ fn a_shared_encoder_has_one_first_stage_and_per_domain_norms() {
         base_width: 4,
         image_size: 32,
         encoder: EncoderSharing::Private,
+        backbone: None,
     };
     let shared = ModelConfig {
         encoder: EncoderSharing::Shared,
@@ -389,7 +390,7 @@ fn contrast_settings_are_checked() {
     let mut bad = AlignConfig::default();
     bad.weights.contrast = -1.0;
     assert!(
-        bad.validate(64)
+        bad.validate(16, 64)
             .unwrap_err()
             .to_string()
             .contains("align.contrast")
@@ -399,7 +400,7 @@ fn contrast_settings_are_checked() {
         ..AlignConfig::default()
     };
     assert!(
-        bad.validate(64)
+        bad.validate(16, 64)
             .unwrap_err()
             .to_string()
             .contains("align.contrast_temperature")
@@ -409,7 +410,7 @@ fn contrast_settings_are_checked() {
         ..AlignConfig::default()
     };
     assert!(
-        bad.validate(64)
+        bad.validate(16, 64)
             .unwrap_err()
             .to_string()
             .contains("align.contrast_grid = 17")
@@ -524,11 +525,11 @@ fn the_encoders_gradient_through_the_latent_discriminator_matches_finite_differe
 fn latent_discriminator_settings_are_checked() {
     let mut a = duskmatch::model::AlignConfig::default();
     a.weights.latent = -1.0;
-    let e = a.validate(64).unwrap_err().to_string();
+    let e = a.validate(16, 64).unwrap_err().to_string();
     assert!(e.contains("align.latent") && e.contains("≥ 0"), "{e}");
     a.weights.latent = 1.0;
     a.latent_width = 0;
-    let e = a.validate(64).unwrap_err().to_string();
+    let e = a.validate(16, 64).unwrap_err().to_string();
     assert!(
         e.contains("align.latent_width") && e.contains("1 to 1024"),
         "{e}"

@@ -28,6 +28,7 @@ fn training_benchmark_runs_at_a_tiny_size() {
             base_width: 2,
             image_size: 16,
             encoder: duskmatch::model::config::EncoderSharing::Shared,
+            backbone: None,
         },
         0,
         &burn::prelude::Device::flex(),

@@ -374,3 +374,74 @@ fn position_only_data_pairs_its_places_for_the_split_and_the_supervised_stage() 
     assert!(se.contains("training places"), "{se}");
     assert!(so.contains("held-out night->day R@1"), "{so}");
 }
+
+/// Five frames by day and five by night, one value each; frame `i` of either walk at frame
+/// index `i`. Each night query's value is chosen so that its nearest day frames are known.
+fn five_frames(night_values: &[f32]) -> Embeddings {
+    let frames = |domain: Domain, vs: &[f32], names: &str| -> (Vec<ItemInfo>, Vec<f32>) {
+        let items = (0..5)
+            .map(|i| ItemInfo {
+                domain,
+                index: i,
+                place: None,
+                name: format!("{names}{i:03}.png"),
+                position: Some(Position::Frame { index: i as i64 }),
+                encoder: domain,
+            })
+            .collect();
+        (items, vs.to_vec())
+    };
+    embeddings(&[
+        frames(Domain::Day, &[0.0, 10.0, 20.0, 30.0, 40.0], "day/"),
+        frames(Domain::Night, night_values, "night/"),
+    ])
+}
+
+#[test]
+fn the_strict_rule_counts_the_own_frame_and_leaves_the_others_within_the_window_out() {
+    // Query 0 is nearest day 1 (a neighbour), then day 0 (its own). Query 2 is nearest day 2.
+    // Query 4 is nearest day 0 (a miss, four frames away), then days 1, 2, 3 and 4.
+    let e = five_frames(&[9.0, 11.0, 21.0, 31.0, 1.0]);
+    let dilated = Positives {
+        frame_tolerance: 1,
+        ..Positives::default()
+    };
+    let strict = Positives {
+        strict: true,
+        ..dilated
+    };
+    let d = evaluate_with(&e, Domain::Night, None, &cpu(), 0, &dilated);
+    let s = evaluate_with(&e, Domain::Night, None, &cpu(), 0, &strict);
+    // Query 0: dilated, day 1 is within one frame: a hit at rank 1. Strict, day 1 is left
+    // out (ranked last, not a hit), so its own frame, day 0, is first and a hit.
+    let first = |ev: &duskmatch::retrieval::eval::Evaluation, q: usize| {
+        let r = &ev.rankings[q];
+        (r.order[0], r.relevant[r.order[0]])
+    };
+    assert_eq!(first(&d, 0), (1, true));
+    assert_eq!(first(&s, 0), (0, true));
+    let r0 = &s.rankings[0];
+    assert_eq!(r0.order[4], 1, "the left-out neighbour ranks last");
+    assert!(!r0.relevant[1] && r0.distances[1].is_infinite());
+    assert_eq!(r0.num_relevant(), 1);
+    // Query 1 (11.0): nearest day 1, its own frame, a hit under both.
+    assert_eq!(first(&d, 1), (1, true));
+    assert_eq!(first(&s, 1), (1, true));
+    // Query 4 (1.0): nearest day 0, four frames away: a miss under both rules. Strict leaves
+    // day 3 out, so its own frame moves up to rank 4 and day 3 goes last.
+    assert_eq!(first(&d, 4), (0, false));
+    assert_eq!(first(&s, 4), (0, false));
+    assert_eq!(d.rankings[4].order, [0, 1, 2, 3, 4]);
+    assert_eq!(s.rankings[4].order, [0, 1, 2, 4, 3]);
+    assert_eq!(d.rankings[4].relevant, [false, false, false, true, true]);
+    assert_eq!(s.rankings[4].relevant, [false, false, false, false, true]);
+    // Query 1 dilated: days 0, 1, 2 are hits; strict: only day 1; days 0 and 2 left out.
+    assert_eq!(d.rankings[1].num_relevant(), 3);
+    assert_eq!(s.rankings[1].num_relevant(), 1);
+    // R@1: dilated 4 of 5 (query 4 misses); strict, query 0 now finds its own frame too.
+    assert_eq!(d.metrics.recall_1, Some(0.8));
+    assert_eq!(s.metrics.recall_1, Some(0.8));
+    assert_eq!(d.metrics.recall_5, Some(1.0));
+    assert!(s.metrics.ground_truth.contains("strict"));
+    assert!(!d.metrics.ground_truth.contains("strict"));
+}

@@ -4,6 +4,7 @@ mod align;
 mod align_train;
 mod app;
 mod app_panels;
+mod backbone;
 mod bench;
 mod benchmarks;
 mod cli;

@@ -298,7 +298,9 @@ impl Default for AlignConfig {
 }
 
 impl AlignConfig {
-    pub fn validate(&self, image_size: usize) -> Result<(), ConfigError> {
+    /// `latent`: the latent's side; `decoded`: the side of the decoders' images, which the
+    /// image discriminators judge.
+    pub fn validate(&self, latent: usize, decoded: usize) -> Result<(), ConfigError> {
         self.weights.validate()?;
         if !(1..=1024).contains(&self.latent_width) {
             return Err(ConfigError::new(
@@ -307,15 +309,11 @@ impl AlignConfig {
                 "an integer from 1 to 1024",
             ));
         }
-        let latent = image_size / 4;
         if !(1..=latent.max(1)).contains(&self.contrast_grid) {
             return Err(ConfigError::new(
                 "align.contrast_grid",
                 self.contrast_grid,
-                format!(
-                    "an integer from 1 to {} (the latent's side at {image_size} px)",
-                    latent.max(1)
-                ),
+                format!("an integer from 1 to {} (the latent's side)", latent.max(1)),
             ));
         }
         let t = self.contrast_temperature;
@@ -343,6 +341,6 @@ impl AlignConfig {
                 ));
             }
         }
-        self.discriminator.validate(image_size)
+        self.discriminator.validate(decoded)
     }
 }
