@@ -33,11 +33,19 @@ impl ConfigEditor {
         ui.add_enabled_ui(enabled, |ui| {
             ui.horizontal(|ui| {
                 ui.label("Preset:");
-                for p in [Preset::Compact, Preset::Paper, Preset::Tiny] {
-                    if ui
-                        .button(p.name())
-                        .on_hover_text("Replace model size, batch and rates with this preset")
-                        .clicked()
+                for p in [
+                    Preset::Compact,
+                    Preset::Pretrained,
+                    Preset::Paper,
+                    Preset::Tiny,
+                ] {
+                    let hint = match p {
+                        Preset::Pretrained => {
+                            "Real photographs: the encoders start with EfficientNet-Lite0's frozen ImageNet layers, at 224 px"
+                        }
+                        _ => "Replace model size, batch and rates with this preset",
+                    };
+                    if ui.button(p.name()).on_hover_text(hint).clicked()
                     {
                         let data = self.draft.data.clone();
                         self.draft = TrainingConfig { data, ..p.config() };
@@ -46,6 +54,13 @@ impl ConfigEditor {
                 }
             });
             let c = &mut self.draft;
+            if let Some(b) = c.model.backbone {
+                ui.label(format!(
+                    "Encoders start with {} (ImageNet, frozen); decoded at {} px",
+                    b.name(),
+                    c.model.decoded_size()
+                ));
+            }
             ui.horizontal(|ui| {
                 ui.label("Objective:");
                 for o in [Objective::Aligned, Objective::Research] {

@@ -9,6 +9,7 @@ use super::notices::Notices;
 use super::panel::Panel;
 use crate::run::job::Job;
 
+use crate::data::image_io::Framing;
 use crate::data::robotcar::RobotCarSelection;
 use crate::data::synth::SynthConfig;
 use crate::data::{DataSource, Dataset, LoadReport};
@@ -16,7 +17,7 @@ use crate::data::{DataSource, Dataset, LoadReport};
 pub enum DatasetState {
     Loading {
         source: DataSource,
-        size: u32,
+        size: Framing,
         job: Job<(Dataset, LoadReport)>,
         since: std::time::Instant,
     },
@@ -34,8 +35,8 @@ pub enum DatasetState {
 }
 
 impl DatasetState {
-    /// Start loading `source` at `size` px on a worker thread.
-    pub fn load(source: DataSource, size: u32, wake: impl Fn() + Send + 'static) -> Self {
+    /// Start loading `source` framed at `size` on a worker thread.
+    pub fn load(source: DataSource, size: Framing, wake: impl Fn() + Send + 'static) -> Self {
         let s = source.clone();
         let job = Job::spawn("dataset-loader", "loading the dataset", wake, move |_| {
             Ok(s.load(size)?)
@@ -262,8 +263,9 @@ impl DatasetPanel {
                 ui.horizontal(|ui| {
                     ui.spinner();
                     ui.label(format!(
-                        "loading {} at {size} px… {:.0} s",
+                        "loading {} at {} px… {:.0} s",
                         source.describe(),
+                        size.size,
                         since.elapsed().as_secs_f32()
                     ));
                 });

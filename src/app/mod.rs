@@ -131,11 +131,8 @@ impl DuskApp {
         let checkpoint_job = (!options.no_checkpoint)
             .then(|| startup::load_in_background(options.clone(), settings.clone(), waker.waker()));
         let config = settings.config.clone();
-        let dataset = DatasetState::load(
-            config.data.clone(),
-            config.model.image_size as u32,
-            waker.waker(),
-        );
+        let dataset =
+            DatasetState::load(config.data.clone(), config.model.framing(), waker.waker());
         let mut editor = ConfigEditor::new(config.clone());
         editor.revalidate();
         let mut loss_plot = LossPlot {

@@ -247,9 +247,9 @@ impl DuskApp {
             if self.editor.draft.model != model {
                 self.editor.draft.model = model;
                 self.editor.revalidate();
-                let size = model.image_size as u32;
+                let size = model.framing();
                 let reload = match &self.dataset {
-                    DatasetState::Ready { dataset, .. } => dataset.image_size != size,
+                    DatasetState::Ready { dataset, .. } => dataset.framing() != size,
                     DatasetState::Loading { size: s, .. } => *s != size,
                     DatasetState::Failed { .. } => false,
                 };

@@ -102,7 +102,7 @@ impl DuskApp {
         let needs_reload = match &self.dataset {
             DatasetState::Ready {
                 dataset, source, ..
-            } => dataset.image_size as usize != config.model.image_size || *source != config.data,
+            } => dataset.framing() != config.model.framing() || *source != config.data,
             DatasetState::Loading { .. } => {
                 self.start_when_ready = Some((action, resume));
                 return;
@@ -113,7 +113,7 @@ impl DuskApp {
             self.start_when_ready = Some((action, resume));
             self.dataset = DatasetState::load(
                 config.data.clone(),
-                config.model.image_size as u32,
+                config.model.framing(),
                 self.waker.waker(),
             );
             return;
@@ -151,7 +151,7 @@ impl DuskApp {
         }
         self.editor.draft.data = source.clone();
         self.editor.revalidate();
-        let size = self.editor.draft.model.image_size as u32;
+        let size = self.editor.draft.model.framing();
         self.dataset = DatasetState::load(source, size, self.waker.waker());
     }
 }

@@ -113,6 +113,7 @@ impl BenchArgs {
                         image_size: size,
                         encoder: self.encoder,
                         backbone: None,
+                        whole_frame: false,
                     };
                     model
                         .validate()

@@ -66,6 +66,11 @@ pub struct EvalArgs {
     /// (neither hit nor miss). Without it every image within the bound is a hit (dilated).
     #[arg(long)]
     pub strict: bool,
+    /// Score every image of the dataset, also those the model trained on (without labels, as
+    /// a user's model adapts to their own database and queries): rows labelled "adapted, no
+    /// labels". Without it a checkpoint's own dataset is scored on its held-out places only.
+    #[arg(long)]
+    pub every_image: bool,
     /// Matches kept per query: K of mAP@K under positions, the pairs file's matches; the
     /// rankings file keeps at least 20 (the largest N reported).
     #[arg(long, default_value_t = Positives::default().top as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -147,7 +152,7 @@ pub fn load_for_eval(
     let dev = device::select(backend)?;
     eprintln!("device: {}", dev.label);
     let model = ck.build_model(&dev.device)?;
-    let size = cfg.model.image_size as u32;
+    let size = cfg.model.framing();
     // Listing is cheap: list first, then decode everything where the size allows it.
     let (mut ds, mut report) = source.load_pixels(size, Pixels::OnDisk)?;
     if ds.is_on_disk() && pixels(ds.len()) == Pixels::Decoded {
@@ -273,7 +278,14 @@ fn eval_table(
             Pixels::Decoded
         }
     })?;
+    // Every image, where the model adapted to the folder without its labels (a user's own
+    // database and queries): the held-out split of its training run is not used.
+    let split = split.filter(|_| !args.every_image);
     let (items, scope) = evaluation_items(&ds, split.as_ref());
+    let scope = match args.every_image {
+        true => "all images, the model adapted to them (no labels)",
+        false => scope,
+    };
     check_evaluable(&ds, &items, scope)?;
     let cfg = &ck.header.config;
     let weights = match &args.weights {

@@ -50,7 +50,7 @@ pub fn run(args: FigureArgs) -> Result<(), String> {
     let dev = device::select(args.backend)?;
     let model = ck.build_model(&dev.device)?;
     let size = cfg.model.image_size as u32;
-    let (ds, report) = source.load(size)?;
+    let (ds, report) = source.load(cfg.model.framing())?;
     for s in &report.skipped {
         eprintln!("warning: {s}");
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::data::Domain;
-use crate::data::image_io::load_square;
+use crate::data::image_io::load_framed;
 use crate::device::{self, BackendChoice};
 use crate::saliency::{Colormap, SaliencyMethod, Target, map_npy, overlay, saliency};
 
@@ -57,8 +57,8 @@ pub fn run(a: SaliencyArgs) -> Result<(), String> {
     }
     let dev = device::select(a.backend)?;
     let model = ck.build_model(&dev.device)?;
-    let img = load_square(&a.image, cfg.image_size as u32)
-        .map_err(|e| format!("{}: {e}", a.image.display()))?;
+    let img =
+        load_framed(&a.image, cfg.framing()).map_err(|e| format!("{}: {e}", a.image.display()))?;
     let method = match a.method {
         MethodArg::Grad => SaliencyMethod::Grad,
         MethodArg::Gradxinput => SaliencyMethod::GradXInput,

@@ -154,7 +154,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         cfg.data.describe(),
         cfg.model.image_size
     );
-    let (dataset, report) = cfg.data.load(cfg.model.image_size as u32)?;
+    let (dataset, report) = cfg.data.load(cfg.model.framing())?;
     for s in &report.skipped {
         eprintln!("warning: {s}");
     }

@@ -109,7 +109,7 @@ fn domain_in_path(side_dir: &Path, path: &Path) -> Option<Domain> {
 /// Load `database/` and `queries/` at `size` px.
 pub fn load_benchmark(
     dir: &Path,
-    size: u32,
+    size: impl Into<super::image_io::Framing>,
     options: &LayoutOptions,
     pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {

@@ -29,6 +29,9 @@ pub struct Sample {
 pub struct Dataset {
     pub name: String,
     pub image_size: u32,
+    /// Whole frames resized into the square rather than its centre cut out
+    /// ([`super::image_io::Framing`]).
+    pub whole_frame: bool,
     pub day: Vec<Sample>,
     pub night: Vec<Sample>,
     /// Where the pixels stay on disk until a batch asks for them (`eval` and `embed` at
@@ -37,11 +40,19 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// How its images were framed.
+    pub fn framing(&self) -> super::image_io::Framing {
+        super::image_io::Framing {
+            size: self.image_size,
+            whole: self.whole_frame,
+        }
+    }
+
     /// The images of `refs` (list, index): in memory, borrowed; on disk, decoded in parallel
     /// at the dataset's size, the unreadable ones left out (see [`ImageBatch::kept`]).
     pub fn images(&self, refs: &[(Domain, usize)]) -> ImageBatch<'_> {
         match self.on_disk.as_deref() {
-            Some(disk) => disk.decode(refs, self.image_size),
+            Some(disk) => disk.decode(refs, self.framing()),
             None => ImageBatch::borrowed(
                 refs.iter()
                     .map(|&(d, i)| &self.domain(d)[i].image)

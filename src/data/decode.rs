@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::dataset::{Dataset, Domain, Sample};
 use super::error::DataError;
-use super::image_io::{LoadReport, SkippedFile};
+use super::image_io::{Framing, LoadReport, SkippedFile};
 use super::pixels::{OnDisk, Pixels};
 use super::position::Position;
 
@@ -25,14 +25,16 @@ pub struct PendingSample {
 /// them only (every one a sample, read a batch at a time later).
 pub fn decode(
     name: String,
-    size: u32,
+    framing: impl Into<Framing>,
     files: Vec<PendingSample>,
     pixels: Pixels,
 ) -> (Dataset, LoadReport) {
+    let framing: Framing = framing.into();
     let mut report = LoadReport::default();
     let mut dataset = Dataset {
         name,
-        image_size: size,
+        image_size: framing.size,
+        whole_frame: framing.whole,
         ..Default::default()
     };
     let mut push = |dataset: &mut Dataset, f: PendingSample, image| {
@@ -63,8 +65,10 @@ pub fn decode(
         dataset.on_disk = Some(std::sync::Arc::new(OnDisk::new(day, night)));
         return (dataset, report);
     }
-    let loaded =
-        super::image_io_parallel::load_all(files.iter().map(|f| f.path.as_path()).collect(), size);
+    let loaded = super::image_io_parallel::load_all(
+        files.iter().map(|f| f.path.as_path()).collect(),
+        framing,
+    );
     let mut skipped = Vec::new();
     for (f, result) in files.into_iter().zip(loaded) {
         match result {

@@ -57,7 +57,7 @@ fn stem(path: &Path) -> String {
 /// Load the plain folder layout at `size` px. Bad files are skipped and reported.
 pub fn load_folder(
     dir: &Path,
-    size: u32,
+    size: impl Into<super::image_io::Framing>,
     pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {
     if !is_folder_layout(dir) {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use image::RgbImage;
 
 use super::domain::Domain;
-use super::image_io::SkippedFile;
+use super::image_io::{Framing, SkippedFile};
 
 /// How a loader treats the files it lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,9 +74,9 @@ impl OnDisk {
 
     /// The images of `refs` (list, index) decoded in parallel at `size` px; an unreadable
     /// file is left out (see [`ImageBatch::kept`]) and remembered.
-    pub fn decode(&self, refs: &[(Domain, usize)], size: u32) -> ImageBatch<'_> {
+    pub fn decode(&self, refs: &[(Domain, usize)], framing: Framing) -> ImageBatch<'_> {
         let paths: Vec<&std::path::Path> = refs.iter().map(|&(d, i)| self.path(d, i)).collect();
-        let decoded = super::image_io_parallel::load_all(paths.clone(), size);
+        let decoded = super::image_io_parallel::load_all(paths.clone(), framing);
         let mut batch = ImageBatch {
             kept: Vec::with_capacity(refs.len()),
             images: Vec::with_capacity(refs.len()),

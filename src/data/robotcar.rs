@@ -52,7 +52,7 @@ pub fn conditions(dir: &Path) -> Vec<String> {
 
 pub fn load_robotcar(
     dir: &Path,
-    size: u32,
+    size: impl Into<super::image_io::Framing>,
     sel: &RobotCarSelection,
     pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {

@@ -51,7 +51,7 @@ pub fn is_sequence_layout(dir: &Path) -> bool {
 /// Load both sequences at `size` px; a file's frame is its rank among the names both share.
 pub fn load_sequences(
     dir: &Path,
-    size: u32,
+    size: impl Into<super::image_io::Framing>,
     pixels: super::pixels::Pixels,
 ) -> Result<(Dataset, LoadReport), DataError> {
     let (db, q) = sequence_folders(dir).ok_or_else(|| DataError::NotSequences {

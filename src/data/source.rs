@@ -8,7 +8,7 @@ use super::benchmark::{LayoutOptions, is_benchmark_layout, load_benchmark};
 use super::dataset::{Dataset, Domain};
 use super::error::DataError;
 use super::folder::{is_folder_layout, load_folder};
-use super::image_io::LoadReport;
+use super::image_io::{Framing, LoadReport};
 use super::pixels::Pixels;
 use super::places::PlaceTable;
 use super::robotcar::{RobotCarSelection, is_robotcar_layout, load_robotcar};
@@ -136,7 +136,7 @@ impl DataSource {
 
     /// Load every image at `size` px, then apply the layout options (a positions file, the
     /// encoders of the queries and the database).
-    pub fn load(&self, size: u32) -> Result<(Dataset, LoadReport), DataError> {
+    pub fn load(&self, size: impl Into<Framing>) -> Result<(Dataset, LoadReport), DataError> {
         self.load_pixels(size, Pixels::Decoded)
     }
 
@@ -144,12 +144,14 @@ impl DataSource {
     /// batch at a time ([`Pixels::OnDisk`]; the town is always generated in memory).
     pub fn load_pixels(
         &self,
-        size: u32,
+        size: impl Into<Framing>,
         pixels: Pixels,
     ) -> Result<(Dataset, LoadReport), DataError> {
+        let size: Framing = size.into();
         let (mut ds, report) = match self {
+            // The town is rendered square: there is no frame to cut.
             DataSource::Synth(cfg) => {
-                let ds = generate(cfg, size);
+                let ds = generate(cfg, size.size);
                 let report = LoadReport {
                     loaded: ds.len(),
                     skipped: Vec::new(),

@@ -40,6 +40,21 @@ pub fn conv(
     }
 }
 
+/// `conv` with every weight and bias 0: the last layer of a residual branch that starts as
+/// the identity (the pretrained preset's encoder, so that its latent starts as a projection
+/// of the pretrained map rather than that plus noise).
+pub fn zeroed(conv: Conv2d) -> Conv2d {
+    let device = conv.weight.device();
+    let shape = conv.weight.shape();
+    Conv2d {
+        weight: Param::from_tensor(Tensor::zeros(shape, &device)),
+        bias: conv
+            .bias
+            .map(|b| Param::from_tensor(Tensor::zeros(b.shape(), &device))),
+        ..conv
+    }
+}
+
 /// `x + conv_b(relu(conv_a(x)))`, two 3×3 convolutions, no activation after the sum.
 #[derive(Module, Debug)]
 pub struct ResBlock {
@@ -74,6 +89,15 @@ impl ResStack {
                 .map(|_| ResBlock::new(channels, device, init))
                 .collect(),
         }
+    }
+
+    /// The same blocks (the same random draws), each starting as the identity: `conv_b` 0.
+    pub fn identity(channels: usize, count: usize, device: &Device, init: &mut Init) -> Self {
+        let mut stack = Self::new(channels, count, device, init);
+        for b in &mut stack.blocks {
+            b.conv_b = zeroed(b.conv_b.clone());
+        }
+        stack
     }
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {

@@ -21,6 +21,9 @@ pub struct ModelConfig {
     /// side and the decoders draw `image_size / 4`. `None` (files without the field): the
     /// research's encoders, from pixels.
     pub backbone: Option<Pretrained>,
+    /// Photographs resized whole into the square (nothing cut) rather than cropped to their
+    /// centred square first; files without the field crop.
+    pub whole_frame: bool,
 }
 
 /// Which pretrained network starts the encoders.
@@ -70,6 +73,7 @@ impl ModelConfig {
         image_size: 256,
         encoder: EncoderSharing::Private,
         backbone: None,
+        whole_frame: false,
     };
 
     pub fn latent_channels(&self) -> usize {
@@ -94,6 +98,14 @@ impl ModelConfig {
         }
     }
 
+    /// How the dataset's photographs are framed for this model.
+    pub fn framing(&self) -> crate::data::image_io::Framing {
+        crate::data::image_io::Framing {
+            size: self.image_size as u32,
+            whole: self.whole_frame,
+        }
+    }
+
     /// Up blocks a decoder has beyond the research's two: one after a pretrained network.
     pub fn extra_up_blocks(&self) -> usize {
         match self.backbone {
@@ -113,12 +125,13 @@ impl ModelConfig {
     /// One-line description used in messages that compare architectures.
     pub fn describe(&self) -> String {
         let [c, h, w] = self.latent_shape();
+        let widths = match self.backbone {
+            None => format!("{}→{}→{}", self.base_width, 2 * self.base_width, c),
+            Some(_) => format!("{}→{c}", super::backbone::TRUNK_CHANNELS),
+        };
         format!(
-            "base width {} ({}→{}→{} channels), {} px images, latent {c}×{h}×{w}{}",
+            "base width {} ({widths} channels), {} px images, latent {c}×{h}×{w}{}",
             self.base_width,
-            self.base_width,
-            2 * self.base_width,
-            4 * self.base_width,
             self.image_size,
             match self.encoder {
                 EncoderSharing::Private => "",

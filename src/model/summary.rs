@@ -32,6 +32,12 @@ fn kernel_of(c: &burn::nn::conv::Conv2d) -> String {
     format!("{} s{} p{pad}", c.kernel_size[0], c.stride[0])
 }
 
+/// "in → out" channels of a convolution, read off the module.
+fn channels_of(c: &burn::nn::conv::Conv2d) -> String {
+    let [co, ci, _, _] = c.weight.dims();
+    format!("{ci} → {co}")
+}
+
 /// The pretrained network's rows: its stem, each stage of MBConv blocks and nothing trainable.
 fn backbone_rows(net: &super::backbone::Backbone) -> Vec<LayerRow> {
     use super::backbone::STAGES;
@@ -101,29 +107,30 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
         copies: if owner == "shared" { 1 } else { 2 },
         frozen: 0,
     };
-    let cin = match model.backbone {
-        Some(_) => super::backbone::TRUNK_CHANNELS,
-        None => 3,
-    };
     let mut rows = model
         .backbone
         .as_ref()
         .map(backbone_rows)
         .unwrap_or_default();
+    // After a pretrained network conv1 is linear and conv2_1, conv2_2 a residual block.
+    let (after1, after2) = match e.after_backbone {
+        true => ("linear", "+ conv1 (residual)"),
+        false => ("ReLU", "ReLU"),
+    };
     rows.extend([
         row(
             "encoder",
             "conv1",
-            format!("{cin} → {c1}"),
+            channels_of(&e.conv1),
             &kernel_of(&e.conv1),
-            "ReLU",
+            after1,
             enc_owner,
             trainable_params(&e.conv1),
         ),
         row(
             "encoder",
             "conv2_1",
-            format!("{c1} → {c2}"),
+            channels_of(&e.conv2_1),
             &kernel_of(&e.conv2_1),
             "ReLU",
             enc_owner,
@@ -132,9 +139,9 @@ pub fn layer_table(model: &DoubleVae, config: &ModelConfig) -> Vec<LayerRow> {
         row(
             "encoder",
             "conv2_2",
-            format!("{c2} → {c4}"),
+            channels_of(&e.conv2_2),
             &kernel_of(&e.conv2_2),
-            "ReLU",
+            after2,
             enc_owner,
             trainable_params(&e.conv2_2),
         ),

@@ -9,7 +9,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::backbone::{Backbone, TRUNK_CHANNELS};
-use super::blocks::{ResStack, UpBlock, conv};
+use super::blocks::{ResStack, UpBlock, conv, zeroed};
 use super::config::{EncoderSharing, ModelConfig};
 use super::init::Init;
 use crate::data::Domain;
@@ -21,6 +21,9 @@ pub struct PrivateEncoder {
     pub conv2_1: Conv2d,
     pub conv2_2: Conv2d,
     pub res: ResStack,
+    /// After a pretrained network: conv1 is a linear 1×1 projection of its map, and conv2_1,
+    /// conv2_2 form a residual block on it that starts as the identity.
+    pub after_backbone: bool,
 }
 
 impl PrivateEncoder {
@@ -33,14 +36,18 @@ impl PrivateEncoder {
                 conv2_1: conv(w, 2 * w, 4, 2, 1, device, init),
                 conv2_2: conv(2 * w, 4 * w, 4, 2, 1, device, init),
                 res: ResStack::new(4 * w, 2, device, init),
+                after_backbone: false,
             },
-            // After a pretrained network the map is already at its stride: a 1×1 projection
-            // of its channels, then two 3×3 convolutions that keep the size.
+            // After a pretrained network the map is already at its stride and already
+            // describes the place: a linear projection of its channels (a random projection
+            // keeps its distances), then residual layers that start as the identity, so the
+            // latent starts as that projection and training moves it from there.
             Some(_) => Self {
-                conv1: conv(TRUNK_CHANNELS, w, 1, 1, 0, device, init),
-                conv2_1: conv(w, 2 * w, 3, 1, 1, device, init),
-                conv2_2: conv(2 * w, 4 * w, 3, 1, 1, device, init),
-                res: ResStack::new(4 * w, 2, device, init),
+                conv1: conv(TRUNK_CHANNELS, 4 * w, 1, 1, 0, device, init),
+                conv2_1: conv(4 * w, 4 * w, 3, 1, 1, device, init),
+                conv2_2: zeroed(conv(4 * w, 4 * w, 3, 1, 1, device, init)),
+                res: ResStack::identity(4 * w, 2, device, init),
+                after_backbone: true,
             },
         }
     }
@@ -57,9 +64,17 @@ impl PrivateEncoder {
             Some(n) => n.norms[k].forward(h),
             None => h,
         };
-        let x1 = relu(norm(0, self.conv1.forward(x)));
-        let x2 = relu(norm(1, self.conv2_1.forward(x1.clone())));
-        let x3 = relu(norm(2, self.conv2_2.forward(x2.clone())));
+        let (x1, x2, x3) = if self.after_backbone {
+            let x1 = norm(0, self.conv1.forward(x));
+            let x2 = relu(norm(1, self.conv2_1.forward(x1.clone())));
+            let x3 = x1.clone() + norm(2, self.conv2_2.forward(x2.clone()));
+            (x1, x2, x3)
+        } else {
+            let x1 = relu(norm(0, self.conv1.forward(x)));
+            let x2 = relu(norm(1, self.conv2_1.forward(x1.clone())));
+            let x3 = relu(norm(2, self.conv2_2.forward(x2.clone())));
+            (x1, x2, x3)
+        };
         match taps {
             Some(taps) => {
                 taps.extend([x1, x2, x3.clone()]);
@@ -80,9 +95,14 @@ pub struct DomainNorms {
 }
 
 impl DomainNorms {
-    fn new(w: usize, device: &Device) -> Self {
+    fn new(config: &ModelConfig, device: &Device) -> Self {
+        let w = config.base_width;
+        let widths = match config.backbone {
+            None => [w, 2 * w, 4 * w],
+            Some(_) => [4 * w; 3],
+        };
         Self {
-            norms: [w, 2 * w, 4 * w]
+            norms: widths
                 .iter()
                 .map(|&c| InstanceNormConfig::new(c).init(device))
                 .collect(),
@@ -159,6 +179,7 @@ impl DoubleVae {
         let w = config.base_width;
         let init = &mut Init::new(seed);
         let shared = config.encoder == EncoderSharing::Shared;
+        let enc_day = PrivateEncoder::new(config, device, init);
         Self {
             // The weights are compiled in and checked by the test suite; only a broken build
             // can fail here.
@@ -166,11 +187,23 @@ impl DoubleVae {
                 .backbone
                 .map(|_| Backbone::pretrained(device).expect("the compiled-in pretrained weights")),
             image_size: config.image_size,
-            enc_day: PrivateEncoder::new(config, device, init),
-            enc_night: (!shared).then(|| PrivateEncoder::new(config, device, init)),
-            enc_norms: shared
-                .then(|| vec![DomainNorms::new(w, device), DomainNorms::new(w, device)]),
-            enc_shared: ResStack::new(4 * w, 2, device, init),
+            enc_night: (!shared).then(|| match config.backbone {
+                None => PrivateEncoder::new(config, device, init),
+                // Both domains' layers start as the same projection of the same pretrained
+                // map, so that day and night codes start comparable; training parts them.
+                Some(_) => enc_day.clone(),
+            }),
+            enc_day,
+            enc_norms: shared.then(|| {
+                vec![
+                    DomainNorms::new(config, device),
+                    DomainNorms::new(config, device),
+                ]
+            }),
+            enc_shared: match config.backbone {
+                None => ResStack::new(4 * w, 2, device, init),
+                Some(_) => ResStack::identity(4 * w, 2, device, init),
+            },
             dec_shared: ResStack::new(4 * w, 2, device, init),
             dec_day: PrivateDecoder::new(config, device, init),
             dec_night: PrivateDecoder::new(config, device, init),

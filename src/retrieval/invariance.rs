@@ -147,7 +147,11 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize) -> Option<Vec<f64>> {
 pub fn distance_ratio(rankings: &[Ranking]) -> Option<f64> {
     let (mut same, mut ns, mut other, mut no) = (0.0f64, 0usize, 0.0f64, 0usize);
     for r in rankings {
+        // An infinite distance marks an image left out of the ranking (the strict rule).
         for (d, &rel) in r.distances.iter().zip(&r.relevant) {
+            if !d.is_finite() {
+                continue;
+            }
             if rel {
                 same += *d as f64;
                 ns += 1;

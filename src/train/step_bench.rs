@@ -74,6 +74,7 @@ pub fn run_train_bench(b: &TrainBench, dev: &ComputeDevice, threads: usize) -> s
         image_size: b.size,
         encoder: b.encoder,
         backbone: None,
+        whole_frame: false,
     };
     let ad = dev.device.clone().autodiff();
     let mut model = DoubleVae::new(&cfg, 0, &ad);

@@ -162,6 +162,7 @@ fn classical_baselines_match_hand_computation_on_two_images() {
     let ds = duskmatch::data::Dataset {
         name: "two".into(),
         image_size: 4,
+        whole_frame: false,
         day: vec![sample(Domain::Day, 0, ramp)],
         night: vec![sample(Domain::Night, 0, dim)],
         on_disk: None,
@@ -217,6 +218,7 @@ fn a_shared_encoder_has_one_first_stage_and_per_domain_norms() {
         image_size: 32,
         encoder: EncoderSharing::Private,
         backbone: None,
+        whole_frame: false,
     };
     let shared = ModelConfig {
         encoder: EncoderSharing::Shared,

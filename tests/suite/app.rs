@@ -739,8 +739,13 @@ fn editing_the_draft_during_a_run_never_relabels_the_runs_snapshots() {
 /// Six places of another town written as a folder dataset (`DIR/photos/{day,night}/pK.png`),
 /// paired by file name.
 fn write_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    write_places(dir, 6)
+}
+
+/// `places` places of the town by day and by night, as a folder of photographs.
+fn write_places(dir: &std::path::Path, places: usize) -> std::path::PathBuf {
     let data = dir.join("photos");
-    for place in 0..6 {
+    for place in 0..places {
         let (day, night) = duskmatch::data::synth::render_place(11, place, 32);
         for (sub, img) in [("day", day), ("night", night)] {
             std::fs::create_dir_all(data.join(sub)).unwrap();
@@ -1158,4 +1163,37 @@ fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
     let wider = positives(h.state());
     assert!(wider > 12 && wider <= 36, "{wider}");
     h.get_by_label("Ground truth: positions: within 60 m");
+}
+
+#[test]
+fn a_folder_opens_on_the_pretrained_preset_and_trains() {
+    let dir = tempdir();
+    // Ten places: two held out at the preset's validation fraction, the fewest it scores.
+    let data = write_places(dir.path(), 10);
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("pretrained").click();
+    h.step();
+    let draft = &h.state().editor.draft;
+    assert_eq!(draft.model.image_size, 224);
+    assert!(draft.model.backbone.is_some());
+    h.get_by_label_contains("Encoders start with efficientnet-lite0");
+    // Two places a step keep the test short; the preset's batch is 8.
+    h.state_mut().editor.draft.batch_size = 2;
+    drop_path(&mut h, &data);
+    step_until(&mut h, "the folder at 224 px", |a| {
+        a.dataset
+            .dataset()
+            .is_some_and(|d| d.len() == 20 && d.image_size == 224)
+    });
+    h.get_by_label("Start").click();
+    step_until(&mut h, "two loss points", |a| a.history.train.len() >= 2);
+    let p = h.state().history.train[1];
+    assert_eq!(p.step, 2);
+    assert!(p.losses.total.is_finite() && p.losses.reconstruction > 0.0);
+    let run = h.state().running_config.clone().unwrap();
+    assert_eq!(run.model.latent_size(), 7);
+    assert!(run.model.backbone.is_some());
+    assert!(matches!(&run.data, DataSource::Folder { path, .. } if *path == data));
+    stop_and_wait(&mut h);
 }

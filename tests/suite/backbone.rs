@@ -130,3 +130,21 @@ fn same_padding_gives_ceil_of_the_size_over_the_stride_at_odd_sizes() {
     assert_eq!(layers[0].dims(), [1, 32, 113, 49]);
     assert_eq!(net.trunk(x).dims(), [1, 320, 8, 4]);
 }
+
+#[test]
+fn the_pretrained_presets_latent_starts_as_a_projection_of_the_pretrained_map() {
+    use duskmatch::data::Domain;
+    use duskmatch::model::DoubleVae;
+    use duskmatch::train::Preset;
+    let device = cpu();
+    let cfg = Preset::Pretrained.config().model;
+    let model = DoubleVae::new(&cfg, 3, &device);
+    let x = photo("chelsea.png", &device);
+    let mu = model.encode(x.clone(), Domain::Night);
+    let net = model.backbone.as_ref().unwrap();
+    let projected = model.enc_day.conv1.forward(net.trunk(x));
+    assert_eq!(mu.dims(), [1, 4 * cfg.base_width, 7, 7]);
+    let (a, b) = (vec4(mu), vec4(projected));
+    assert!(a.iter().any(|v| *v != 0.0));
+    assert!(super::common::max_abs_diff(&a, &b) < 1e-5);
+}

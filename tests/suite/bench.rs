@@ -29,6 +29,7 @@ fn training_benchmark_runs_at_a_tiny_size() {
             image_size: 16,
             encoder: duskmatch::model::config::EncoderSharing::Shared,
             backbone: None,
+            whole_frame: false,
         },
         0,
         &burn::prelude::Device::flex(),

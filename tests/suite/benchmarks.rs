@@ -443,5 +443,7 @@ fn the_strict_rule_counts_the_own_frame_and_leaves_the_others_within_the_window_
     assert_eq!(s.metrics.recall_1, Some(0.8));
     assert_eq!(d.metrics.recall_5, Some(1.0));
     assert!(s.metrics.ground_truth.contains("strict"));
+    // The left-out images' infinite distances stay out of the same/other distance ratio.
+    assert!(s.metrics.distance_ratio.is_some_and(f64::is_finite));
     assert!(!d.metrics.ground_truth.contains("strict"));
 }

@@ -141,3 +141,40 @@ fn robotcar_layout_reads_chosen_conditions() {
         "{e}"
     );
 }
+
+#[test]
+fn a_wide_photograph_is_cropped_to_its_centre_or_resized_whole_as_the_model_says() {
+    use duskmatch::data::image_io::{Framing, load_framed};
+    let dir = tempdir();
+    // 40 × 20: a green band on the left quarter (x < 10), grey elsewhere.
+    let img = image::RgbImage::from_fn(40, 20, |x, _| {
+        if x < 10 {
+            image::Rgb([0, 255, 0])
+        } else {
+            image::Rgb([128, 128, 128])
+        }
+    });
+    let path = dir.path().join("wide.png");
+    img.save(&path).unwrap();
+    let cropped = load_framed(&path, 16.into()).unwrap();
+    let whole = load_framed(
+        &path,
+        Framing {
+            size: 16,
+            whole: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (cropped.dimensions(), whole.dimensions()),
+        ((16, 16), (16, 16))
+    );
+    // The centred square starts at x = 10: no green. The whole frame keeps its left quarter.
+    assert_eq!(cropped.get_pixel(0, 8).0, [128, 128, 128]);
+    assert_eq!(whole.get_pixel(0, 8).0, [0, 255, 0]);
+    assert_eq!(whole.get_pixel(15, 8).0, [128, 128, 128]);
+    // The pretrained preset frames whole; the research presets crop.
+    use duskmatch::train::Preset;
+    assert!(Preset::Pretrained.config().model.framing().whole);
+    assert!(!Preset::Compact.config().model.framing().whole);
+}

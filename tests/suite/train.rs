@@ -489,3 +489,55 @@ fn unlabelled_unpaired_data_still_trains_and_only_labelled_data_needs_two_held_o
         "{e}"
     );
 }
+
+#[test]
+fn the_pretrained_preset_saves_loads_and_resumes_bitwise() {
+    // The preset at 64 px (a 2×2 latent after the stride-32 network) and two places a step,
+    // so the test stays short; every part of it is the preset's.
+    let mut cfg = Preset::Pretrained.config();
+    cfg.model.image_size = 64;
+    cfg.align.contrast_grid = 2;
+    cfg.batch_size = 2;
+    cfg.epochs = 100;
+    cfg.max_steps = 6;
+    cfg.data = DataSource::Synth(SynthConfig {
+        places: 12,
+        seed: 3,
+        ..Default::default()
+    });
+    let (ds, _) = cfg.data.load(64).unwrap();
+    let ds = Arc::new(ds);
+    let dir = tempdir();
+    let straight = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), dir.path().join("a"))
+        .unwrap()
+        .train()
+        .unwrap();
+    let mut half = cfg.clone();
+    half.max_steps = 4; // past the epoch boundary (steps of 2 over 9 training places)
+    let run = dir.path().join("b");
+    Trainer::new(half, ds.clone(), device::cpu(), &run)
+        .unwrap()
+        .train()
+        .unwrap();
+    let ck = checkpoint::load(&run).unwrap();
+    assert_eq!(ck.header.state.at.step, 4);
+    assert_eq!(ck.header.config.model.backbone, cfg.model.backbone);
+    let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
+        .unwrap()
+        .resume_from(ck)
+        .unwrap()
+        .train()
+        .unwrap();
+    let (a, b) = (weights(&straight.model), weights(&resumed.model));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "resumed weights differ by {}",
+        max_abs_diff(&a, &b)
+    );
+    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
+    // The frozen network is the compiled-in one on both sides, and training left it alone.
+    let net =
+        |m: &duskmatch::model::DoubleVae| vec4(m.backbone.as_ref().unwrap().stem.weight.clone());
+    let fresh = duskmatch::model::backbone::Backbone::pretrained(&device::cpu().device).unwrap();
+    assert_eq!(net(&resumed.model), vec4(fresh.stem.weight));
+}
