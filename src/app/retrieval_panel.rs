@@ -253,6 +253,10 @@ impl RetrievalPanel {
             )
             .labelled_by(f.id)
             .on_hover_text("Frame-aligned sequences (Nordland): positives within this many frames");
+            ui.checkbox(&mut self.rule.strict, "strict").on_hover_text(
+                "Only the database image nearest the query (its own frame) is a hit; the \
+                 others within the bound are left out of its ranking, neither hit nor miss",
+            );
         });
         let kind = if self.pooled {
             EmbeddingKind::Pooled

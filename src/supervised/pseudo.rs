@@ -65,9 +65,7 @@ pub fn pseudo_label(
                 .map(|&i| ItemInfo::of(ds, Domain::Night, i)),
         )
         .collect();
-    // Each domain's mean removed first (no labels needed): a night image is then matched by
-    // what sets it apart from the other night images, not by what all nights share.
-    let e = embed(model, ds, items, device, 32, |_, _| {}).centred_by_domain();
+    let e = embed(model, ds, items, device, 32, |_, _| {});
     let (day, night) = (
         e.subset(&e.of_domain(Domain::Day)),
         e.subset(&e.of_domain(Domain::Night)),

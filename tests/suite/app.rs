@@ -1163,6 +1163,14 @@ fn the_radius_set_in_the_retrieval_tab_decides_the_positives() {
     let wider = positives(h.state());
     assert!(wider > 12 && wider <= 36, "{wider}");
     h.get_by_label("Ground truth: positions: within 60 m");
+    // Strict: only the nearest database image is a hit again, the neighbours left out.
+    h.get_by_label("strict").click();
+    step_until(&mut h, "re-evaluated under the strict rule", |a| {
+        a.retrieval
+            .result()
+            .is_some_and(|r| r.evaluation.metrics.ground_truth.contains("strict"))
+    });
+    assert_eq!(positives(h.state()), 12);
 }
 
 #[test]
