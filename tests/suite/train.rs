@@ -8,7 +8,9 @@ use duskmatch::data::{DataSource, Dataset};
 use duskmatch::device;
 use duskmatch::model::ModelConfig;
 use duskmatch::train::checkpoint::{self, LATEST, write_atomic};
-use duskmatch::train::{Command, Preset, StopReason, TrainEvent, Trainer, TrainingConfig};
+use duskmatch::train::{
+    Command, Preset, StopReason, TrainEvent, TrainSummary, Trainer, TrainingConfig,
+};
 
 use crate::common::*;
 
@@ -22,6 +24,17 @@ pub(crate) fn tiny(places: usize) -> (TrainingConfig, Arc<Dataset>) {
     });
     let (ds, _) = cfg.data.load(cfg.model.image_size as u32).unwrap();
     (cfg, Arc::new(ds))
+}
+
+/// Bitwise the same weights (a sample of every part) and the same last total loss.
+fn assert_same_weights_and_loss(straight: &TrainSummary, resumed: &TrainSummary) {
+    let (a, b) = (weights(&straight.model), weights(&resumed.model));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "resumed weights differ by {}",
+        max_abs_diff(&a, &b)
+    );
+    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
 }
 
 fn weights(model: &duskmatch::model::DoubleVae) -> Vec<f32> {
@@ -102,13 +115,7 @@ fn resumed_run_equals_uninterrupted_run() {
 
     // Bitwise: the same seeds, the same data order, the restored optimisers and
     // discriminators, and Flex's deterministic kernels give the very same floats.
-    let (a, b) = (weights(&straight.model), weights(&resumed.model));
-    assert!(
-        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-        "resumed weights differ by {}",
-        max_abs_diff(&a, &b)
-    );
-    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
+    assert_same_weights_and_loss(&straight, &resumed);
     // The GAN terms depend on the discriminators' weights: equal only if they were restored.
     assert!(straight.last.gan > 0.0 && straight.last.latent > 0.0);
     assert_eq!(
@@ -132,7 +139,7 @@ fn resumed_run_equals_uninterrupted_run() {
     let (mut cfg0, _) = tiny(24);
     cfg0.max_steps = 1;
     let init = duskmatch::model::DoubleVae::new(&cfg0.model, cfg0.seed, &cpu());
-    assert!(max_abs_diff(&weights(&init), &a) > 1e-4);
+    assert!(max_abs_diff(&weights(&init), &weights(&straight.model)) > 1e-4);
 }
 
 #[test]
@@ -386,13 +393,7 @@ fn resumes_bitwise(
         .train()
         .unwrap();
     assert_eq!(resumed.progress.step, straight.progress.step);
-    let (a, b) = (weights(&straight.model), weights(&resumed.model));
-    assert!(
-        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-        "resumed weights differ by {}",
-        max_abs_diff(&a, &b)
-    );
-    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
+    assert_same_weights_and_loss(&straight, &resumed);
 }
 
 #[test]
@@ -528,13 +529,7 @@ fn the_pretrained_preset_saves_loads_and_resumes_bitwise() {
         .unwrap()
         .train()
         .unwrap();
-    let (a, b) = (weights(&straight.model), weights(&resumed.model));
-    assert!(
-        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-        "resumed weights differ by {}",
-        max_abs_diff(&a, &b)
-    );
-    assert_eq!(straight.last.total.to_bits(), resumed.last.total.to_bits());
+    assert_same_weights_and_loss(&straight, &resumed);
     // The frozen network is the compiled-in one on both sides, and training left it alone.
     let net =
         |m: &duskmatch::model::DoubleVae| vec4(m.backbone.as_ref().unwrap().stem.weight.clone());
