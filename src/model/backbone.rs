@@ -68,7 +68,9 @@ struct HostConv {
 /// Every weight of the network on the host, parsed once per process.
 #[derive(Debug)]
 struct HostWeights {
-    convs: Vec<(String, HostConv)>,
+    /// In the order the network uses them: stem, each block's (expand,) depthwise and
+    /// project, head.
+    convs: Vec<HostConv>,
     fc: (Vec<f32>, Vec<f32>),
 }
 
@@ -103,14 +105,11 @@ fn parse(bytes: &[u8]) -> Result<HostWeights, BackboneError> {
     let mut conv = |name: String, shape: [usize; 4]| -> Result<(), BackboneError> {
         let weight = read(&format!("{name}.weight"), &shape)?;
         let bias = read(&format!("{name}.bias"), &[shape[0]])?;
-        convs.push((
-            name,
-            HostConv {
-                weight,
-                shape,
-                bias,
-            },
-        ));
+        convs.push(HostConv {
+            weight,
+            shape,
+            bias,
+        });
         Ok(())
     };
     conv("stem".into(), [32, 3, 3, 3])?;
@@ -238,7 +237,7 @@ impl Backbone {
     /// The network with its compiled-in ImageNet weights on `device`.
     pub fn pretrained(device: &Device) -> Result<Self, BackboneError> {
         let host = host_weights()?;
-        let mut convs = host.convs.iter().map(|(_, c)| c);
+        let mut convs = host.convs.iter();
         // `parse` pushed them in this order; a missing one failed there.
         let mut next = || convs.next().expect("parsed in order");
         let stem = FrozenConv::new(next(), 2, false, device);

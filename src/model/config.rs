@@ -27,7 +27,7 @@ pub struct ModelConfig {
 }
 
 /// Which pretrained network starts the encoders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pretrained {
     /// EfficientNet-Lite0 with its ImageNet weights, frozen, up to its last block (320

@@ -155,6 +155,8 @@ pub struct DoubleVae {
     /// Side of the images the encoders read; inputs of another size (the decoders'
     /// translations, at `image_size / 4` after a backbone) are resized to it first.
     pub image_size: usize,
+    /// Side of the decoders' images (`ModelConfig::decoded_size`).
+    pub decoded_size: usize,
     /// The day encoder; with a shared encoder, the one encoder of both domains.
     pub enc_day: PrivateEncoder,
     /// The night encoder; `None` with a shared encoder.
@@ -187,6 +189,7 @@ impl DoubleVae {
                 .backbone
                 .map(|_| Backbone::pretrained(device).expect("the compiled-in pretrained weights")),
             image_size: config.image_size,
+            decoded_size: config.decoded_size(),
             enc_night: (!shared).then(|| match config.backbone {
                 None => PrivateEncoder::new(config, device, init),
                 // Both domains' layers start as the same projection of the same pretrained
@@ -233,11 +236,8 @@ impl DoubleVae {
     /// the decoders' size where that is smaller (after a pretrained network).
     pub fn target(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
-        let out = match self.backbone {
-            Some(_) => self.image_size / 4,
-            None => return x,
-        };
-        if h == out && w == out {
+        let out = self.decoded_size;
+        if self.backbone.is_none() || (h, w) == (out, out) {
             return x;
         }
         let (fh, fw) = (h / out, w / out);

@@ -105,17 +105,10 @@ fn resumed_run_equals_uninterrupted_run() {
     // The default objective has image discriminators: they and their optimiser are saved.
     assert!(ck.discriminators.is_some() && ck.discriminator_optimizer.is_some());
     assert!(ck.latent_discriminator.is_some() && ck.latent_discriminator_optimizer.is_some());
-    let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
-        .unwrap()
-        .resume_from(ck)
-        .unwrap()
-        .train()
-        .unwrap();
-    assert_eq!(resumed.progress.step, 10);
-
     // Bitwise: the same seeds, the same data order, the restored optimisers and
     // discriminators, and Flex's deterministic kernels give the very same floats.
-    assert_same_weights_and_loss(&straight, &resumed);
+    let resumed = resumes_bitwise(&cfg, &ds, ck, &run, &straight);
+    assert_eq!(resumed.progress.step, 10);
     // The GAN terms depend on the discriminators' weights: equal only if they were restored.
     assert!(straight.last.gan > 0.0 && straight.last.latent > 0.0);
     assert_eq!(
@@ -378,14 +371,15 @@ fn stopped_at(
     checkpoint::load(out).unwrap()
 }
 
-/// Resume `ck` to `cfg.max_steps` and check it lands bitwise where `straight` did.
+/// Resume `ck` to `cfg.max_steps`, check it lands bitwise where `straight` did, and return
+/// the resumed run.
 fn resumes_bitwise(
     cfg: &TrainingConfig,
     ds: &Arc<Dataset>,
     ck: checkpoint::Checkpoint,
     out: &std::path::Path,
-    straight: &duskmatch::train::TrainSummary,
-) {
+    straight: &TrainSummary,
+) -> TrainSummary {
     let resumed = Trainer::new(cfg.clone(), ds.clone(), device::cpu(), out)
         .unwrap()
         .resume_from(ck)
@@ -393,7 +387,8 @@ fn resumes_bitwise(
         .train()
         .unwrap();
     assert_eq!(resumed.progress.step, straight.progress.step);
-    assert_same_weights_and_loss(&straight, &resumed);
+    assert_same_weights_and_loss(straight, &resumed);
+    resumed
 }
 
 #[test]
@@ -523,13 +518,7 @@ fn the_pretrained_preset_saves_loads_and_resumes_bitwise() {
     let ck = checkpoint::load(&run).unwrap();
     assert_eq!(ck.header.state.at.step, 4);
     assert_eq!(ck.header.config.model.backbone, cfg.model.backbone);
-    let resumed = Trainer::new(cfg, ds, device::cpu(), &run)
-        .unwrap()
-        .resume_from(ck)
-        .unwrap()
-        .train()
-        .unwrap();
-    assert_same_weights_and_loss(&straight, &resumed);
+    let resumed = resumes_bitwise(&cfg, &ds, ck, &run, &straight);
     // The frozen network is the compiled-in one on both sides, and training left it alone.
     let net =
         |m: &duskmatch::model::DoubleVae| vec4(m.backbone.as_ref().unwrap().stem.weight.clone());
