@@ -177,7 +177,7 @@ impl Embeddings {
 }
 
 /// [`standardize`] of one host row laid out channel-major (`C × P`).
-fn standardise_row(row: &mut [f32], c: usize, p: usize) {
+pub(super) fn standardise_row(row: &mut [f32], c: usize, p: usize) {
     for px in 0..p {
         let mean = (0..c).map(|ch| row[ch * p + px]).sum::<f32>() / c as f32;
         let var = (0..c)

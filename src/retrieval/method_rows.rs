@@ -6,6 +6,7 @@ use burn::prelude::Device;
 use super::baselines::{gradient_embeddings, sad_embeddings};
 use super::embed::{Embeddings, ItemInfo, LATENT_TAP, embed, embed_depths, pixel_embeddings};
 use super::eval::{Evaluation, evaluate_depths_with, evaluate_with};
+use super::whiten::whiten_on_mutual_matches;
 use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::{DoubleVae, ModelConfig};
 
@@ -175,10 +176,18 @@ pub fn compare_methods_with(
         evaluation: evaluate(&trained, query, None, device, seed),
     }];
     if !pooled {
+        let centred = trained.centred_by_domain();
         out.push(MethodRow {
             name: "model, domain-centred".into(),
-            evaluation: evaluate(&trained.centred_by_domain(), query, None, device, seed),
+            evaluation: evaluate(&centred, query, None, device, seed),
         });
+        out.extend(whitened_row(
+            "model, domain-centred",
+            &centred,
+            query,
+            device,
+            |e| evaluate(e, query, None, device, seed),
+        ));
     }
     match weights {
         Some(w) if w.is_latent() => out.push(MethodRow {
@@ -274,12 +283,35 @@ pub fn backbone_rows(
             name: format!("ImageNet backbone alone: {name}"),
             evaluation: evaluate_with(&e, query, None, device, seed, rule),
         });
+        let centred = e.centred_by_domain();
         out.push(MethodRow {
             name: format!("ImageNet backbone alone: {name}, domain-centred"),
-            evaluation: evaluate_with(&e.centred_by_domain(), query, None, device, seed, rule),
+            evaluation: evaluate_with(&centred, query, None, device, seed, rule),
         });
+        if centred.pixels > 1 {
+            let name = format!("ImageNet backbone alone: {name}, domain-centred");
+            out.extend(whitened_row(&name, &centred, query, device, |e| {
+                evaluate_with(e, query, None, device, seed, rule)
+            }));
+        }
     }
     out
+}
+
+/// The row of `e` whitened on its own mutual matches (see [`whiten_on_mutual_matches`]),
+/// named after `name` with the number of matches it learned from; none where too few exist.
+fn whitened_row(
+    name: &str,
+    e: &Embeddings,
+    query: Domain,
+    device: &Device,
+    evaluate: impl Fn(&Embeddings) -> Evaluation,
+) -> Option<MethodRow> {
+    let w = whiten_on_mutual_matches(e, query, device)?;
+    Some(MethodRow {
+        name: format!("{name}, whitened on its {} mutual matches", w.pairs),
+        evaluation: evaluate(&w.embeddings),
+    })
 }
 
 /// [`compare_methods_with`] at benchmark scale ([`evaluate_at_scale`]): the same rows (and

@@ -9,12 +9,14 @@ pub mod import;
 pub mod invariance;
 pub mod method_rows;
 pub mod metrics;
+pub mod mutual;
 pub mod npy;
 pub mod pca;
 pub mod scale_bench;
 pub mod scaled;
 pub mod search_bench;
 pub mod streamed;
+pub mod whiten;
 
 pub use embed::{EmbeddingKind, Embeddings, ItemInfo};
 pub use eval::{Evaluation, Metrics, evaluate};

@@ -66,7 +66,35 @@ pub enum NpyError {
     #[error("{} is not a NumPy .npy file: {reason}", path.display())]
     Format {
         path: std::path::PathBuf,
-        reason: String,
+        reason: NpyFormatError,
+    },
+}
+
+/// What is wrong with the bytes of an `.npy` file. Every size in the header is checked before
+/// it is used, so no header, however large the shape it claims, panics or allocates for it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NpyFormatError {
+    #[error("no \\x93NUMPY magic")]
+    NoMagic,
+    #[error("format version {0} is not supported")]
+    Version(u8),
+    #[error("a truncated header")]
+    TruncatedHeader,
+    #[error("no {0} in the header")]
+    MissingField(&'static str),
+    #[error("dtype {0} is not little-endian float32 or float64")]
+    Dtype(String),
+    #[error("Fortran order is not supported: save with np.ascontiguousarray")]
+    FortranOrder,
+    #[error("a malformed shape ({0})")]
+    Shape(String),
+    #[error("shape {shape:?} is too large to address")]
+    TooLarge { shape: Vec<usize> },
+    #[error("shape {shape:?} needs {needs} bytes of data, the file holds {holds}")]
+    DataSize {
+        shape: Vec<usize>,
+        needs: usize,
+        holds: usize,
     },
 }
 
@@ -83,64 +111,73 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), NpyError> {
 }
 
 /// [`read_npy`] of bytes in memory.
-pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>), String> {
+pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>), NpyFormatError> {
+    use NpyFormatError as E;
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("no \\x93NUMPY magic".into());
+        return Err(E::NoMagic);
     }
     let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
         2 | 3 if bytes.len() >= 12 => (
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(format!("format version {v} is not supported")),
+        2 | 3 => return Err(E::TruncatedHeader),
+        v => return Err(E::Version(v)),
     };
+    let end = start.checked_add(header_len).ok_or(E::TruncatedHeader)?;
     let header = bytes
-        .get(start..start + header_len)
+        .get(start..end)
         .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or("a truncated header")?;
-    let field = |key: &str| -> Option<&str> {
-        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
+        .ok_or(E::TruncatedHeader)?;
+    let field = |key: &'static str| -> Result<&str, NpyFormatError> {
+        let at = header
+            .find(&format!("'{key}'"))
+            .ok_or(E::MissingField(key))?
+            + key.len()
+            + 2;
+        header[at..]
+            .trim_start()
+            .strip_prefix(':')
+            .map(str::trim_start)
+            .ok_or(E::MissingField(key))
     };
-    let descr = field("descr").ok_or("no descr in the header")?;
-    let width = if descr.starts_with("'<f4'") || descr.starts_with("'=f4'") {
+    let descr = field("descr")?;
+    let width: usize = if descr.starts_with("'<f4'") || descr.starts_with("'=f4'") {
         4
     } else if descr.starts_with("'<f8'") || descr.starts_with("'=f8'") {
         8
     } else {
-        return Err(format!(
-            "dtype {} is not little-endian float32 or float64",
-            descr.split(',').next().unwrap_or(descr)
-        ));
+        return Err(E::Dtype(descr.split(',').next().unwrap_or(descr).into()));
     };
-    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err("Fortran order is not supported: save with np.ascontiguousarray".into());
+    if field("fortran_order").is_ok_and(|v| v.starts_with("True")) {
+        return Err(E::FortranOrder);
     }
-    let shape_text = field("shape").ok_or("no shape in the header")?;
+    let shape_text = field("shape")?;
     let inner = shape_text
         .strip_prefix('(')
         .and_then(|s| s.split_once(')'))
         .map(|(s, _)| s)
-        .ok_or("a malformed shape")?;
+        .ok_or_else(|| E::Shape(shape_text.chars().take(40).collect()))?;
     let shape: Vec<usize> = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format!("a malformed shape ({inner})"))
-        })
+        .map(|s| s.parse::<usize>().map_err(|_| E::Shape(inner.into())))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
-    let data = &bytes[start + header_len..];
-    if data.len() != n * width {
-        return Err(format!(
-            "shape {shape:?} needs {} bytes of data, the file holds {}",
-            n * width,
-            data.len()
-        ));
+    let needs = shape
+        .iter()
+        .try_fold(width, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| E::TooLarge {
+            shape: shape.clone(),
+        })?;
+    let data = &bytes[end..];
+    if data.len() != needs {
+        return Err(E::DataSize {
+            shape,
+            needs,
+            holds: data.len(),
+        });
     }
     let values = if width == 4 {
         data.chunks_exact(4)
@@ -148,7 +185,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>), String> {
             .collect()
     } else {
         data.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
             .collect()
     };
     Ok((values, shape))

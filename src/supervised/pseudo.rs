@@ -13,6 +13,7 @@ use crate::data::{Dataset, Domain, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::distance::DeviceIndex;
 use crate::retrieval::embed::{ItemInfo, embed};
+use crate::retrieval::mutual::mutual_matches;
 
 /// What the labelling found.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,32 +88,9 @@ pub fn pseudo_label(
     }
     let (nd, nn) = (day.len(), night.len());
     let m = DeviceIndex::new(&day, None, device).distance_matrix(&night); // nn × nd
-    let nearest_day: Vec<(usize, f32, f32)> = (0..nn)
-        .map(|q| {
-            let row = &m[q * nd..(q + 1) * nd];
-            let (mut best, mut d1, mut d2) = (0, f32::INFINITY, f32::INFINITY);
-            for (j, &d) in row.iter().enumerate() {
-                if d < d1 {
-                    (d2, d1, best) = (d1, d, j);
-                } else if d < d2 {
-                    d2 = d;
-                }
-            }
-            (best, d1, d2)
-        })
-        .collect();
-    let nearest_night: Vec<usize> = (0..nd)
-        .map(|j| {
-            (0..nn)
-                .min_by(|&a, &b| m[a * nd + j].total_cmp(&m[b * nd + j]))
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut mutual: Vec<(f32, usize, usize)> = nearest_day
-        .iter()
-        .enumerate()
-        .filter(|&(q, &(j, _, _))| nearest_night[j] == q)
-        .map(|(q, &(j, d1, d2))| (d1 / d2.max(1e-12), j, q))
+    let mut mutual: Vec<(f32, usize, usize)> = mutual_matches(&m, nn, nd)
+        .into_iter()
+        .map(|x| (x.ratio, x.database, x.query))
         .collect();
     let found = mutual.len();
     mutual.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

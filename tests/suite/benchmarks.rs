@@ -336,6 +336,35 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
         assert_eq!(v["ground_truth"], "positions: within 25 m");
         assert_eq!(v["per_query"].as_array().unwrap().len(), 10);
     }
+    // A file whose header claims more elements than an address holds: a clear error naming
+    // the file and the shape, no panic.
+    let huge = dir.path().join("huge.npy");
+    let mut bytes = duskmatch::retrieval::npy::npy_header(&[4_000_000_000, 4_000_000_000], None);
+    bytes.extend_from_slice(&[0; 64]);
+    std::fs::write(&huge, bytes).unwrap();
+    std::fs::copy(
+        dir.path().join("spatial.json"),
+        dir.path().join("huge.json"),
+    )
+    .unwrap();
+    let spec = format!("x={}", huge.display());
+    let (code, so, se) = run_duskmatch(&[
+        "eval",
+        "--checkpoint",
+        ck,
+        "--data",
+        d,
+        "--backend",
+        "cpu",
+        "--descriptors",
+        &spec,
+    ]);
+    assert_ne!(code, 0, "{so}");
+    assert!(!se.contains("panicked"), "{se}");
+    assert!(
+        se.contains("huge.npy") && se.contains("[4000000000, 4000000000] is too large"),
+        "{se}"
+    );
 }
 
 #[test]

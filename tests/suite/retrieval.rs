@@ -6,7 +6,7 @@ use duskmatch::retrieval::eval::evaluate;
 use duskmatch::retrieval::metrics::{
     Ranking, mean_average_precision, recall_at, silhouette, triplet_loss,
 };
-use duskmatch::retrieval::npy::npy_bytes;
+use duskmatch::retrieval::npy::{npy_bytes, npy_header};
 
 use crate::common::*;
 
@@ -249,6 +249,74 @@ fn npy_header_is_what_numpy_reads() {
 }
 
 #[test]
+fn npy_headers_of_any_size_or_damage_give_a_typed_error_never_a_panic() {
+    use duskmatch::retrieval::npy::{NpyFormatError, parse_npy};
+    use rand::{Rng, SeedableRng};
+    // A shape whose element count overflows: named, not multiplied.
+    let mut huge = npy_header(&[4_000_000_000, 4_000_000_000], None);
+    huge.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        parse_npy(&huge).unwrap_err(),
+        NpyFormatError::TooLarge {
+            shape: vec![4_000_000_000, 4_000_000_000]
+        }
+    );
+    // A claimed header longer than the file, in version 2's four-byte length.
+    let mut long = b"\x93NUMPY\x02\x00\xff\xff\xff\xff{".to_vec();
+    long.extend_from_slice(b"'descr': '<f4'}");
+    assert_eq!(
+        parse_npy(&long).unwrap_err(),
+        NpyFormatError::TruncatedHeader
+    );
+    // Fuzz: random shapes, then random bytes overwritten, truncated or appended. Whatever is
+    // read back holds exactly the elements its shape claims; everything else is an error.
+    let good = npy_bytes(&[1.5, -2.0, f32::NAN, 4.0, 5.0, 6.0], &[2, 3]);
+    assert_eq!(parse_npy(&good).unwrap().1, vec![2, 3]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(28);
+    let (mut read, mut refused) = (0, 0);
+    for case in 0..4000 {
+        let mut b = if case % 2 == 0 {
+            good.clone()
+        } else {
+            let dims: Vec<usize> = (0..rng.random_range(0..4))
+                .map(|_| match rng.random_range(0..3) {
+                    0 => rng.random_range(0..4),
+                    1 => rng.random::<u32>() as usize,
+                    _ => rng.random::<u64>() as usize,
+                })
+                .collect();
+            let mut b = npy_header(&dims, None);
+            b.extend((0..rng.random_range(0..64)).map(|_| rng.random::<u8>()));
+            b
+        };
+        for _ in 0..rng.random_range(0..4) {
+            match rng.random_range(0..3) {
+                0 if !b.is_empty() => {
+                    let i = rng.random_range(0..b.len());
+                    b[i] = rng.random();
+                }
+                1 => b.truncate(rng.random_range(0..=b.len())),
+                _ => b.push(rng.random()),
+            }
+        }
+        match parse_npy(&b) {
+            Ok((values, shape)) => {
+                assert_eq!(values.len(), shape.iter().product::<usize>(), "case {case}");
+                read += 1;
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        read > 100 && refused > 100,
+        "read {read}, refused {refused}"
+    );
+}
+
+#[test]
 fn matching_several_depths_averages_their_distances() {
     use duskmatch::retrieval::eval::evaluate_depths;
     let dev = cpu();
@@ -334,6 +402,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
         [
             "model",
             "model, domain-centred",
+            "model, domain-centred, whitened on its 3 mutual matches",
             "model, 3 depths, w = 1",
             "model + weights, 3 depths",
             "pixels",
@@ -343,10 +412,10 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
         ]
     );
     // Weights of one are no weights: the two 3-depth rows agree to the last bit.
-    assert_eq!(rows[2].evaluation.matrix, rows[3].evaluation.matrix);
+    assert_eq!(rows[3].evaluation.matrix, rows[4].evaluation.matrix);
     // And three depths are not the latent alone.
-    assert_ne!(rows[0].evaluation.matrix, rows[2].evaluation.matrix);
-    assert_eq!(rows[2].evaluation.metrics.queries, 10);
+    assert_ne!(rows[0].evaluation.matrix, rows[3].evaluation.matrix);
+    assert_eq!(rows[3].evaluation.metrics.queries, 10);
 }
 
 #[test]
@@ -382,4 +451,75 @@ fn the_precision_recall_curve_matches_hand_values_with_ties() {
         &mean_precision_recall(&[a, b], 2),
         &[(0.25, 0.25), (0.5, 1.0)],
     );
+}
+
+/// `n` places by day and night over `pixels` positions: 8 channels of place signal shared by
+/// the two views, then 8 channels of nuisance drawn afresh for every image and `loud` times
+/// larger (what light and weather change between two views of one place).
+fn nuisance_codes(n: usize, pixels: usize, loud: f32, seed: u64) -> Embeddings {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let signal: Vec<Vec<f32>> = (0..n)
+        .map(|_| {
+            (0..8 * pixels)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect()
+        })
+        .collect();
+    let mut data = Vec::new();
+    let mut info = Vec::new();
+    for d in Domain::BOTH {
+        for (i, s) in signal.iter().enumerate() {
+            data.extend(s.iter().copied());
+            data.extend((0..8 * pixels).map(|_| loud * rng.random_range(-1.0f32..1.0)));
+            info.push(ItemInfo {
+                domain: d,
+                index: i,
+                place: Some(i as u32),
+                name: format!("{d}-{i}"),
+                position: None,
+                encoder: d,
+            });
+        }
+    }
+    Embeddings {
+        kind: EmbeddingKind::Spatial,
+        channels: 16,
+        pixels,
+        data,
+        items: info,
+    }
+}
+
+#[test]
+fn whitening_on_mutual_matches_silences_what_the_pairs_disagree_on() {
+    use duskmatch::retrieval::whiten::whiten_on_mutual_matches;
+    let dev = cpu();
+    // Nuisance twice as loud as the signal: the nearest image is mostly chance. The mutual
+    // matches, right or wrong, differ most in the nuisance channels, so their covariance
+    // learns to silence them; no label is read.
+    let e = nuisance_codes(40, 4, 2.0, 7);
+    let before = evaluate(&e, Domain::Night, None, &dev, 0)
+        .metrics
+        .recall_1
+        .unwrap();
+    let w = whiten_on_mutual_matches(&e, Domain::Night, &dev).expect("mutual matches");
+    let after = evaluate(&w.embeddings, Domain::Night, None, &dev, 0)
+        .metrics
+        .recall_1
+        .unwrap();
+    assert_eq!((w.pairs, before, after), (19, 0.25, 0.95));
+    // Every pixel is standardised again, the layout and items kept.
+    assert_eq!((w.embeddings.channels, w.embeddings.pixels), (16, 4));
+    assert_eq!(w.embeddings.items, e.items);
+    let px: Vec<f32> = (0..16).map(|ch| w.embeddings.row(3)[ch * 4 + 1]).collect();
+    let mean = px.iter().sum::<f32>() / 16.0;
+    let var = px.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 15.0;
+    assert!(
+        mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+        "{mean} {var}"
+    );
+    // One image a side is one match: too few to learn a covariance from.
+    let pair = e.subset(&[0, 40]);
+    assert!(whiten_on_mutual_matches(&pair, Domain::Night, &dev).is_none());
 }
