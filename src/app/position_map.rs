@@ -12,6 +12,8 @@ use crate::retrieval::eval::Evaluation;
 const HIT: Color32 = Color32::from_rgb(40, 170, 70);
 const MISS: Color32 = Color32::from_rgb(210, 50, 50);
 const NO_POSITIVE: Color32 = Color32::from_gray(140);
+/// Height of the map when the route has one coordinate.
+const STRIP_HEIGHT: f32 = 110.0;
 
 /// The axis names of a position's frame.
 fn axes(p: &Position) -> (&'static str, &'static str) {
@@ -57,15 +59,26 @@ pub fn ui(ui: &mut egui::Ui, eval: &Evaluation, selected: Option<usize>) -> Opti
         && sx > 0.0
         && sy > 0.0
         && (sx / sy).max(sy / sx) < 8.0;
+    // A route given by one coordinate (frame indices, or a rail line with equal northings) is
+    // a strip, not a flat line along the bottom of a tall plot.
+    let flat = sy == 0.0;
     let mut plot = Plot::new("position-map")
-        .height(260.0)
+        .height(if flat { STRIP_HEIGHT } else { 260.0 })
         .legend(Legend::default());
     if to_scale {
         plot = plot.data_aspect(1.0);
     }
+    if flat {
+        let y = groups.iter().flatten().map(|p| p[1]).next().unwrap_or(0.0);
+        plot = plot
+            .include_y(y - 1.0)
+            .include_y(y + 1.0)
+            .show_axes([true, false])
+            .show_grid([true, false]);
+    }
     let resp = plot
         .x_axis_label(x_label)
-        .y_axis_label(y_label)
+        .y_axis_label(if flat { "" } else { y_label })
         .show(ui, |p| {
             for (k, (name, colour)) in [
                 ("hit at R@1", HIT),

@@ -11,13 +11,16 @@ use super::distance::{DeviceIndex, exact, rescore_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo};
 use super::invariance::{distance_ratio, domain_probe};
 use super::metrics::{
-    Ranking, mean_average_precision, mean_average_precision_at, mean_precision_recall, recall_at,
-    silhouette, triplet_loss,
+    Ranking, interpolated_precision_recall, mean_average_precision, mean_average_precision_at,
+    recall_at, silhouette, triplet_loss,
 };
 use crate::data::position::Relevance;
 use crate::data::{Domain, GroundTruth, Positives};
 
 pub const RECALL_AT: [usize; 4] = [1, 5, 10, 20];
+
+/// Recall levels of the interpolated precision–recall curve: 0, 0.05, …, 1.
+const PR_LEVELS: usize = 21;
 
 /// How a score is printed: `decimals` places, or "—" where it is not defined (too few
 /// images to define it), everywhere a score is shown.
@@ -98,7 +101,8 @@ pub struct Evaluation {
     pub candidates: Vec<Vec<usize>>,
     pub ground_truth: bool,
     pub metrics: Metrics,
-    /// Mean precision–recall over queries, one point per rank cutoff.
+    /// Interpolated precision–recall, averaged over the queries with a positive, as
+    /// `(precision, recall)` at [`PR_LEVELS`] recall levels.
     pub pr_curve: Vec<(f64, f64)>,
 }
 
@@ -426,7 +430,7 @@ fn score(
             Scope::Top(k) => k,
             Scope::Full { .. } => database.min(100),
         };
-        mean_precision_recall(&scored, k_max)
+        interpolated_precision_recall(&scored, k_max, PR_LEVELS)
     } else {
         Vec::new()
     };

@@ -170,16 +170,38 @@ pub fn mean_average_precision_at(rankings: &[Ranking], k: usize) -> f64 {
         / rankings.len() as f64
 }
 
-/// Precision–recall curve averaged over queries, one point per rank cutoff.
-pub fn mean_precision_recall(rankings: &[Ranking], k_max: usize) -> Vec<(f64, f64)> {
-    let curves: Vec<Vec<(f64, f64)>> = rankings.iter().map(|r| r.precision_recall(k_max)).collect();
-    let len = curves.iter().map(Vec::len).min().unwrap_or(0);
-    (0..len)
-        .map(|k| {
-            let n = curves.len() as f64;
-            let p = curves.iter().map(|c| c[k].0).sum::<f64>() / n;
-            let r = curves.iter().map(|c| c[k].1).sum::<f64>() / n;
-            (p, r)
+/// Interpolated precision–recall curve averaged over queries (the TREC curve): at each of
+/// `levels` recall levels from 0 to 1, a query's precision is the best it reaches at that recall
+/// or more within `k_max` ranks (0 where it never reaches it); queries without a positive are
+/// left out. As `(precision, recall)` pairs. A near-perfect ranking then draws a line along the
+/// top of the plot, where a mean over rank cutoffs drew a drop at recall 1.
+pub fn interpolated_precision_recall(
+    rankings: &[Ranking],
+    k_max: usize,
+    levels: usize,
+) -> Vec<(f64, f64)> {
+    let curves: Vec<Vec<(f64, f64)>> = rankings
+        .iter()
+        .filter(|r| r.num_relevant() > 0)
+        .map(|r| r.precision_recall(k_max))
+        .collect();
+    if curves.is_empty() || levels < 2 {
+        return Vec::new();
+    }
+    (0..levels)
+        .map(|i| {
+            let level = i as f64 / (levels - 1) as f64;
+            let p = curves
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .filter(|&&(_, r)| r >= level - 1e-12)
+                        .map(|&(p, _)| p)
+                        .fold(0.0, f64::max)
+                })
+                .sum::<f64>()
+                / curves.len() as f64;
+            (p, level)
         })
         .collect()
 }

@@ -420,7 +420,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
 
 #[test]
 fn the_precision_recall_curve_matches_hand_values_with_ties() {
-    use duskmatch::retrieval::metrics::{Ranking, mean_precision_recall};
+    use duskmatch::retrieval::metrics::{Ranking, interpolated_precision_recall};
     // The true match second: precision 0, 1/2, 1/3 and recall 0, 1, 1 after ranks 1..3.
     let a = Ranking::new(vec![0.1, 0.2, 0.3], vec![false, true, false]);
     // The true match tied with another item for first: half a hit expected at rank 1.
@@ -442,14 +442,23 @@ fn the_precision_recall_curve_matches_hand_values_with_ties() {
         &b.precision_recall(3),
         &[(0.5, 0.5), (0.5, 1.0), (1.0 / 3.0, 1.0)],
     );
-    // The app's curve is the mean over queries, cut at k_max ranks.
+    // The app's curve: at each recall level the best precision at that recall or more, within
+    // k_max ranks, averaged over queries. `c` finds its two positives at ranks 1 and 3.
+    let c = Ranking::new(vec![0.1, 0.2, 0.3], vec![true, false, true]);
     close(
-        &mean_precision_recall(&[a.clone(), b.clone()], 3),
-        &[(0.25, 0.25), (0.5, 1.0), (1.0 / 3.0, 1.0)],
+        &interpolated_precision_recall(&[a.clone(), c.clone()], 3, 3),
+        &[(0.75, 0.0), (0.75, 0.5), ((0.5 + 2.0 / 3.0) / 2.0, 1.0)],
     );
+    // Cut at one rank, `a` reaches no recall and `c` half of it.
     close(
-        &mean_precision_recall(&[a, b], 2),
-        &[(0.25, 0.25), (0.5, 1.0)],
+        &interpolated_precision_recall(&[a.clone(), c], 1, 3),
+        &[(0.5, 0.0), (0.5, 0.5), (0.0, 1.0)],
+    );
+    // Ties share the hit; a query without a positive is left out, not counted as 0.
+    let none = Ranking::new(vec![0.1, 0.2], vec![false, false]);
+    close(
+        &interpolated_precision_recall(&[a, b, none], 3, 2),
+        &[(0.5, 0.0), (0.5, 1.0)],
     );
 }
 
