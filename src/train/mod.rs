@@ -13,6 +13,7 @@ pub mod run_loop;
 pub mod scheduler;
 pub mod step;
 pub mod step_bench;
+pub mod tensorboard;
 pub mod trainer;
 
 pub use config::{Preset, TrainingConfig};

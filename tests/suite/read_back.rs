@@ -417,6 +417,47 @@ fn metrics_lines_and_configs_keep_their_non_finite_values() {
     drop(log);
     let records = metrics_log::read(&dir.path().join(metrics_log::FILE), u64::MAX);
     assert_eq!(records.len(), 2, "no line may be lost");
+    // The TensorBoard event file beside it holds the same scalars, bit for bit, at the same
+    // steps, behind a version record; every record's CRCs are checked as it is read.
+    let events: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("events.out.tfevents."))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let read = duskmatch::train::tensorboard::read_scalars(&events[0]).unwrap();
+    let want: Vec<(i64, String, u32)> = records
+        .iter()
+        .flat_map(|r| {
+            let (step, scalars) = r.scalars();
+            scalars
+                .into_iter()
+                .map(move |(t, v)| (step as i64, t, v.to_bits()))
+        })
+        .collect();
+    let got: Vec<(i64, String, u32)> = read
+        .iter()
+        .map(|s| (s.step, s.tag.clone(), s.value.to_bits()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        got.iter()
+            .any(|(_, t, v)| t == "loss/total" && f32::from_bits(*v).is_nan())
+    );
+    assert!(
+        got.iter()
+            .any(|(_, t, v)| t == "held_out/distance_ratio" && *v == 0.875f32.to_bits())
+    );
+    // A flipped byte is named, not read as something else.
+    let mut bytes = std::fs::read(&events[0]).unwrap();
+    let last = bytes.len() - 6;
+    bytes[last] ^= 0x40;
+    let bad = dir.path().join("events.out.tfevents.bad");
+    std::fs::write(&bad, bytes).unwrap();
+    let e = duskmatch::train::tensorboard::read_scalars(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("record 2") && e.contains("CRC"), "{e}");
     match &records[0] {
         Record::Step {
             losses,
