@@ -19,6 +19,7 @@ fn main() {
         Some(Cmd::Saliency(a)) => duskmatch::cli::saliency::run(a),
         Some(Cmd::Figure(a)) => duskmatch::cli::figure::run(a),
         Some(Cmd::Bench(a)) => duskmatch::cli::bench::run(a),
+        Some(Cmd::Runs(a)) => duskmatch::cli::runs::run(a),
         None => app_data(cli.app_data.as_deref()).and_then(|data| {
             duskmatch::app::window::run(duskmatch::app::AppOptions {
                 checkpoint: cli.checkpoint,

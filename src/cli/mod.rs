@@ -6,6 +6,7 @@ pub mod eval;
 pub mod figure;
 pub mod info;
 pub mod progress;
+pub mod runs;
 pub mod saliency;
 pub mod synth;
 pub mod train;
@@ -112,6 +113,8 @@ pub enum Cmd {
     Figure(figure::FigureArgs),
     /// Measure training and encoding throughput (JSON lines, as the PyTorch reference).
     Bench(bench::BenchArgs),
+    /// Several runs side by side: last and best held-out scores, and the settings that differ.
+    Runs(runs::RunsArgs),
 }
 
 /// Where images come from, shared by every subcommand that reads a dataset.

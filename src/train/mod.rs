@@ -10,6 +10,7 @@ pub mod noise;
 pub mod plan;
 pub mod run_dir;
 pub mod run_loop;
+pub mod runs;
 pub mod scheduler;
 pub mod step;
 pub mod step_bench;

@@ -339,3 +339,79 @@ fn eval_refuses_channel_weights_learned_on_another_model() {
         "names the model it was learned on: {e}"
     );
 }
+
+#[test]
+fn runs_lists_each_run_with_its_last_scores_and_the_settings_that_differ() {
+    use duskmatch::train::metrics_log::{self, Record};
+    let dir = tempdir();
+    let runs = dir.path().join("runs");
+    let cfg = dir.path().join("lr.toml");
+    std::fs::write(&cfg, "learning_rate = 3e-4\nseed = 5\n").unwrap();
+    for (name, config) in [("a", None), ("b", Some(&cfg))] {
+        let out = runs.join(name);
+        let mut args = vec![
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            "synth",
+            "--places",
+            "12",
+            "--epochs",
+            "2",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().unwrap()]);
+        }
+        let (code, so, se) = run_duskmatch(&args);
+        assert_eq!(code, 0, "{so}{se}");
+    }
+    let (code, so, se) = run_duskmatch(&["runs", runs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{se}");
+    // Each run's line holds its log's last step and last held-out scores.
+    for name in ["a", "b"] {
+        let records = metrics_log::read(&runs.join(name).join(metrics_log::FILE), u64::MAX);
+        let steps = records
+            .iter()
+            .map(|r| match r {
+                Record::Step { step, .. } | Record::Epoch { step, .. } => *step,
+            })
+            .max()
+            .unwrap();
+        let last = records
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                Record::Epoch {
+                    retrieval: Some(s), ..
+                } => Some(*s),
+                _ => None,
+            })
+            .expect("held-out scores");
+        let prefix = runs.join(name).display().to_string();
+        let line = so.lines().find(|l| l.starts_with(&prefix)).expect(&so);
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[1], steps.to_string(), "{line}");
+        assert_eq!(cols[2], format!("{:.3}", last.recall_1), "{line}");
+        assert_eq!(cols[3], format!("{:.3}", last.recall_10), "{line}");
+        assert_eq!(cols[4], format!("{:.3}", last.map), "{line}");
+    }
+    // Only the second run differs, in the two settings its config changed.
+    let differing: Vec<&str> = so.lines().filter(|l| l.starts_with("    ")).collect();
+    assert_eq!(
+        differing,
+        ["    learning_rate = 0.0003", "    seed = 5"],
+        "{so}"
+    );
+    // A folder with no run in it is named, and nothing panics.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, _, se) = run_duskmatch(&["runs", empty.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(se.contains("empty") && se.contains("no run in it"), "{se}");
+}
