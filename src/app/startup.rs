@@ -38,10 +38,19 @@ pub fn load_in_background(
             let mut notices = Notices::default();
             let loaded = find_checkpoint(&options, &settings, &mut notices);
             let history = loaded.as_ref().and_then(|l| {
-                let log = crate::train::metrics_log::log_for_checkpoint(&l.path)?;
-                let step = l.checkpoint.header.state.at.step;
+                let h = crate::supervised::fine_tune::history_log(&l.path, &l.checkpoint)?;
+                if let Some(parent) = &h.inherited {
+                    notices.push(
+                        Level::Info,
+                        format!(
+                            "curves: this checkpoint was fine-tuned from {}; its training curves up to step {} are shown",
+                            parent.display(),
+                            h.max_step
+                        ),
+                    );
+                }
                 Some(LossHistory::from_records(&crate::train::metrics_log::read(
-                    &log, step,
+                    &h.log, h.max_step,
                 )))
             });
             Ok(StartupLoad {

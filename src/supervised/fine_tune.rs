@@ -40,6 +40,47 @@ impl FineTuneStamp {
     }
 }
 
+/// The training log whose curves belong to the checkpoint at `path`, and the last step of it
+/// that does: the checkpoint's own log, or for a fine-tuned checkpoint without one, its
+/// stage-one parent's log up to the step it was fine-tuned from (the parent as the stamp names
+/// it, else a file of that name beside the checkpoint, as the shipped files are laid out).
+/// `inherited` says the curves are the parent's.
+pub fn history_log(path: &Path, ck: &Checkpoint) -> Option<HistoryLog> {
+    use crate::train::metrics_log::log_for_checkpoint;
+    if let Some(log) = log_for_checkpoint(path) {
+        return Some(HistoryLog {
+            log,
+            max_step: ck.header.state.at.step,
+            inherited: None,
+        });
+    }
+    let stamp = FineTuneStamp::of(ck).ok()??;
+    let beside = path
+        .parent()
+        .zip(stamp.stage_one.file_name())
+        .map(|(dir, name)| dir.join(name));
+    [Some(stamp.stage_one.clone()), beside]
+        .into_iter()
+        .flatten()
+        .find_map(|parent| {
+            Some(HistoryLog {
+                log: log_for_checkpoint(&parent)?,
+                max_step: stamp.stage_one_step,
+                inherited: Some(parent),
+            })
+        })
+}
+
+/// Where a checkpoint's curves are read from ([`history_log`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLog {
+    pub log: PathBuf,
+    /// Records after this step belong to a run that went on past the checkpoint.
+    pub max_step: u64,
+    /// The stage-one checkpoint whose curves these are, when they are not the checkpoint's own.
+    pub inherited: Option<PathBuf>,
+}
+
 /// A file a supervised run continues from.
 pub enum Resume {
     Weights(Box<WeightsCheckpoint>),

@@ -286,3 +286,42 @@ fn the_best_checkpoint_order_breaks_saturated_ties_by_the_distance_ratio() {
     assert!(!undefined.better_than(&s(1.0, 1.0, 0.9)));
     assert!(!undefined.better_than(&undefined));
 }
+
+#[test]
+fn a_fine_tuned_checkpoint_opens_with_its_stage_one_curves_up_to_the_step_it_left() {
+    use duskmatch::supervised::fine_tune::history_log;
+    use duskmatch::train::metrics_log::{self, Record};
+    let path = std::path::Path::new("checkpoints/compact-town-self-trained.dmck");
+    let ck = checkpoint::load(path).unwrap();
+    let stamp = FineTuneStamp::of(&ck)
+        .unwrap()
+        .expect("the shipped file is fine-tuned");
+    let h = history_log(path, &ck).expect("the parent's log");
+    assert_eq!(
+        h.log,
+        std::path::Path::new("checkpoints/compact-town.metrics.jsonl")
+    );
+    assert_eq!(h.max_step, stamp.stage_one_step);
+    assert_eq!(h.inherited.as_deref(), Some(stamp.stage_one.as_path()));
+    let records = metrics_log::read(&h.log, h.max_step);
+    let last = records.iter().map(|r| match r {
+        Record::Step { step, .. } | Record::Epoch { step, .. } => *step,
+    });
+    assert_eq!(
+        last.max(),
+        Some(stamp.stage_one_step),
+        "the curves end where it left"
+    );
+    // The stage-one file keeps its own log, not inherited.
+    let own = std::path::Path::new("checkpoints/compact-town.dmck");
+    let h = history_log(own, &checkpoint::load(own).unwrap()).unwrap();
+    assert_eq!(h.inherited, None);
+    assert!(h.log.ends_with("compact-town.metrics.jsonl"));
+    // A fine-tuned file copied elsewhere, with no log beside it, still finds its parent
+    // where the stamp names it.
+    let dir = tempdir();
+    let moved = dir.path().join("alone.dmck");
+    std::fs::copy(path, &moved).unwrap();
+    let far = history_log(&moved, &checkpoint::load(&moved).unwrap()).unwrap();
+    assert_eq!(far.inherited.as_deref(), Some(stamp.stage_one.as_path()));
+}
