@@ -13,6 +13,7 @@ use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate_with};
 use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
+use crate::retrieval::whiten::Adaptation;
 use crate::run::job::Job;
 
 /// What a retrieval result depends on.
@@ -26,12 +27,19 @@ pub struct IndexKey {
     pub query: Domain,
     pub pooled: bool,
     pub rule: Positives,
+    pub adaptation: Adaptation,
     pub weights: Option<Vec<u32>>,
 }
 
 impl IndexKey {
     /// The key of `inputs` with these settings.
-    pub fn new(inputs: &IndexInputs, query: Domain, pooled: bool, rule: Positives) -> Self {
+    pub fn new(
+        inputs: &IndexInputs,
+        query: Domain,
+        pooled: bool,
+        rule: Positives,
+        adaptation: Adaptation,
+    ) -> Self {
         IndexKey {
             step: inputs.provenance.step,
             model: inputs.provenance.model,
@@ -39,6 +47,7 @@ impl IndexKey {
             query,
             pooled,
             rule,
+            adaptation,
             weights: inputs
                 .weights
                 .as_ref()
@@ -165,7 +174,7 @@ impl RetrievalIndex {
 
     /// Build the index of `key` from `inputs` in the background; `wake` when it ends.
     pub fn build(&mut self, key: IndexKey, inputs: IndexInputs, wake: impl Fn() + Send + 'static) {
-        let (query, pooled, rule) = (key.query, key.pooled, key.rule);
+        let (query, pooled, rule, adaptation) = (key.query, key.pooled, key.rule, key.adaptation);
         let job = Job::spawn(
             "retrieval-index",
             "building the retrieval index",
@@ -185,6 +194,7 @@ impl RetrievalIndex {
                 if pooled {
                     e = pooled_e.clone();
                 }
+                let e = adaptation.apply(&e, query, &inputs.device);
                 let w = inputs.weights.as_deref();
                 let evaluation = evaluate_with(&e, query, w, &inputs.device, 0, &rule);
                 // The map projects pooled descriptors, queries first, as the evaluation

@@ -18,6 +18,7 @@ use super::retrieval_index::{IndexView, RetrievalIndex};
 use crate::data::{Dataset, Domain, Positives};
 use crate::retrieval::embed::EmbeddingKind;
 use crate::retrieval::eval::{Evaluation, RECALL_AT};
+use crate::retrieval::whiten::Adaptation;
 
 pub struct RetrievalPanel {
     pub query_domain: Domain,
@@ -25,6 +26,8 @@ pub struct RetrievalPanel {
     /// When a database image is a positive, where positions decide (`eval --radius`,
     /// `--frame-tolerance`).
     pub rule: Positives,
+    /// Centre, or centre and whiten, the compared rows on the images themselves (no labels).
+    pub adaptation: Adaptation,
     pub failures_only: bool,
     pub selected_query: Option<usize>,
     pub compare_match: Option<usize>,
@@ -60,6 +63,7 @@ impl Default for RetrievalPanel {
             query_domain: Domain::Night,
             pooled: false,
             rule: Positives::default(),
+            adaptation: Adaptation::None,
             failures_only: false,
             selected_query: None,
             compare_match: None,
@@ -125,7 +129,7 @@ impl RetrievalPanel {
         self.newer_step
     }
 
-    fn current_key(&self) -> Option<&IndexKey> {
+    pub fn current_key(&self) -> Option<&IndexKey> {
         self.index.current_key()
     }
 
@@ -134,7 +138,13 @@ impl RetrievalPanel {
     /// model (nothing else changed) waits for the user, unless [`Self::follow_live`] is on,
     /// and a build in progress is never abandoned for a newer snapshot.
     pub fn ensure(&mut self, inputs: IndexInputs, live: bool, wake: impl Fn() + Send + 'static) {
-        let key = IndexKey::new(&inputs, self.query_domain, self.pooled, self.rule);
+        let key = IndexKey::new(
+            &inputs,
+            self.query_domain,
+            self.pooled,
+            self.rule,
+            self.adaptation,
+        );
         if let Some(current) = self.current_key()
             && current.step != key.step
             && current.same_but_step(&key)
@@ -211,7 +221,7 @@ impl RetrievalPanel {
 
     /// Settings row; returns true when a setting that changes the index changed.
     pub fn settings_ui(&mut self, ui: &mut egui::Ui) -> bool {
-        let before = (self.query_domain, self.pooled, self.rule);
+        let before = (self.query_domain, self.pooled, self.rule, self.adaptation);
         ui.horizontal_wrapped(|ui| {
             ui.label("Queries:");
             ui.selectable_value(&mut self.query_domain, Domain::Night, "night to day");
@@ -220,6 +230,19 @@ impl RetrievalPanel {
             ui.label("Embedding:");
             ui.selectable_value(&mut self.pooled, false, "spatial");
             ui.selectable_value(&mut self.pooled, true, "pooled");
+            ui.separator();
+            ui.label("Adapt:").on_hover_text(
+                "Adapt the compared rows to these images, with no label (the rows eval prints)",
+            );
+            ui.selectable_value(&mut self.adaptation, Adaptation::None, "as trained");
+            ui.selectable_value(&mut self.adaptation, Adaptation::Centred, "centred")
+                .on_hover_text("Each domain's mean over these images subtracted");
+            ui.selectable_value(&mut self.adaptation, Adaptation::Whitened, "whitened")
+                .on_hover_text(
+                    "Centred, then whitened by the covariance of the differences between \
+                     mutual nearest night/day pairs: what changes between two views of a place \
+                     counts less",
+                );
             ui.separator();
             ui.checkbox(&mut self.failures_only, "failures only");
             ui.checkbox(&mut self.follow_live, "follow training")
@@ -264,7 +287,7 @@ impl RetrievalPanel {
             EmbeddingKind::Spatial
         };
         ui.weak(format!("In use: {}", kind.describe()));
-        before != (self.query_domain, self.pooled, self.rule)
+        before != (self.query_domain, self.pooled, self.rule, self.adaptation)
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, ds: Option<&Arc<Dataset>>) {

@@ -73,6 +73,31 @@ pub fn whiten_on_mutual_matches(
     })
 }
 
+/// How the compared rows are adapted to the images being compared, with no label: as they
+/// are, each domain centred ([`Embeddings::centred_by_domain`]), or centred and then whitened on
+/// their own mutual matches ([`whiten_on_mutual_matches`]; centred alone where fewer than two
+/// mutual matches exist). The same three rows `eval` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Adaptation {
+    #[default]
+    None,
+    Centred,
+    Whitened,
+}
+
+impl Adaptation {
+    pub fn apply(self, e: &Embeddings, query: Domain, device: &Device) -> Embeddings {
+        match self {
+            Adaptation::None => e.clone(),
+            Adaptation::Centred => e.centred_by_domain(),
+            Adaptation::Whitened => {
+                let centred = e.centred_by_domain();
+                whiten_on_mutual_matches(&centred, query, device).map_or(centred, |w| w.embeddings)
+            }
+        }
+    }
+}
+
 /// Covariance of the rows of `x` (each column a variable), mean removed, with the ridge added.
 fn covariance(mut x: DMatrix<f64>) -> DMatrix<f64> {
     let n = x.nrows() as f64;

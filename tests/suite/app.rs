@@ -1205,3 +1205,41 @@ fn a_folder_opens_on_the_pretrained_preset_and_trains() {
     assert!(matches!(&run.data, DataSource::Folder { path, .. } if *path == data));
     stop_and_wait(&mut h);
 }
+
+#[test]
+fn the_retrieval_tab_browses_the_centred_and_whitened_rows_that_eval_prints() {
+    use duskmatch::retrieval::whiten::Adaptation;
+    let dir = tempdir();
+    let mut h = retrieval_on_a_benchmark(dir.path());
+    h.get_by_label("Compare with baselines").click();
+    step_until(&mut h, "the baselines", |a| a.baselines.shown.is_some());
+    let (_, rows, _) = h.state().baselines.shown.clone().unwrap();
+    for (label, adaptation, row) in [
+        ("centred", Adaptation::Centred, "model, domain-centred"),
+        (
+            "whitened",
+            Adaptation::Whitened,
+            "model, domain-centred, whitened on its",
+        ),
+    ] {
+        h.get_by_label(label).click();
+        step_until(&mut h, label, |a| {
+            a.retrieval
+                .current_key()
+                .is_some_and(|k| k.adaptation == adaptation)
+                && a.retrieval.result().is_some()
+                && !a.retrieval.is_computing()
+        });
+        // The index ranks as the table's row of the same name: the same images, the same
+        // numbers.
+        let ev = &h.state().retrieval.result().unwrap().evaluation;
+        let want = &rows
+            .iter()
+            .find(|(n, _)| n == row || (row.ends_with("its") && n.starts_with(row)))
+            .unwrap_or_else(|| panic!("{row} in {rows:?}"))
+            .1;
+        assert!(ev.metrics.recall_1.is_some() && ev.metrics.queries == 12);
+        assert_eq!(ev.metrics.recall_1, want.recall_1, "{label}");
+        assert_eq!(ev.metrics.map, want.map, "{label}");
+    }
+}
