@@ -55,16 +55,10 @@ pub fn whiten_on_mutual_matches(
     let map = inverse_sqrt(&covariance(diffs));
     let mut data = Vec::with_capacity(e.data.len());
     for i in 0..e.len() {
-        let row = e.row(i);
-        let x = DMatrix::<f64>::from_fn(c, p, |ch, px| row[ch * p + px] as f64);
-        let y = &map * x;
+        // A row is channel-major: `c` rows of `p` pixels.
+        let x = DMatrix::from_row_iterator(c, p, e.row(i).iter().map(|&v| v as f64));
         let start = data.len();
-        // Channel-major, as every embedding row is laid out.
-        data.extend(
-            (0..c)
-                .flat_map(|ch| (0..p).map(move |px| (ch, px)))
-                .map(|(ch, px)| y[(ch, px)] as f32),
-        );
+        data.extend((&map * x).transpose().iter().map(|&v| v as f32));
         standardise_row(&mut data[start..], c, p);
     }
     Some(Whitened {

@@ -294,6 +294,21 @@ fn run_ok(args: &[&str]) {
     assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
 }
 
+/// `eval` of checkpoint `ck` on `data` on the CPU with one `--descriptors` spec.
+fn eval_with_descriptors<'a>(ck: &'a str, data: &'a str, spec: &'a str) -> Vec<&'a str> {
+    vec![
+        "eval",
+        "--checkpoint",
+        ck,
+        "--data",
+        data,
+        "--backend",
+        "cpu",
+        "--descriptors",
+        spec,
+    ]
+}
+
 #[test]
 fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
     let dir = tempdir();
@@ -312,19 +327,8 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
         run_ok(&embed_args);
         let json = dir.path().join("e.json");
         let spec = format!("ours={out}.npy");
-        let mut args = vec![
-            "eval",
-            "--checkpoint",
-            ck,
-            "--data",
-            d,
-            "--backend",
-            "cpu",
-            "--descriptors",
-            &spec,
-            "--json",
-            json.to_str().unwrap(),
-        ];
+        let mut args = eval_with_descriptors(ck, d, &spec);
+        args.extend(["--json", json.to_str().unwrap()]);
         if pooled {
             args.push("--pooled");
         }
@@ -348,17 +352,7 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
     )
     .unwrap();
     let spec = format!("x={}", huge.display());
-    let (code, so, se) = run_duskmatch(&[
-        "eval",
-        "--checkpoint",
-        ck,
-        "--data",
-        d,
-        "--backend",
-        "cpu",
-        "--descriptors",
-        &spec,
-    ]);
+    let (code, so, se) = run_duskmatch(&eval_with_descriptors(ck, d, &spec));
     assert_ne!(code, 0, "{so}");
     assert!(!se.contains("panicked"), "{se}");
     assert!(
