@@ -267,9 +267,10 @@ pub fn read_container(
 }
 
 /// Every kind of file this project writes, by magic, so a wrong one is named.
-const KINDS: [(&[u8; 16], &str); 2] = [
+const KINDS: [(&[u8; 16], &str); 3] = [
     (b"DUSKMATCH-CKPT\n\0", "duskmatch model checkpoint"),
     (b"DUSKMATCH-WGHT\n\0", "duskmatch channel-weights file"),
+    (b"DUSKMATCH-ANNX\n\0", "duskmatch search index"),
 ];
 
 fn kind_of(magic: &[u8; 16]) -> Option<&'static str> {

@@ -11,6 +11,7 @@ use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate_with};
+use crate::retrieval::global::Descriptor;
 use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
 use crate::retrieval::whiten::Adaptation;
@@ -25,7 +26,7 @@ pub struct IndexKey {
     pub model: u64,
     pub dataset: u64,
     pub query: Domain,
-    pub pooled: bool,
+    pub descriptor: Descriptor,
     pub rule: Positives,
     pub adaptation: Adaptation,
     pub weights: Option<Vec<u32>>,
@@ -36,7 +37,7 @@ impl IndexKey {
     pub fn new(
         inputs: &IndexInputs,
         query: Domain,
-        pooled: bool,
+        descriptor: Descriptor,
         rule: Positives,
         adaptation: Adaptation,
     ) -> Self {
@@ -45,7 +46,7 @@ impl IndexKey {
             model: inputs.provenance.model,
             dataset: inputs.provenance.dataset,
             query,
-            pooled,
+            descriptor,
             rule,
             adaptation,
             weights: inputs
@@ -174,7 +175,8 @@ impl RetrievalIndex {
 
     /// Build the index of `key` from `inputs` in the background; `wake` when it ends.
     pub fn build(&mut self, key: IndexKey, inputs: IndexInputs, wake: impl Fn() + Send + 'static) {
-        let (query, pooled, rule, adaptation) = (key.query, key.pooled, key.rule, key.adaptation);
+        let (query, descriptor, rule, adaptation) =
+            (key.query, key.descriptor, key.rule, key.adaptation);
         let job = Job::spawn(
             "retrieval-index",
             "building the retrieval index",
@@ -182,7 +184,7 @@ impl RetrievalIndex {
             move |progress| {
                 let (items, scope) = evaluation_items(&inputs.dataset, inputs.split.as_ref());
                 check_evaluable(&inputs.dataset, &items, scope)?;
-                let mut e = embed(
+                let e = embed(
                     &inputs.model,
                     &inputs.dataset,
                     items,
@@ -191,11 +193,19 @@ impl RetrievalIndex {
                     |d, total| progress.set(d, total),
                 );
                 let pooled_e = e.pooled();
-                if pooled {
-                    e = pooled_e.clone();
-                }
-                let e = adaptation.apply(&e, query, &inputs.device);
-                let w = inputs.weights.as_deref();
+                // The pooled rows are adapted as pooled; the global descriptor is fitted on the
+                // adapted spatial rows, as eval's rows are.
+                let e = match descriptor {
+                    Descriptor::Pooled => adaptation.apply(&pooled_e, query, &inputs.device),
+                    d => d
+                        .of(&adaptation.apply(&e, query, &inputs.device), query)
+                        .ok_or("the global descriptor needs at least two database images")?,
+                };
+                // Channel weights apply to the latent's channels, not to a global descriptor's.
+                let w = inputs
+                    .weights
+                    .as_deref()
+                    .filter(|_| descriptor != Descriptor::Global);
                 let evaluation = evaluate_with(&e, query, w, &inputs.device, 0, &rule);
                 // The map projects pooled descriptors, queries first, as the evaluation
                 // orders them.

@@ -16,13 +16,13 @@ use super::image_compare::to_color_image;
 pub use super::retrieval_index::{IndexInputs, IndexKey, RetrievalResult};
 use super::retrieval_index::{IndexView, RetrievalIndex};
 use crate::data::{Dataset, Domain, Positives};
-use crate::retrieval::embed::EmbeddingKind;
 use crate::retrieval::eval::{Evaluation, RECALL_AT};
+use crate::retrieval::global::Descriptor;
 use crate::retrieval::whiten::Adaptation;
 
 pub struct RetrievalPanel {
     pub query_domain: Domain,
-    pub pooled: bool,
+    pub descriptor: Descriptor,
     /// When a database image is a positive, where positions decide (`eval --radius`,
     /// `--frame-tolerance`).
     pub rule: Positives,
@@ -61,7 +61,7 @@ impl Default for RetrievalPanel {
     fn default() -> Self {
         Self {
             query_domain: Domain::Night,
-            pooled: false,
+            descriptor: Descriptor::Spatial,
             rule: Positives::default(),
             adaptation: Adaptation::None,
             failures_only: false,
@@ -141,7 +141,7 @@ impl RetrievalPanel {
         let key = IndexKey::new(
             &inputs,
             self.query_domain,
-            self.pooled,
+            self.descriptor,
             self.rule,
             self.adaptation,
         );
@@ -221,15 +221,27 @@ impl RetrievalPanel {
 
     /// Settings row; returns true when a setting that changes the index changed.
     pub fn settings_ui(&mut self, ui: &mut egui::Ui) -> bool {
-        let before = (self.query_domain, self.pooled, self.rule, self.adaptation);
+        let before = (
+            self.query_domain,
+            self.descriptor,
+            self.rule,
+            self.adaptation,
+        );
         ui.horizontal_wrapped(|ui| {
             ui.label("Queries:");
             ui.selectable_value(&mut self.query_domain, Domain::Night, "night to day");
             ui.selectable_value(&mut self.query_domain, Domain::Day, "day to night");
             ui.separator();
             ui.label("Embedding:");
-            ui.selectable_value(&mut self.pooled, false, "spatial");
-            ui.selectable_value(&mut self.pooled, true, "pooled");
+            ui.selectable_value(&mut self.descriptor, Descriptor::Spatial, "spatial")
+                .on_hover_text("The latent compared position by position");
+            ui.selectable_value(&mut self.descriptor, Descriptor::Pooled, "pooled")
+                .on_hover_text("The latent's mean over positions (the research's own)");
+            ui.selectable_value(&mut self.descriptor, Descriptor::Global, "global")
+                .on_hover_text(
+                    "The latent on the database's 256 leading directions (fitted on these \
+                     images, no labels): the first stage of a search at scale",
+                );
             ui.separator();
             ui.label("Adapt:").on_hover_text(
                 "Adapt the compared rows to these images, with no label (the rows eval prints)",
@@ -281,13 +293,14 @@ impl RetrievalPanel {
                  others within the bound are left out of its ranking, neither hit nor miss",
             );
         });
-        let kind = if self.pooled {
-            EmbeddingKind::Pooled
-        } else {
-            EmbeddingKind::Spatial
-        };
-        ui.weak(format!("In use: {}", kind.describe()));
-        before != (self.query_domain, self.pooled, self.rule, self.adaptation)
+        ui.weak(format!("In use: {}", self.descriptor.kind().describe()));
+        before
+            != (
+                self.query_domain,
+                self.descriptor,
+                self.rule,
+                self.adaptation,
+            )
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, ds: Option<&Arc<Dataset>>) {

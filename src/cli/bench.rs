@@ -72,6 +72,13 @@ pub struct BenchArgs {
     /// Folder for the streamed spatial embeddings (default: the system's temp folder).
     #[arg(long)]
     pub scale_dir: Option<std::path::PathBuf>,
+    /// Measure the HNSW index that `embed --global --out STEM` wrote (STEM.dmindex) against
+    /// flat search over STEM.npy: recall@K (`--k`) and milliseconds a query, per `--ef`.
+    #[arg(long, value_name = "STEM")]
+    pub ann: Option<std::path::PathBuf>,
+    /// Beam widths (efSearch) for --ann.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256,512")]
+    pub ef: Vec<usize>,
 }
 
 impl BenchArgs {
@@ -98,6 +105,9 @@ impl BenchArgs {
         if let Some(&b) = self.infer_batch.iter().find(|&&b| b == 0) {
             return Err(ConfigError::new("--infer-batch", b, "integers ≥ 1"));
         }
+        if let Some(&e) = self.ef.iter().find(|&&e| e == 0) {
+            return Err(ConfigError::new("--ef", e, "integers ≥ 1"));
+        }
         if let Some(&n) = self.retrieval.iter().find(|&&n| n < self.k) {
             return Err(ConfigError::new(
                 "--retrieval",
@@ -105,7 +115,7 @@ impl BenchArgs {
                 format!("database sizes ≥ --k ({})", self.k),
             ));
         }
-        if self.retrieval.is_empty() {
+        if self.retrieval.is_empty() && self.ann.is_none() {
             for &size in &self.size {
                 for &width in &self.width {
                     let model = crate::model::ModelConfig {
@@ -154,6 +164,15 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .num_threads(threads)
         .build_global();
     let dev = device::select(args.backend)?;
+    if let Some(stem) = &args.ann {
+        for line in crate::retrieval::search_bench::ann_bench(stem, &args.ef, args.k, &dev.device)?
+        {
+            let mut line = line;
+            line["threads"] = threads.into();
+            println!("{line}");
+        }
+        return Ok(());
+    }
     if !args.scale.is_empty() || !args.in_memory.is_empty() {
         let path = args
             .checkpoint

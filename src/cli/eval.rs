@@ -22,7 +22,7 @@ use crate::retrieval::method_rows::{
     evaluation_items,
 };
 use crate::retrieval::npy::npy_header;
-use crate::retrieval::scaled::{STREAM_ABOVE_IMAGES, evaluate_nearest};
+use crate::retrieval::scaled::{DEFAULT_CANDIDATES, STREAM_ABOVE_IMAGES, evaluate_nearest};
 use crate::train::checkpoint::Checkpoint;
 
 #[derive(Args, Debug)]
@@ -95,11 +95,14 @@ pub struct EvalArgs {
     /// at least 20). Above 4,000 images this is what eval does anyway.
     #[arg(long)]
     pub stream: bool,
-    /// At scale: rank the models' rows in two stages, as Patch-NetVLAD and hloc do: the
-    /// pooled descriptor's K nearest first, then the exact spatial distance to those (faster;
-    /// recall bounded by the pooled descriptor). Without it every database row is compared.
-    #[arg(long, value_name = "K")]
+    /// At scale every row ranks in two stages, as Patch-NetVLAD and hloc do: its global
+    /// descriptor's K nearest first (default 100), then the exact distance to those.
+    #[arg(long, value_name = "K", conflicts_with = "exact")]
     pub candidates: Option<usize>,
+    /// At scale: compare every query with every database row by the exact spatial distance
+    /// instead of in two stages (slower; what two stages are measured against).
+    #[arg(long)]
+    pub exact: bool,
     /// Where the database embeddings are kept while they are searched at scale (default: the
     /// system's temporary folder); the files are unlinked as soon as they are opened, so nothing is left behind.
     #[arg(long, value_name = "DIR")]
@@ -117,8 +120,16 @@ pub struct EmbedArgs {
     /// Output path; FILE.npy and FILE.json are written.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write the pooled descriptor (the latent's mean over positions, L2-normalised; the
+    /// research's own) instead of the spatial embedding.
     #[arg(long)]
     pub pooled: bool,
+    /// Write the global descriptor instead of the spatial embedding: the flattened spatial
+    /// rows projected on the database's 256 leading directions (fitted on the day images, no
+    /// labels), each side centred on its own mean, L2-normalised. Reads back with
+    /// `eval --descriptors NAME=FILE.npy`.
+    #[arg(long)]
+    pub global: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
@@ -328,9 +339,9 @@ fn eval_table(
         None => None,
     };
     let at_scale = ds.is_on_disk();
-    if args.candidates.is_some() && !at_scale {
+    if (args.candidates.is_some() || args.exact) && !at_scale {
         return Err(format!(
-            "--candidates ranks in two stages at scale: above {STREAM_ABOVE_IMAGES} images, or with --stream (these {} images are compared exactly)",
+            "--candidates and --exact choose how to rank at scale: above {STREAM_ABOVE_IMAGES} images, or with --stream (these {} images are compared exactly)",
             ds.len()
         ));
     }
@@ -364,12 +375,21 @@ fn eval_table(
             ));
         }
         let scratch = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+        let started = std::time::Instant::now();
         let bar = indicatif::ProgressBar::new(items.len() as u64).with_message("embedding");
         eprintln!(
-            "{} images: read from disk a batch at a time, database embeddings kept in {}, each query ranked to its nearest {}",
+            "{} images: read from disk a batch at a time, database embeddings kept in {}, each query ranked to its nearest {}; {}",
             items.len(),
             scratch.display(),
-            rule.top.max(20)
+            rule.top.max(20),
+            if args.exact {
+                "every row by the exact distance to every database row (--exact)".to_string()
+            } else {
+                format!(
+                    "every row in two stages: its global descriptor's {} nearest, re-ranked exactly (--exact to compare all)",
+                    args.candidates.unwrap_or(DEFAULT_CANDIDATES)
+                )
+            }
         );
         let rows = compare_methods_at_scale(
             &model,
@@ -382,18 +402,22 @@ fn eval_table(
                 .as_ref()
                 .and_then(|w| w.vectors.last().map(|v| &v[..])),
             &also,
-            args.candidates,
+            (!args.exact).then(|| args.candidates.unwrap_or(DEFAULT_CANDIDATES)),
             &dev.device,
             &rule,
             &scratch,
             |done, _| bar.set_position(done as u64),
             |name| {
                 bar.finish_and_clear();
-                eprintln!("searching: {name}");
+                eprintln!(
+                    "[{:.0} s] searching: {name}",
+                    started.elapsed().as_secs_f64()
+                );
             },
         )
         .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
+        eprintln!("[{:.0} s] searched", started.elapsed().as_secs_f64());
         warn_skipped(&ds);
         rows
     } else {
@@ -593,22 +617,32 @@ pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
         })?;
     let [c, h, w] = ck.header.config.model.latent_shape();
     let row_shape = if args.pooled { (c, 1) } else { (c, h * w) };
+    if args.pooled && args.global {
+        return Err("--pooled and --global are two different descriptors: give one".into());
+    }
     let items = all_items(&ds);
     let npy = args.out.with_extension("npy");
     let meta = args.out.with_extension("json");
+    let index = args.out.with_extension("dmindex");
     let bar = indicatif::ProgressBar::new(items.len() as u64);
     let mut written = EmbedWritten::default();
     crate::store::write_atomic(&npy, |f| {
-        written = write_embeddings(
-            f,
-            &model,
-            &ds,
-            &items,
-            row_shape,
-            args.pooled,
-            &dev.device,
-            |done| bar.set_position(done as u64),
-        )?;
+        written = if args.global {
+            write_global(f, &model, &ds, &items, &index, &dev.device, |done| {
+                bar.set_position(done as u64)
+            })?
+        } else {
+            write_embeddings(
+                f,
+                &model,
+                &ds,
+                &items,
+                row_shape,
+                args.pooled,
+                &dev.device,
+                |done| bar.set_position(done as u64),
+            )?
+        };
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -630,6 +664,12 @@ pub fn run_embed(args: EmbedArgs) -> Result<(), String> {
         written.shape,
         meta.display()
     );
+    if args.global {
+        println!(
+            "wrote {} (an HNSW index of the database rows, with the head that describes new queries)",
+            index.display()
+        );
+    }
     Ok(())
 }
 
@@ -711,6 +751,104 @@ fn write_embeddings(
         } else {
             EmbeddingKind::Spatial
         },
+        shape,
+        items: kept,
+    })
+}
+
+/// Embed `items` and write their global descriptors (`retrieval::global`) to `f`: the spatial
+/// rows of each side go to an unlinked scratch file as they come (one batch of images held at
+/// a time), the head is fitted on the database's (day) rows, and both sides are projected by
+/// it, each centred on its own mean. The database's rows are also indexed (HNSW, keyed by
+/// their row in the file) and saved with the head at `index_path`.
+fn write_global(
+    f: &mut std::fs::File,
+    model: &DoubleVae,
+    ds: &Dataset,
+    items: &[crate::retrieval::ItemInfo],
+    index_path: &std::path::Path,
+    device: &burn::prelude::Device,
+    mut progress: impl FnMut(usize),
+) -> std::io::Result<EmbedWritten> {
+    use crate::data::Domain;
+    use crate::retrieval::streamed::StreamedBuilder;
+    use std::io::Write;
+    let other = |e: crate::retrieval::streamed::StreamError| std::io::Error::other(e.to_string());
+    let stem = std::env::temp_dir().join(format!("duskmatch-embed-{}", std::process::id()));
+    let mut sides = Vec::new();
+    for side in ["database", "queries"] {
+        let path = stem.with_extension(format!("{side}.f32"));
+        sides.push(StreamedBuilder::create(&path).map_err(other)?);
+        // Unlinked at once: the open handle keeps the rows, however the process ends.
+        let _ = std::fs::remove_file(&path);
+    }
+    // Where each kept item went: its side and its row there.
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    let mut failed = None;
+    let kept = for_each_batch(
+        ds,
+        items,
+        32,
+        |done, _| progress(done),
+        |batch, imgs, encoder| {
+            if failed.is_some() {
+                return;
+            }
+            let (data, channels, pixels) = embed_images(model, imgs, encoder, device);
+            let dim = channels * pixels;
+            for (k, item) in batch.iter().enumerate() {
+                let side = usize::from(item.domain != Domain::Day);
+                order.push((side, sides[side].len()));
+                let row = data[k * dim..(k + 1) * dim].to_vec();
+                if let Err(e) = sides[side].add_rows(vec![item.clone()], row, channels, pixels) {
+                    failed = Some(other(e));
+                    return;
+                }
+            }
+        },
+    );
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    let queries = sides.pop().expect("two sides");
+    let database = sides.pop().expect("two sides").finish().map_err(other)?;
+    let Some(head) = database.head.clone() else {
+        return Err(std::io::Error::other(format!(
+            "a global descriptor is fitted on the database (day) images: {} found, at least 2 needed",
+            database.len()
+        )));
+    };
+    let queries = queries.finish_with(Some(&head)).map_err(other)?;
+    let width = head.width();
+    let shape = vec![kept.len(), width];
+    let mut out = std::io::BufWriter::new(&mut *f);
+    out.write_all(&npy_header(&shape, None))?;
+    for &(side, row) in &order {
+        let g = if side == 0 {
+            &database.global
+        } else {
+            &queries.global
+        };
+        for v in g.row(row) {
+            out.write_all(&v.to_le_bytes())?;
+        }
+    }
+    out.flush()?;
+    let keys: Vec<u64> = {
+        let mut keys = vec![0u64; database.len()];
+        for (p, &(side, row)) in order.iter().enumerate() {
+            if side == 0 {
+                keys[row] = p as u64;
+            }
+        }
+        keys
+    };
+    let ann = crate::retrieval::ann::AnnIndex::build_keyed(&database.global, &keys)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    ann.save(index_path, &head)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(EmbedWritten {
+        kind: EmbeddingKind::Global,
         shape,
         items: kept,
     })

@@ -18,6 +18,9 @@ pub enum EmbeddingKind {
     /// The spatial embedding averaged over pixels and L2-normalised: one `C` vector per image,
     /// for large databases.
     Pooled,
+    /// The global descriptor (`retrieval::global`): the flattened spatial embedding projected
+    /// on the database's leading directions, each side centred, L2-normalised.
+    Global,
     /// Raw RGB downscaled to the latent's resolution (a baseline).
     Pixels,
     /// Grayscale with each 4×4 patch normalised (the "SAD" baseline of place recognition).
@@ -33,6 +36,9 @@ impl EmbeddingKind {
         match self {
             EmbeddingKind::Spatial => "spatial (standardised mu, distance averaged over pixels)",
             EmbeddingKind::Pooled => "pooled global descriptor (mean over pixels, L2-normalised)",
+            EmbeddingKind::Global => {
+                "global descriptor (spatial rows on the database's leading directions, each side centred, L2-normalised)"
+            }
             EmbeddingKind::Pixels => "raw downscaled pixels",
             EmbeddingKind::PatchNormalised => "patch-normalised grayscale (SAD)",
             EmbeddingKind::GradientMagnitude => "z-scored gradient magnitude",

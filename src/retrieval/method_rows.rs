@@ -6,6 +6,7 @@ use burn::prelude::Device;
 use super::baselines::{gradient_embeddings, sad_embeddings};
 use super::embed::{Embeddings, ItemInfo, LATENT_TAP, embed, embed_depths, pixel_embeddings};
 use super::eval::{Evaluation, evaluate_depths_with, evaluate_with};
+use super::global::global_descriptors;
 use super::whiten::whiten_on_mutual_matches;
 use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::{DoubleVae, ModelConfig};
@@ -188,6 +189,9 @@ pub fn compare_methods_with(
             device,
             |e| evaluate(e, query, None, device, seed),
         ));
+        out.extend(global_row("model", &trained, query, |e| {
+            evaluate(e, query, None, device, seed)
+        }));
     }
     match weights {
         Some(w) if w.is_latent() => out.push(MethodRow {
@@ -314,6 +318,25 @@ fn whitened_row(
     })
 }
 
+/// The global descriptor of `e` (`retrieval::global`: the head fitted on the database side, no
+/// labels) as a row of its own, beside the spatial one that it stands in for.
+pub fn global_row(
+    name: &str,
+    e: &Embeddings,
+    query: Domain,
+    evaluate: impl Fn(&Embeddings) -> Evaluation,
+) -> Option<MethodRow> {
+    let (g, head) = global_descriptors(e, query)?;
+    Some(MethodRow {
+        name: global_row_name(name, head.input, head.width()),
+        evaluation: evaluate(&g),
+    })
+}
+
+fn global_row_name(name: &str, input: usize, width: usize) -> String {
+    format!("{name}, global descriptor ({width} of {input} dimensions, fitted on the database)")
+}
+
 /// [`compare_methods_with`] at benchmark scale ([`evaluate_at_scale`]): the same rows (and
 /// a row for each of `also`, after the model's) from one walk over the images, each query ranked to its nearest `top`, but the domain-centred row
 /// (it needs every embedding at once) and depth weights beyond the latent (refused by the
@@ -342,21 +365,28 @@ pub fn compare_methods_at_scale(
     fn encoder<'a>(m: &'a DoubleVae, device: &'a Device) -> super::scaled::Describe<'a> {
         Box::new(move |imgs, d| embed_images(m, imgs, d, device))
     }
-    let row = |kind, describe, pooled, weights| ScaledRow {
+    // Every row ranks in two stages when `candidates` is given, each by its own global
+    // descriptor (a row with channel weights always ranks exactly).
+    let row = |kind, describe, pooled, weights: Option<Vec<f32>>| ScaledRow {
         kind,
         describe,
         pooled,
+        candidates: candidates.filter(|_| weights.is_none()),
         weights,
-        candidates: None,
+        global_row: false,
     };
-    // The models' rows may rank in two stages; the baselines always rank exactly.
+    // The model's global descriptor gets a row of its own, as in memory.
     let model_row = |m| ScaledRow {
-        candidates,
+        global_row: !pooled,
         ..row(EmbeddingKind::Spatial, encoder(m, device), pooled, None)
     };
     let mut rows = vec![("model".to_string(), model_row(model))];
+    // Further checkpoints rank as the model does, with no global row (as in memory).
     for (name, m) in also {
-        rows.push((name.clone(), model_row(m)));
+        rows.push((
+            name.clone(),
+            row(EmbeddingKind::Spatial, encoder(m, device), pooled, None),
+        ));
     }
     if let Some(w) = latent_weights {
         rows.push((
@@ -427,9 +457,17 @@ pub fn compare_methods_at_scale(
         progress,
         |r| searching(&names[r]),
     )?;
-    Ok(names
-        .into_iter()
-        .zip(evaluations)
-        .map(|(name, evaluation)| MethodRow { name, evaluation })
-        .collect())
+    let mut out = Vec::with_capacity(names.len() + 1);
+    for (name, scaled) in names.into_iter().zip(evaluations) {
+        let global = scaled.global.map(|(evaluation, input, width)| MethodRow {
+            name: global_row_name(&name, input, width),
+            evaluation,
+        });
+        out.push(MethodRow {
+            name,
+            evaluation: scaled.evaluation,
+        });
+        out.extend(global);
+    }
+    Ok(out)
 }

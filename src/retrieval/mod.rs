@@ -1,10 +1,12 @@
 //! Cross-domain retrieval: embeddings, device-batched search, metrics, baselines.
 
+pub mod ann;
 pub mod baselines;
 pub mod distance;
 pub mod embed;
 pub mod eval;
 pub mod export;
+pub mod global;
 pub mod import;
 pub mod invariance;
 pub mod method_rows;

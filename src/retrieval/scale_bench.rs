@@ -88,7 +88,7 @@ pub fn streamed(
     };
     let (rss, peak) = crate::sysinfo::rss_mib();
     Ok(json!({
-        "path": "streamed two-stage (pooled search, spatial re-rank from disk)",
+        "path": "streamed two-stage (global descriptor search, spatial re-rank from disk)",
         "database": n,
         "queries": queries,
         "candidates": candidates,

@@ -12,6 +12,7 @@ use image::RgbImage;
 use super::distance::{DeviceIndex, exact, sort_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, for_each_batch};
 use super::eval::{Evaluation, RESCORE, evaluate_top};
+use super::global::describe_side;
 use super::streamed::{StreamError, StreamedBuilder};
 use crate::data::{Dataset, Domain, Positives};
 
@@ -20,6 +21,9 @@ use crate::data::{Dataset, Domain, Positives};
 /// held and each query ranked against the whole database, with the scores that need it
 /// (the in-memory path held about 1 GiB at 2,000 images: docs/benchmarks.md).
 pub const STREAM_ABOVE_IMAGES: usize = 4000;
+
+/// Candidates of the first stage that the exact distance re-ranks, by default, at scale.
+pub const DEFAULT_CANDIDATES: usize = 100;
 
 /// Turns one batch of images, all read by one encoder, into rows: the data, channels, pixels.
 pub type Describe<'a> = Box<dyn Fn(&[&RgbImage], Domain) -> (Vec<f32>, usize, usize) + 'a>;
@@ -32,10 +36,19 @@ pub struct ScaledRow<'a> {
     pub pooled: bool,
     /// Channel weights of the distance, if any.
     pub weights: Option<Vec<f32>>,
-    /// Rank in two stages, as Patch-NetVLAD and hloc do: the pooled descriptor's this many
+    /// Rank in two stages, as Patch-NetVLAD and hloc do: the global descriptor's this many
     /// nearest first, re-ranked by the exact distance (`StreamedIndex::search`; spatial
     /// rows without weights only). `None`: the exact distance to every database row.
     pub candidates: Option<usize>,
+    /// Also rank by the global descriptor alone (the first stage as a row of its own).
+    pub global_row: bool,
+}
+
+/// One row's evaluation at scale, and its global descriptor's where asked for: that
+/// evaluation, the input and the descriptor's width.
+pub struct ScaledEvaluation {
+    pub evaluation: Evaluation,
+    pub global: Option<(Evaluation, usize, usize)>,
 }
 
 /// Evaluate every row of `rows` on `items` of `ds`, queries from `query`, each query ranked
@@ -54,7 +67,7 @@ pub fn evaluate_at_scale(
     device: &Device,
     progress: impl FnMut(usize, usize),
     mut searching: impl FnMut(usize),
-) -> Result<Vec<Evaluation>, StreamError> {
+) -> Result<Vec<ScaledEvaluation>, StreamError> {
     let k = k.max(20);
     let stem = format!("duskmatch-eval-{}", std::process::id());
     let files: Vec<PathBuf> = (0..rows.len())
@@ -123,17 +136,30 @@ pub fn evaluate_at_scale(
             }
             _ => index.exact_search(&queries, k, row.weights.as_deref(), device)?,
         };
+        let global = match &index.head {
+            Some(head) if row.global_row => {
+                let q = describe_side(head, &queries);
+                let all = Embeddings {
+                    kind: EmbeddingKind::Global,
+                    channels: q.channels,
+                    pixels: 1,
+                    data: [q.data, index.global.data.clone()].concat(),
+                    items: [q.items, index.global.items.clone()].concat(),
+                };
+                Some((
+                    evaluate_nearest(&all, query, rule, device),
+                    head.input,
+                    head.width(),
+                ))
+            }
+            _ => None,
+        };
         let database = index.items().to_vec();
         drop(index);
-        out.push(evaluate_top(
-            queries.kind,
-            query,
-            queries,
-            database,
-            nearest,
-            k,
-            rule,
-        ));
+        out.push(ScaledEvaluation {
+            evaluation: evaluate_top(queries.kind, query, queries, database, nearest, k, rule),
+            global,
+        });
     }
     Ok(out)
 }

@@ -95,3 +95,103 @@ pub fn run_search_bench(
     }
     out
 }
+
+/// The HNSW index that `embed --global` wrote beside `STEM.npy` against flat search over the
+/// same rows: its queries (the rows not of the day database), each searched one at a time, for
+/// each beam width in `efs`: recall@`k` of the flat search's `k` nearest, and milliseconds a
+/// query.
+pub fn ann_bench(
+    stem: &Path,
+    efs: &[usize],
+    k: usize,
+    device: &Device,
+) -> Result<Vec<serde_json::Value>, String> {
+    use super::ann::AnnIndex;
+    use super::npy::read_npy;
+    let (data, shape) = read_npy(&stem.with_extension("npy")).map_err(|e| e.to_string())?;
+    let meta = stem.with_extension("json");
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&meta).map_err(|e| format!("{}: {e}", meta.display()))?,
+    )
+    .map_err(|e| format!("{}: {e}", meta.display()))?;
+    let domains: Vec<bool> = json["items"]
+        .as_array()
+        .ok_or_else(|| format!("{}: no items", meta.display()))?
+        .iter()
+        .map(|it| it["domain"] == "day")
+        .collect();
+    let width = shape.get(1).copied().unwrap_or(0);
+    if shape.len() != 2 || domains.len() != shape[0] {
+        return Err(format!(
+            "{}: expected the global rows that `embed --global` writes, one per item of {}; found shape {shape:?}",
+            stem.with_extension("npy").display(),
+            meta.display()
+        ));
+    }
+    let rows = |day: bool| -> Embeddings {
+        let idx: Vec<usize> = (0..domains.len()).filter(|&i| domains[i] == day).collect();
+        Embeddings {
+            kind: EmbeddingKind::Global,
+            channels: width,
+            pixels: 1,
+            data: idx
+                .iter()
+                .flat_map(|&i| data[i * width..(i + 1) * width].iter().copied())
+                .collect(),
+            items: idx
+                .iter()
+                .map(|&i| ItemInfo {
+                    domain: Domain::Day,
+                    index: i,
+                    place: None,
+                    name: String::new(),
+                    position: None,
+                    encoder: Domain::Day,
+                })
+                .collect(),
+        }
+    };
+    let (db, queries) = (rows(true), rows(false));
+    let t_load = Instant::now();
+    let (index, _head) =
+        AnnIndex::load(&stem.with_extension("dmindex")).map_err(|e| e.to_string())?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    // Flat search's k nearest, as rows of the file (the index's keys).
+    let t_flat = Instant::now();
+    let flat: Vec<Vec<usize>> = DeviceIndex::new(&db, None, device)
+        .search(&queries, k)
+        .into_iter()
+        .map(|near| near.into_iter().map(|(j, _)| db.items[j].index).collect())
+        .collect();
+    let flat_ms = t_flat.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
+    let mut out = Vec::new();
+    for &ef in efs {
+        index.set_expansion(ef);
+        let t0 = Instant::now();
+        let mut found = Vec::with_capacity(queries.len());
+        for q in 0..queries.len() {
+            found.push(index.search(queries.row(q), k).map_err(|e| e.to_string())?);
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
+        let hits: usize = found
+            .iter()
+            .zip(&flat)
+            .map(|(got, want)| got.iter().filter(|(j, _)| want.contains(j)).count())
+            .sum();
+        let recall = hits as f64 / (queries.len() * k).max(1) as f64;
+        out.push(json!({
+            "impl": "usearch HNSW (M = 32, efConstruction = 200)",
+            "database": db.len(),
+            "queries": queries.len(),
+            "dim": width,
+            "k": k,
+            "ef_search": ef,
+            "recall_at_k_vs_flat": (recall * 10000.0).round() / 10000.0,
+            "ms_per_query": (ms * 1000.0).round() / 1000.0,
+            "flat_ms_per_query_batched": (flat_ms * 1000.0).round() / 1000.0,
+            "index_load_s": (load_s * 1000.0).round() / 1000.0,
+            "loadavg_1m": crate::sysinfo::loadavg(),
+        }));
+    }
+    Ok(out)
+}

@@ -1,9 +1,11 @@
-//! Retrieval at benchmark scale, in two stages as Patch-NetVLAD and hloc do: the pooled
-//! global descriptor of every database image is kept in memory (one `C` vector each) and
-//! searched first; the spatial embeddings (32 KiB an image for the compact model at 64 px)
-//! are written to a file on disk as they are computed, and only each query's top candidates
-//! are read back to re-rank exactly. Images are embedded batch by batch as they arrive, so
-//! no more decoded images than a batch are ever held.
+//! Retrieval at benchmark scale, in two stages as Patch-NetVLAD and hloc do: the spatial
+//! embeddings (32 KiB an image for the compact model at 64 px) are written to a file on disk as
+//! they are computed; when the database is complete, the global descriptor's head
+//! (`retrieval::global`) is fitted on a sample of those rows and every row is projected to it,
+//! a block at a time, and kept in memory (one short vector an image). A query searches those
+//! first, and only its top candidates' spatial rows are read back to re-rank exactly. Images
+//! are embedded batch by batch as they arrive, so no more decoded images than a batch are ever
+//! held.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,12 +13,20 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
+use rayon::prelude::*;
 
+use super::ann::{AnnError, AnnIndex, EXPANSION_SEARCH};
 use super::distance::{DeviceIndex, exact, sort_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_images};
 use super::eval::RESCORE;
+use super::global::{FIT_SAMPLE, GLOBAL_DIMS, GlobalHead, centre_and_normalise, describe_side};
 use crate::data::Domain;
 use crate::model::DoubleVae;
+
+/// From this many database rows on, the first stage searches an HNSW graph of the global
+/// descriptors (`retrieval::ann`) instead of comparing every one: below, flat search is exact
+/// and fast enough (docs/benchmarks.md).
+pub const ANN_ABOVE: usize = 50_000;
 
 /// The most bytes of database rows [`StreamedIndex::exact_search`] reads at once.
 pub const EXACT_BLOCK_BYTES: usize = 64 << 20;
@@ -29,15 +39,21 @@ pub enum StreamError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Ann(#[from] AnnError),
 }
 
-/// A database embedded in batches: pooled descriptors in memory, spatial rows on disk.
+/// A database embedded in batches: global descriptors in memory, spatial rows on disk.
 pub struct StreamedIndex {
-    /// The first stage's descriptor: the pooled descriptor (the L2-normalised mean over
-    /// pixels; `pixels = 1`), centred on the database's mean. It measured better than pooling
-    /// to a 4 × 4 or 8 × 8 layout (docs/benchmarks.md, "Retrieval at scale"); it is weak, and
-    /// that bounds the two-stage recall today.
-    pub pooled: Embeddings,
+    /// The first stage: every database row's global descriptor (`pixels = 1`), centred on the
+    /// database's mean and normalised. Empty (no columns) where the database has fewer than
+    /// two rows, which are then searched exactly.
+    pub global: Embeddings,
+    /// The head the descriptors came from, for the queries.
+    pub head: Option<GlobalHead>,
+    /// The graph the first stage searches, from [`ANN_ABOVE`] rows on.
+    pub ann: Option<AnnIndex>,
+    ann_above: usize,
     spatial: File,
     path: PathBuf,
     pub channels: usize,
@@ -46,12 +62,12 @@ pub struct StreamedIndex {
 
 /// Builds a [`StreamedIndex`] batch by batch.
 pub struct StreamedBuilder {
-    pooled: Vec<f32>,
     items: Vec<ItemInfo>,
     writer: BufWriter<File>,
     path: PathBuf,
     channels: usize,
     pixels: usize,
+    ann_above: usize,
 }
 
 impl StreamedBuilder {
@@ -70,13 +86,20 @@ impl StreamedBuilder {
             .open(path)
             .map_err(io)?;
         Ok(Self {
-            pooled: Vec::new(),
             items: Vec::new(),
             writer: BufWriter::with_capacity(1 << 20, file),
             path: path.to_path_buf(),
             channels: 0,
             pixels: 0,
+            ann_above: ANN_ABOVE,
         })
+    }
+
+    /// Search the first stage in an HNSW graph from `rows` database rows on (default
+    /// [`ANN_ABOVE`]).
+    pub fn ann_above(mut self, rows: usize) -> Self {
+        self.ann_above = rows;
+        self
     }
 
     /// Embed one batch of images (all read by `encoder`) and take them in.
@@ -112,16 +135,7 @@ impl StreamedBuilder {
                 path: self.path.clone(),
                 source,
             })?;
-        let spatial = Embeddings {
-            kind: EmbeddingKind::Spatial,
-            channels,
-            pixels,
-            data,
-            items,
-        };
-        let pooled = spatial.pooled();
-        self.pooled.extend(pooled.data);
-        self.items.extend(pooled.items);
+        self.items.extend(items);
         Ok(())
     }
 
@@ -134,42 +148,93 @@ impl StreamedBuilder {
         self.items.is_empty()
     }
 
-    pub fn finish(mut self) -> Result<StreamedIndex, StreamError> {
-        centre_rows(&mut self.pooled, self.channels);
+    /// Close the file and describe the database: the head fitted on up to [`FIT_SAMPLE`]
+    /// evenly spaced rows, then every row projected, read back a block at a time.
+    pub fn finish(self) -> Result<StreamedIndex, StreamError> {
+        self.finish_with(None)
+    }
+
+    /// [`finish`](Self::finish), the rows described by `head` (fitted on another side, the
+    /// database) where one is given.
+    pub fn finish_with(self, head: Option<&GlobalHead>) -> Result<StreamedIndex, StreamError> {
         let io = |source| StreamError::Io {
             path: self.path.clone(),
             source,
         };
         let file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
-        Ok(StreamedIndex {
-            pooled: Embeddings {
-                kind: EmbeddingKind::Pooled,
-                channels: self.channels,
+        let mut index = StreamedIndex {
+            global: Embeddings {
+                kind: EmbeddingKind::Global,
+                channels: 0,
                 pixels: 1,
-                data: self.pooled,
+                data: Vec::new(),
                 items: self.items,
             },
+            head: None,
+            ann: None,
+            ann_above: self.ann_above,
             spatial: file,
             path: self.path,
             channels: self.channels,
             pixels: self.pixels,
-        })
+        };
+        index.describe_rows(head.cloned())?;
+        Ok(index)
     }
 }
 
 impl StreamedIndex {
     pub fn len(&self) -> usize {
-        self.pooled.len()
+        self.global.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pooled.is_empty()
+        self.global.items.is_empty()
     }
 
     /// The database's rows, in order.
     pub fn items(&self) -> &[ItemInfo] {
-        &self.pooled.items
+        &self.global.items
+    }
+
+    /// Fit the head on a sample of the rows on disk (unless one is given) and project every
+    /// row to it.
+    fn describe_rows(&mut self, given: Option<GlobalHead>) -> Result<(), StreamError> {
+        let (n, dim) = (self.len(), self.channels * self.pixels);
+        let head = match given {
+            Some(head) => head,
+            None => {
+                let take = n.min(FIT_SAMPLE);
+                let mut sample = vec![0.0f32; take * dim];
+                for (s, row) in sample.chunks_exact_mut(dim.max(1)).enumerate().take(take) {
+                    self.spatial_row(s * n / take, row)?;
+                }
+                match GlobalHead::fit(&sample, dim, GLOBAL_DIMS) {
+                    Some(head) => head,
+                    None => return Ok(()),
+                }
+            }
+        };
+        if n == 0 || head.input != dim {
+            return Ok(());
+        }
+        let block = (EXACT_BLOCK_BYTES / (dim * 4)).clamp(1, n);
+        let mut data = Vec::with_capacity(n * head.width());
+        let mut buf = Vec::new();
+        for start in (0..n).step_by(block) {
+            let end = (start + block).min(n);
+            buf.resize((end - start) * dim, 0.0);
+            self.read_rows(start..end, &mut buf)?;
+            data.extend(head.project(&buf));
+        }
+        centre_and_normalise(&mut data, head.width());
+        (self.global.channels, self.global.data) = (head.width(), data);
+        self.head = Some(head);
+        if n >= self.ann_above {
+            self.ann = Some(AnnIndex::build(&self.global)?);
+        }
+        Ok(())
     }
 
     /// Database row `i`'s spatial embedding, read from disk into `buf`.
@@ -221,7 +286,7 @@ impl StreamedIndex {
                 channels: c,
                 pixels: p,
                 data,
-                items: self.pooled.items[start..end].to_vec(),
+                items: self.global.items[start..end].to_vec(),
             };
             let near = DeviceIndex::new(&chunk, w, device).search(queries, keep);
             for (q, near) in near.into_iter().enumerate() {
@@ -238,8 +303,9 @@ impl StreamedIndex {
         Ok(best)
     }
 
-    /// The `top` nearest database rows of each spatial query: the pooled descriptor's
-    /// `candidates` nearest first, re-ranked by the exact spatial distance.
+    /// The `top` nearest database rows of each spatial query: the global descriptor's
+    /// `candidates` nearest first, re-ranked by the exact spatial distance (rows read back from
+    /// disk). Exact throughout where the database has no head (fewer than two rows).
     pub fn search(
         &self,
         queries: &Embeddings,
@@ -247,45 +313,32 @@ impl StreamedIndex {
         top: usize,
         device: &Device,
     ) -> Result<Vec<Vec<(usize, f32)>>, StreamError> {
-        let mut q = queries.pooled();
-        let dim = q.channels;
-        centre_rows(&mut q.data, dim);
-        let coarse = DeviceIndex::new(&self.pooled, None, device).search(&q, candidates);
-        let dim = self.channels * self.pixels;
-        let mut buf = vec![0.0f32; dim];
-        let mut out = Vec::with_capacity(coarse.len());
-        for (q, cands) in coarse.iter().enumerate() {
-            let mut scored = Vec::with_capacity(cands.len());
-            for &(j, _) in cands {
-                self.spatial_row(j, &mut buf)?;
-                scored.push((
-                    j,
-                    exact(queries.row(q), &buf, self.channels, self.pixels, None),
-                ));
+        let Some(head) = &self.head else {
+            return self.exact_search(queries, top, None, device);
+        };
+        let q = describe_side(head, queries);
+        let coarse = match &self.ann {
+            Some(ann) => {
+                ann.set_expansion(candidates.max(EXPANSION_SEARCH));
+                ann.search_all(&q, candidates)?
             }
-            sort_nearest(&mut scored);
-            scored.truncate(top);
-            out.push(scored);
-        }
-        Ok(out)
-    }
-}
-
-/// Subtract the rows' mean and L2-normalise each again: what a domain adds to every image of
-/// one side (day database, night queries) would otherwise dominate a pooled descriptor.
-fn centre_rows(data: &mut [f32], dim: usize) {
-    if dim == 0 || data.is_empty() {
-        return;
-    }
-    let n = data.len() / dim;
-    let mut mean = vec![0.0f64; dim];
-    for row in data.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    for row in data.chunks_exact_mut(dim) {
-        row.iter_mut().zip(&mean).for_each(|(v, &m)| *v -= m as f32);
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|x| *x /= norm);
+            None => DeviceIndex::new(&self.global, None, device).search(&q, candidates),
+        };
+        let (c, p) = (self.channels, self.pixels);
+        coarse
+            .par_iter()
+            .enumerate()
+            .map(|(q, cands)| {
+                let mut buf = vec![0.0f32; c * p];
+                let mut scored = Vec::with_capacity(cands.len());
+                for &(j, _) in cands {
+                    self.spatial_row(j, &mut buf)?;
+                    scored.push((j, exact(queries.row(q), &buf, c, p, None)));
+                }
+                sort_nearest(&mut scored);
+                scored.truncate(top);
+                Ok(scored)
+            })
+            .collect()
     }
 }

@@ -1207,7 +1207,7 @@ fn a_folder_opens_on_the_pretrained_preset_and_trains() {
 }
 
 #[test]
-fn the_retrieval_tab_browses_the_centred_and_whitened_rows_that_eval_prints() {
+fn the_retrieval_tab_browses_the_centred_whitened_and_global_rows_that_eval_prints() {
     use duskmatch::retrieval::whiten::Adaptation;
     let dir = tempdir();
     let mut h = retrieval_on_a_benchmark(dir.path());
@@ -1242,4 +1242,25 @@ fn the_retrieval_tab_browses_the_centred_and_whitened_rows_that_eval_prints() {
         assert_eq!(ev.metrics.recall_1, want.recall_1, "{label}");
         assert_eq!(ev.metrics.map, want.map, "{label}");
     }
+    // The global descriptor, as trained: the table's global row.
+    use duskmatch::retrieval::global::Descriptor;
+    h.get_by_label("as trained").click();
+    h.get_by_label("global").click();
+    step_until(&mut h, "the global descriptor's index", |a| {
+        a.retrieval
+            .current_key()
+            .is_some_and(|k| k.descriptor == Descriptor::Global && k.adaptation == Adaptation::None)
+            && a.retrieval.result().is_some()
+            && !a.retrieval.is_computing()
+    });
+    let ev = &h.state().retrieval.result().unwrap().evaluation;
+    assert_eq!(ev.kind, duskmatch::retrieval::EmbeddingKind::Global);
+    let want = &rows
+        .iter()
+        .find(|(n, _)| n.starts_with("model, global descriptor ("))
+        .unwrap_or_else(|| panic!("a global row in {rows:?}"))
+        .1;
+    assert_eq!(ev.metrics.recall_1, want.recall_1);
+    assert_eq!(ev.metrics.map, want.map);
+    h.get_by_label_contains("In use: global descriptor");
 }

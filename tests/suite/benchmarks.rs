@@ -316,30 +316,59 @@ fn embeddings_read_back_as_descriptors_give_the_model_row_exactly() {
     write_town(&d, SynthLayout::Benchmark, 10, 32);
     let (ck, _) = tiny_checkpoint(dir.path());
     let (ck, d) = (ck.to_str().unwrap(), d.to_str().unwrap());
-    for pooled in [false, true] {
-        let stem = dir.path().join(if pooled { "pooled" } else { "spatial" });
+    for (kind, flag) in [
+        ("spatial", None),
+        ("pooled", Some("--pooled")),
+        ("global", Some("--global")),
+    ] {
+        let stem = dir.path().join(kind);
         let mut embed_args = vec!["embed", "--checkpoint", ck, "--data", d, "--backend", "cpu"];
         let out = stem.to_str().unwrap().to_string();
         embed_args.extend(["--out", &out]);
-        if pooled {
-            embed_args.push("--pooled");
-        }
+        embed_args.extend(flag);
         run_ok(&embed_args);
         let json = dir.path().join("e.json");
         let spec = format!("ours={out}.npy");
         let mut args = eval_with_descriptors(ck, d, &spec);
         args.extend(["--json", json.to_str().unwrap()]);
-        if pooled {
+        if kind == "pooled" {
             args.push("--pooled");
         }
         run_ok(&args);
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        assert!(v["model"]["recall@1"].is_number(), "{v}");
-        assert_eq!(v["model"], v["ours [imported]"], "pooled {pooled}");
+        // The global descriptor's row sits beside the spatial one in eval's own table.
+        let row = if kind == "global" {
+            v.as_object()
+                .unwrap()
+                .keys()
+                .find(|k| k.starts_with("model, global descriptor ("))
+                .unwrap_or_else(|| panic!("no global row in {v}"))
+                .clone()
+        } else {
+            "model".to_string()
+        };
+        assert!(v[&row]["recall@1"].is_number(), "{v}");
+        assert_eq!(v[&row], v["ours [imported]"], "{kind}");
         assert_eq!(v["ground_truth"], "positions: within 25 m");
         assert_eq!(v["per_query"].as_array().unwrap().len(), 10);
     }
+    // Two different descriptors at once are refused, naming both.
+    let (code, _, se) = run_duskmatch(&[
+        "embed",
+        "--checkpoint",
+        ck,
+        "--data",
+        d,
+        "--backend",
+        "cpu",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+        "--pooled",
+        "--global",
+    ]);
+    assert_ne!(code, 0);
+    assert!(se.contains("--pooled and --global"), "{se}");
     // A file whose header claims more elements than an address holds: a clear error naming
     // the file and the shape, no panic.
     let huge = dir.path().join("huge.npy");
