@@ -403,6 +403,7 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
             "model",
             "model, domain-centred",
             "model, domain-centred, whitened on its 3 mutual matches",
+            "model, global descriptor (9 of 512 dimensions, fitted on the database)",
             "model, 3 depths, w = 1",
             "model + weights, 3 depths",
             "pixels",
@@ -412,10 +413,10 @@ fn eval_with_multi_depth_weights_adds_both_rows_and_ones_change_nothing() {
         ]
     );
     // Weights of one are no weights: the two 3-depth rows agree to the last bit.
-    assert_eq!(rows[3].evaluation.matrix, rows[4].evaluation.matrix);
+    assert_eq!(rows[4].evaluation.matrix, rows[5].evaluation.matrix);
     // And three depths are not the latent alone.
-    assert_ne!(rows[0].evaluation.matrix, rows[3].evaluation.matrix);
-    assert_eq!(rows[3].evaluation.metrics.queries, 10);
+    assert_ne!(rows[0].evaluation.matrix, rows[4].evaluation.matrix);
+    assert_eq!(rows[4].evaluation.metrics.queries, 10);
 }
 
 #[test]
