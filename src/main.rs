@@ -26,6 +26,7 @@ fn main() {
                 backend: cli.backend,
                 data,
                 launched,
+                runs: cli.app_runs,
                 ..Default::default()
             })
         }),

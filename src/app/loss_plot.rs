@@ -26,21 +26,22 @@ impl Default for LossPlot {
     }
 }
 
+/// Okabe–Ito, distinguishable with every common colour-vision deficiency, then three more.
+pub const PALETTE: [Color32; 10] = [
+    Color32::from_rgb(86, 180, 233),
+    Color32::from_rgb(230, 159, 0),
+    Color32::from_rgb(0, 158, 115),
+    Color32::from_rgb(204, 121, 167),
+    Color32::from_rgb(240, 228, 66),
+    Color32::from_rgb(213, 94, 0),
+    Color32::from_rgb(0, 114, 178),
+    Color32::from_rgb(117, 112, 179),
+    Color32::from_rgb(166, 118, 29),
+    Color32::from_rgb(102, 166, 30),
+];
+
+/// A loss term's colour: the total in light grey, the terms in the registry's order.
 pub fn term_color(name: &str) -> Color32 {
-    // Okabe–Ito, distinguishable with every common colour-vision deficiency; the total in
-    // light grey, the terms in the registry's order.
-    const PALETTE: [Color32; 10] = [
-        Color32::from_rgb(86, 180, 233),
-        Color32::from_rgb(230, 159, 0),
-        Color32::from_rgb(0, 158, 115),
-        Color32::from_rgb(204, 121, 167),
-        Color32::from_rgb(240, 228, 66),
-        Color32::from_rgb(213, 94, 0),
-        Color32::from_rgb(0, 114, 178),
-        Color32::from_rgb(117, 112, 179),
-        Color32::from_rgb(166, 118, 29),
-        Color32::from_rgb(102, 166, 30),
-    ];
     match TERMS.iter().position(|t| t.name == name) {
         Some(i) => PALETTE[i % PALETTE.len()],
         None => Color32::from_rgb(230, 230, 230),

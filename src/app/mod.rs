@@ -27,6 +27,7 @@ pub mod retrieval_curves;
 pub mod retrieval_index;
 pub mod retrieval_panel;
 mod run_control;
+pub mod runs_panel;
 pub mod saliency_panel;
 pub mod session;
 pub mod settings;
@@ -78,6 +79,7 @@ pub struct DuskApp {
     pub grid: GridPanel,
     pub retrieval: RetrievalPanel,
     pub baselines: baselines_panel::BaselinesPanel,
+    pub runs: runs_panel::RunsPanel,
     pub weights: WeightsPanel,
     pub saliency: SaliencyPanel,
     inference: Option<InferenceWorker>,
@@ -142,6 +144,12 @@ impl DuskApp {
             show_val: true,
         };
         loss_plot.ema = loss_plot.ema.clamp(0.0, 0.99);
+        // Runs named on the command line are read at once, and the app opens on them.
+        let mut runs = runs_panel::RunsPanel::default();
+        if !options.runs.is_empty() {
+            runs.add(options.runs.clone(), waker.waker());
+            settings.tab = Tab::Runs;
+        }
         Self {
             dataset_panel: DatasetPanel::new(&config.data),
             settings,
@@ -159,6 +167,7 @@ impl DuskApp {
             grid: GridPanel::default(),
             retrieval: RetrievalPanel::following(follow),
             baselines: Default::default(),
+            runs,
             weights: WeightsPanel::default(),
             saliency: SaliencyPanel::default(),
             display: None,
@@ -224,6 +233,7 @@ impl DuskApp {
                 ui.selectable_value(&mut self.settings.tab, Tab::Training, "Training");
                 ui.selectable_value(&mut self.settings.tab, Tab::Retrieval, "Retrieval");
                 ui.selectable_value(&mut self.settings.tab, Tab::Saliency, "Saliency");
+                ui.selectable_value(&mut self.settings.tab, Tab::Runs, "Runs");
             });
             self.notices.ui(ui);
         });
@@ -242,6 +252,7 @@ impl DuskApp {
             Tab::Training => self.training_tab(ui),
             Tab::Retrieval => self.retrieval_tab(ui),
             Tab::Saliency => self.saliency_tab(ui),
+            Tab::Runs => self.runs_tab(ui),
         }
         self.settings.ema = self.loss_plot.ema;
         self.settings.log_y = self.loss_plot.log_y;

@@ -22,6 +22,8 @@ pub struct AppOptions {
     pub data: Option<DataSource>,
     /// When the process started (for the first-frame time).
     pub launched: std::time::Instant,
+    /// Run folders to open the Runs tab on (`duskmatch --runs DIR…`).
+    pub runs: Vec<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -34,6 +36,7 @@ impl Default for AppOptions {
             runs_dir: PathBuf::from("runs"),
             data: None,
             launched: std::time::Instant::now(),
+            runs: Vec::new(),
         }
     }
 }

@@ -104,15 +104,31 @@ impl DuskApp {
             }
         }
 
-        let panels: [&mut dyn Panel; 5] = [
+        let panels: [&mut dyn Panel; 6] = [
             &mut self.dataset_panel,
             &mut self.retrieval,
             &mut self.baselines,
             &mut self.weights,
             &mut self.saliency,
+            &mut self.runs,
         ];
         for panel in panels {
             panel.poll(&mut self.notices);
+        }
+        if let Some(folder) = self.runs.take_chosen() {
+            self.runs.add(vec![folder], self.waker.waker());
+        }
+        if let Some(path) = self.runs.open_request.take() {
+            // Opened as the startup checkpoint is: read on a job, its curves with it.
+            let options = super::AppOptions {
+                checkpoint: Some(path),
+                ..self.options.clone()
+            };
+            self.checkpoint_job = Some(super::startup::load_in_background(
+                options,
+                self.settings.clone(),
+                self.waker.waker(),
+            ));
         }
         if let Some(source) = self.dataset_panel.take_chosen() {
             self.load_dataset(source);

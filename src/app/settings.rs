@@ -17,6 +17,7 @@ pub enum Tab {
     Training,
     Retrieval,
     Saliency,
+    Runs,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

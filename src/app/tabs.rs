@@ -171,6 +171,24 @@ impl DuskApp {
         });
     }
 
+    pub(super) fn runs_tab(&mut self, ui: &mut egui::Ui) {
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let wake = self.waker.waker();
+                let label = match (&self.session, &self.loaded) {
+                    (Some(_), _) => "this window's run (live)".to_string(),
+                    (None, Some(l)) => format!(
+                        "open here: {}",
+                        l.path.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    (None, None) => "this window".to_string(),
+                };
+                let training = self.session.is_some();
+                self.runs.ui(ui, &self.history, &label, training, wake);
+            });
+        });
+    }
+
     pub(super) fn saliency_tab(&mut self, ui: &mut egui::Ui) {
         let snap = self
             .snapshots

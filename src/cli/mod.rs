@@ -90,6 +90,9 @@ pub struct Cli {
     /// (app) Device for training and inference.
     #[arg(long, value_enum, default_value_t = crate::device::BackendChoice::Auto, help = backend_help())]
     pub backend: crate::device::BackendChoice,
+    /// (app) Open on the Runs tab with these run folders (or folders of runs) side by side.
+    #[arg(long = "runs", global = false, value_name = "DIR", num_args = 1..)]
+    pub app_runs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

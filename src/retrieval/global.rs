@@ -154,18 +154,25 @@ fn orthonormal(mut y: DMatrix<f32>) -> DMatrix<f32> {
     y
 }
 
-/// Centre projected rows (`width` floats each) on their own mean and L2-normalise each: what a
-/// domain adds to every image of one side would otherwise dominate the first stage.
+/// The fewest rows a side needs to be centred on its own mean; fewer (a single query, say) are
+/// left on the database's mean, as their own mean would be mostly themselves.
+pub const MIN_ROWS_TO_CENTRE: usize = 16;
+
+/// Centre projected rows (`width` floats each) on their own mean (from
+/// [`MIN_ROWS_TO_CENTRE`] rows on) and L2-normalise each: what a domain adds to every image of
+/// one side would otherwise dominate the first stage.
 pub fn centre_and_normalise(data: &mut [f32], width: usize) {
     if width == 0 || data.is_empty() {
         return;
     }
     let n = data.len() / width;
     let mut mean = vec![0.0f64; width];
-    for row in data.chunks_exact(width) {
-        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+    if n >= MIN_ROWS_TO_CENTRE {
+        for row in data.chunks_exact(width) {
+            mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
     }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
     for row in data.chunks_exact_mut(width) {
         row.iter_mut().zip(&mean).for_each(|(v, &m)| *v -= m as f32);
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
@@ -320,13 +327,21 @@ mod tests {
 
     #[test]
     fn each_side_is_centred_and_normalised() {
+        // Sixteen rows: (1,2), (3,2), (5,6), then thirteen of (3, 10/3): mean (3, 10/3).
         let mut d = vec![1.0, 2.0, 3.0, 2.0, 5.0, 6.0];
+        for _ in 0..13 {
+            d.extend([3.0, 10.0 / 3.0]);
+        }
         centre_and_normalise(&mut d, 2);
-        for r in d.chunks_exact(2) {
+        for r in d.chunks_exact(2).take(3) {
             assert!(((r[0] * r[0] + r[1] * r[1]).sqrt() - 1.0).abs() < 1e-6);
         }
-        // (1,2),(3,2),(5,6) minus (3,3.333): (-2,-1.333) → normalised.
-        let n = (4.0f32 + 1.777_777_8).sqrt();
-        assert!((d[0] + 2.0 / n).abs() < 1e-5 && (d[1] + 1.333_333_4 / n).abs() < 1e-5);
+        // (1,2) minus the mean: (-2,-4/3), normalised.
+        let n = (4.0f32 + 16.0 / 9.0).sqrt();
+        assert!((d[0] + 2.0 / n).abs() < 1e-5 && (d[1] + 4.0 / 3.0 / n).abs() < 1e-5);
+        // A single query is not centred on itself (it would vanish): normalised only.
+        let mut one = vec![3.0, 4.0];
+        centre_and_normalise(&mut one, 2);
+        assert_eq!(one, [0.6, 0.8]);
     }
 }

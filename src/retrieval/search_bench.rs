@@ -15,21 +15,24 @@ use super::embed::{EmbeddingKind, Embeddings, ItemInfo};
 use super::npy::write_npy;
 use crate::data::Domain;
 
+/// A nameless database row `i`.
+fn row_item(i: usize) -> ItemInfo {
+    ItemInfo {
+        domain: Domain::Day,
+        index: i,
+        place: None,
+        name: String::new(),
+        position: None,
+        encoder: Domain::Day,
+    }
+}
+
 fn random_embeddings(n: usize, dim: usize, seed: u64) -> Embeddings {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let data: Vec<f32> = (0..n * dim)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
-    let items = (0..n)
-        .map(|i| ItemInfo {
-            domain: Domain::Day,
-            index: i,
-            place: None,
-            name: String::new(),
-            position: None,
-            encoder: Domain::Day,
-        })
-        .collect();
+    let items = (0..n).map(row_item).collect();
     Embeddings {
         kind: EmbeddingKind::Pooled,
         channels: dim,
@@ -138,17 +141,7 @@ pub fn ann_bench(
                 .iter()
                 .flat_map(|&i| data[i * width..(i + 1) * width].iter().copied())
                 .collect(),
-            items: idx
-                .iter()
-                .map(|&i| ItemInfo {
-                    domain: Domain::Day,
-                    index: i,
-                    place: None,
-                    name: String::new(),
-                    position: None,
-                    encoder: Domain::Day,
-                })
-                .collect(),
+            items: idx.iter().map(|&i| row_item(i)).collect(),
         }
     };
     let (db, queries) = (rows(true), rows(false));

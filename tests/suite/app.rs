@@ -1264,3 +1264,67 @@ fn the_retrieval_tab_browses_the_centred_whitened_and_global_rows_that_eval_prin
     assert_eq!(ev.metrics.map, want.map);
     h.get_by_label_contains("In use: global descriptor");
 }
+
+#[test]
+fn the_runs_tab_compares_two_runs_and_opens_one() {
+    let dir = tempdir();
+    let runs = dir.path().join("runs");
+    let cfg = dir.path().join("lr.toml");
+    std::fs::write(&cfg, "learning_rate = 3e-4\n").unwrap();
+    for (name, config) in [("run-a", None), ("run-b", Some(&cfg))] {
+        let out = runs.join(name);
+        let mut args = vec![
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            "synth",
+            "--places",
+            "12",
+            "--epochs",
+            "2",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+        ];
+        args.push(out.to_str().unwrap());
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().unwrap()]);
+        }
+        let (code, so, se) = run_duskmatch(&args);
+        assert_eq!(code, 0, "{so}{se}");
+    }
+    let mut h = harness(tiny_app(dir.path()));
+    ready(&mut h);
+    h.get_by_label("Runs").click();
+    h.state_mut().runs.add(vec![runs.clone()], || {});
+    step_until(&mut h, "two runs read", |a| a.runs.runs.len() == 2);
+    // Each run's curves as its log holds them, and the table's columns from the same summary.
+    for run in &h.state().runs.runs {
+        let want = duskmatch::train::runs::summarise(&run.summary.dir).unwrap();
+        assert_eq!(run.summary.steps, want.steps);
+        assert!(run.history.train.iter().all(|p| p.step <= want.steps));
+        assert_eq!(
+            run.history.retrieval.len(),
+            2,
+            "one held-out point an epoch"
+        );
+    }
+    h.get_by_label("learning_rate = 0.0003");
+    h.get_by_label("(the first run)");
+    // Hiding a run unticks it; the other stays. (The plots' legends name the runs too: the
+    // table's tick comes first.)
+    h.query_all_by_label("run-a").next().unwrap().click();
+    h.step();
+    let shown: Vec<bool> = h.state().runs.runs.iter().map(|r| r.visible).collect();
+    assert_eq!(shown, [false, true]);
+    // Opening a run loads its checkpoint, as the startup one is loaded.
+    h.get_by_label("Open run-b").click();
+    step_until(&mut h, "run-b's checkpoint", |a| {
+        a.loaded
+            .as_ref()
+            .is_some_and(|l| l.path == runs.join("run-b").join("latest.dmck"))
+            && !a.is_loading_checkpoint()
+    });
+}

@@ -39,18 +39,8 @@ fn two_stage_search_with_every_candidate_ranks_as_the_full_matrix() {
         &cpu(),
         0,
     );
-    let mut builder = StreamedBuilder::create(&dir.path().join("spatial.f32")).unwrap();
-    // Batches of 7: uneven on purpose.
-    for chunk in (0..ds.day.len()).collect::<Vec<_>>().chunks(7) {
-        let batch = chunk
-            .iter()
-            .map(|&i| (ItemInfo::of(&ds, Domain::Day, i), ds.day[i].image.clone()))
-            .collect();
-        builder
-            .add_batch(&model, batch, Domain::Day, &cpu())
-            .unwrap();
-    }
-    let index = builder.finish().unwrap();
+    let builder = StreamedBuilder::create(&dir.path().join("spatial.f32")).unwrap();
+    let index = stream_day_images(builder, &model, &ds);
     assert_eq!(index.len(), 30);
     assert_eq!(
         std::fs::metadata(dir.path().join("spatial.f32"))
@@ -74,21 +64,30 @@ fn two_stage_search_with_every_candidate_ranks_as_the_full_matrix() {
     check(index.search(&full.queries, 30, 10, &cpu()).unwrap(), "flat");
     // The same database with its first stage in an HNSW graph: every row a candidate (a beam
     // at least as wide as the database), so it ranks exactly too.
-    let mut builder = StreamedBuilder::create(&dir.path().join("graph.f32"))
+    let builder = StreamedBuilder::create(&dir.path().join("graph.f32"))
         .unwrap()
         .ann_above(0);
+    let graph = stream_day_images(builder, &model, &ds);
+    assert_eq!(graph.ann.as_ref().map(|a| a.len()), Some(30));
+    check(graph.search(&full.queries, 30, 10, &cpu()).unwrap(), "HNSW");
+}
+
+/// The day images of `ds` streamed into `builder` in batches of 7 (uneven on purpose).
+fn stream_day_images(
+    mut builder: StreamedBuilder,
+    model: &DoubleVae,
+    ds: &duskmatch::data::Dataset,
+) -> duskmatch::retrieval::streamed::StreamedIndex {
     for chunk in (0..ds.day.len()).collect::<Vec<_>>().chunks(7) {
         let batch = chunk
             .iter()
-            .map(|&i| (ItemInfo::of(&ds, Domain::Day, i), ds.day[i].image.clone()))
+            .map(|&i| (ItemInfo::of(ds, Domain::Day, i), ds.day[i].image.clone()))
             .collect();
         builder
-            .add_batch(&model, batch, Domain::Day, &cpu())
+            .add_batch(model, batch, Domain::Day, &cpu())
             .unwrap();
     }
-    let graph = builder.finish().unwrap();
-    assert_eq!(graph.ann.as_ref().map(|a| a.len()), Some(30));
-    check(graph.search(&full.queries, 30, 10, &cpu()).unwrap(), "HNSW");
+    builder.finish().unwrap()
 }
 
 fn tiny_model() -> (DoubleVae, duskmatch::model::ModelConfig) {
