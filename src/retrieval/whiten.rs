@@ -99,7 +99,8 @@ fn covariance(mut x: DMatrix<f64>) -> DMatrix<f64> {
         let mean = col.sum() / n;
         col.add_scalar_mut(-mean);
     }
-    let mut cov = x.tr_mul(&x) / (n - 1.0).max(1.0);
+    // An explicit transpose: nalgebra's `tr_mul` takes a slow dot-product path (global.rs).
+    let mut cov = (x.transpose() * &x) / (n - 1.0).max(1.0);
     let ridge = RIDGE * cov.trace() / cov.nrows() as f64;
     for i in 0..cov.nrows() {
         cov[(i, i)] += ridge.max(f64::MIN_POSITIVE);
