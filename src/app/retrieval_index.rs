@@ -11,7 +11,7 @@ use crate::data::{Dataset, Domain, Positives, Split};
 use crate::model::DoubleVae;
 use crate::retrieval::embed::embed;
 use crate::retrieval::eval::{Evaluation, evaluate_with};
-use crate::retrieval::global::Descriptor;
+use crate::retrieval::global::{Descriptor, global_descriptors};
 use crate::retrieval::method_rows::{check_evaluable, evaluation_items};
 use crate::retrieval::pca::pca_2d;
 use crate::retrieval::whiten::Adaptation;
@@ -196,10 +196,13 @@ impl RetrievalIndex {
                 // The pooled rows are adapted as pooled; the global descriptor is fitted on the
                 // adapted spatial rows, as eval's rows are.
                 let e = match descriptor {
+                    Descriptor::Spatial => adaptation.apply(&e, query, &inputs.device),
                     Descriptor::Pooled => adaptation.apply(&pooled_e, query, &inputs.device),
-                    d => d
-                        .of(&adaptation.apply(&e, query, &inputs.device), query)
-                        .ok_or("the global descriptor needs at least two database images")?,
+                    Descriptor::Global => {
+                        global_descriptors(&adaptation.apply(&e, query, &inputs.device), query)
+                            .ok_or("the global descriptor needs at least two database images")?
+                            .0
+                    }
                 };
                 // Channel weights apply to the latent's channels, not to a global descriptor's.
                 let w = inputs

@@ -775,13 +775,13 @@ fn write_global(
     use std::io::Write;
     let other = |e: crate::retrieval::streamed::StreamError| std::io::Error::other(e.to_string());
     let stem = std::env::temp_dir().join(format!("duskmatch-embed-{}", std::process::id()));
-    let mut sides = Vec::new();
-    for side in ["database", "queries"] {
-        let path = stem.with_extension(format!("{side}.f32"));
-        sides.push(StreamedBuilder::create(&path).map_err(other)?);
-        // Unlinked at once: the open handle keeps the rows, however the process ends.
-        let _ = std::fs::remove_file(&path);
-    }
+    let scratch =
+        |side: &str| StreamedBuilder::scratch(&stem.with_extension(format!("{side}.f32")));
+    // The database's graph is built below, keyed by row in the file: not also by `finish`.
+    let mut sides = vec![
+        scratch("database").map_err(other)?.ann_above(usize::MAX),
+        scratch("queries").map_err(other)?,
+    ];
     // Where each kept item went: its side and its row there.
     let mut order: Vec<(usize, usize)> = Vec::new();
     let mut failed = None;

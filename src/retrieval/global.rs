@@ -96,14 +96,13 @@ impl GlobalHead {
         })
     }
 
-    /// Fit on up to [`FIT_SAMPLE`] rows of `e`, evenly spaced.
+    /// Fit on the rows of `e` that [`fit_sample`] picks.
     pub fn fit_on(e: &Embeddings, width: usize) -> Option<GlobalHead> {
         let dim = e.channels * e.pixels;
-        let take = e.len().min(FIT_SAMPLE);
-        let mut sample = Vec::with_capacity(take * dim);
-        for s in 0..take {
-            sample.extend_from_slice(e.row(s * e.len() / take));
-        }
+        let sample: Vec<f32> = fit_sample(e.len())
+            .into_iter()
+            .flat_map(|i| e.row(i).iter().copied())
+            .collect();
         Self::fit(&sample, dim, width)
     }
 
@@ -130,6 +129,13 @@ impl GlobalHead {
             });
         out
     }
+}
+
+/// The rows of a database of `n` that the head is fitted on: up to [`FIT_SAMPLE`], evenly
+/// spaced. One rule for the rows in memory and the rows on disk, so both fit the same head.
+pub fn fit_sample(n: usize) -> Vec<usize> {
+    let take = n.min(FIT_SAMPLE);
+    (0..take).map(|s| s * n / take).collect()
 }
 
 /// An orthonormal basis of `y`'s columns, from the eigen-decomposition of the small `yᵀy`,
@@ -233,16 +239,6 @@ pub enum Descriptor {
 }
 
 impl Descriptor {
-    /// `e` (spatial rows, already adapted) as this descriptor, queries from `query`. `None`
-    /// where a global descriptor cannot be fitted (fewer than two database rows).
-    pub fn of(self, e: &Embeddings, query: Domain) -> Option<Embeddings> {
-        match self {
-            Descriptor::Spatial => Some(e.clone()),
-            Descriptor::Pooled => Some(e.pooled()),
-            Descriptor::Global => global_descriptors(e, query).map(|(g, _)| g),
-        }
-    }
-
     pub fn kind(self) -> EmbeddingKind {
         match self {
             Descriptor::Spatial => EmbeddingKind::Spatial,

@@ -75,10 +75,7 @@ pub fn evaluate_at_scale(
         .collect();
     let mut builders = Vec::with_capacity(rows.len());
     for path in &files {
-        builders.push(StreamedBuilder::create(path)?);
-        // Unlinked at once: the open handle keeps the rows, and the space comes back however
-        // the process ends (an interrupted run leaves nothing behind).
-        let _ = std::fs::remove_file(path);
+        builders.push(StreamedBuilder::scratch(path)?);
     }
     // Each row's queries, gathered batch by batch.
     let mut queries: Vec<Embeddings> = rows

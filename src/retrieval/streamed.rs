@@ -19,7 +19,7 @@ use super::ann::{AnnError, AnnIndex, EXPANSION_SEARCH};
 use super::distance::{DeviceIndex, exact, sort_nearest};
 use super::embed::{EmbeddingKind, Embeddings, ItemInfo, embed_images};
 use super::eval::RESCORE;
-use super::global::{FIT_SAMPLE, GLOBAL_DIMS, GlobalHead, centre_and_normalise, describe_side};
+use super::global::{GLOBAL_DIMS, GlobalHead, centre_and_normalise, describe_side, fit_sample};
 use crate::data::Domain;
 use crate::model::DoubleVae;
 
@@ -53,7 +53,6 @@ pub struct StreamedIndex {
     pub head: Option<GlobalHead>,
     /// The graph the first stage searches, from [`ANN_ABOVE`] rows on.
     pub ann: Option<AnnIndex>,
-    ann_above: usize,
     spatial: File,
     path: PathBuf,
     pub channels: usize,
@@ -93,6 +92,15 @@ impl StreamedBuilder {
             pixels: 0,
             ann_above: ANN_ABOVE,
         })
+    }
+
+    /// [`create`](Self::create) at `path`, then unlinked at once: the open handle keeps the
+    /// rows, and the space comes back however the process ends (an interrupted run leaves
+    /// nothing behind).
+    pub fn scratch(path: &Path) -> Result<Self, StreamError> {
+        let builder = Self::create(path)?;
+        let _ = std::fs::remove_file(path);
+        Ok(builder)
     }
 
     /// Search the first stage in an HNSW graph from `rows` database rows on (default
@@ -148,8 +156,8 @@ impl StreamedBuilder {
         self.items.is_empty()
     }
 
-    /// Close the file and describe the database: the head fitted on up to [`FIT_SAMPLE`]
-    /// evenly spaced rows, then every row projected, read back a block at a time.
+    /// Close the file and describe the database: the head fitted on the rows of
+    /// [`fit_sample`], then every row projected, read back a block at a time.
     pub fn finish(self) -> Result<StreamedIndex, StreamError> {
         self.finish_with(None)
     }
@@ -173,13 +181,12 @@ impl StreamedBuilder {
             },
             head: None,
             ann: None,
-            ann_above: self.ann_above,
             spatial: file,
             path: self.path,
             channels: self.channels,
             pixels: self.pixels,
         };
-        index.describe_rows(head.cloned())?;
+        index.describe_rows(head.cloned(), self.ann_above)?;
         Ok(index)
     }
 }
@@ -198,17 +205,21 @@ impl StreamedIndex {
         &self.global.items
     }
 
-    /// Fit the head on a sample of the rows on disk (unless one is given) and project every
-    /// row to it.
-    fn describe_rows(&mut self, given: Option<GlobalHead>) -> Result<(), StreamError> {
+    /// Fit the head on a sample of the rows on disk (unless one is given), project every row to
+    /// it, and from `ann_above` rows on build the first stage's graph.
+    fn describe_rows(
+        &mut self,
+        given: Option<GlobalHead>,
+        ann_above: usize,
+    ) -> Result<(), StreamError> {
         let (n, dim) = (self.len(), self.channels * self.pixels);
         let head = match given {
             Some(head) => head,
             None => {
-                let take = n.min(FIT_SAMPLE);
-                let mut sample = vec![0.0f32; take * dim];
-                for (s, row) in sample.chunks_exact_mut(dim.max(1)).enumerate().take(take) {
-                    self.spatial_row(s * n / take, row)?;
+                let rows = fit_sample(n);
+                let mut sample = vec![0.0f32; rows.len() * dim];
+                for (&i, row) in rows.iter().zip(sample.chunks_exact_mut(dim.max(1))) {
+                    self.spatial_row(i, row)?;
                 }
                 match GlobalHead::fit(&sample, dim, GLOBAL_DIMS) {
                     Some(head) => head,
@@ -231,7 +242,7 @@ impl StreamedIndex {
         centre_and_normalise(&mut data, head.width());
         (self.global.channels, self.global.data) = (head.width(), data);
         self.head = Some(head);
-        if n >= self.ann_above {
+        if n >= ann_above {
             self.ann = Some(AnnIndex::build(&self.global)?);
         }
         Ok(())

@@ -1271,30 +1271,7 @@ fn the_runs_tab_compares_two_runs_and_opens_one() {
     let runs = dir.path().join("runs");
     let cfg = dir.path().join("lr.toml");
     std::fs::write(&cfg, "learning_rate = 3e-4\n").unwrap();
-    for (name, config) in [("run-a", None), ("run-b", Some(&cfg))] {
-        let out = runs.join(name);
-        let mut args = vec![
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            "synth",
-            "--places",
-            "12",
-            "--epochs",
-            "2",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--out",
-        ];
-        args.push(out.to_str().unwrap());
-        if let Some(c) = config {
-            args.extend(["--config", c.to_str().unwrap()]);
-        }
-        let (code, so, se) = run_duskmatch(&args);
-        assert_eq!(code, 0, "{so}{se}");
-    }
+    train_tiny_runs(&runs, &[("run-a", None), ("run-b", Some(&cfg))]);
     let mut h = harness(tiny_app(dir.path()));
     ready(&mut h);
     h.get_by_label("Runs").click();

@@ -347,30 +347,7 @@ fn runs_lists_each_run_with_its_last_scores_and_the_settings_that_differ() {
     let runs = dir.path().join("runs");
     let cfg = dir.path().join("lr.toml");
     std::fs::write(&cfg, "learning_rate = 3e-4\nseed = 5\n").unwrap();
-    for (name, config) in [("a", None), ("b", Some(&cfg))] {
-        let out = runs.join(name);
-        let mut args = vec![
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            "synth",
-            "--places",
-            "12",
-            "--epochs",
-            "2",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        if let Some(c) = config {
-            args.extend(["--config", c.to_str().unwrap()]);
-        }
-        let (code, so, se) = run_duskmatch(&args);
-        assert_eq!(code, 0, "{so}{se}");
-    }
+    train_tiny_runs(&runs, &[("a", None), ("b", Some(&cfg))]);
     let (code, so, se) = run_duskmatch(&["runs", runs.to_str().unwrap()]);
     assert_eq!(code, 0, "{se}");
     // Each run's line holds its log's last step and last held-out scores.

@@ -107,3 +107,32 @@ pub fn tiny_checkpoint(
     save_untrained(&ck, &cfg, 3, 5);
     (ck, cfg)
 }
+
+/// Train each `(name, config)` run for two epochs of the tiny preset on a 12-place town, into
+/// `runs/name` (a config file, if given, on top), through the command line as a user would.
+pub fn train_tiny_runs(runs: &std::path::Path, named: &[(&str, Option<&std::path::Path>)]) {
+    for (name, config) in named {
+        let out = runs.join(name);
+        let mut args = vec![
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            "synth",
+            "--places",
+            "12",
+            "--epochs",
+            "2",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+        ];
+        args.push(out.to_str().unwrap());
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().unwrap()]);
+        }
+        let (code, so, se) = run_duskmatch(&args);
+        assert_eq!(code, 0, "{so}{se}");
+    }
+}
